@@ -1,0 +1,4 @@
+# The two commands a newcomer needs are `make demo` and `make test`.
+.PHONY: test
+test:
+	cargo test --all-targets

@@ -1,0 +1,3 @@
+//! mrs-sim: a local MRS API (placeholder).
+
+fn main() {}
