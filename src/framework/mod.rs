@@ -1,1 +1,14 @@
-//! Placeholder: filled in by the layer's work.
+//! Protocol-neutral building blocks for resources: values, schemas, diagnostics,
+//! validators, plan modifiers and the plan order, and the provider/resource traits.
+
+pub mod diag;
+pub mod plan;
+pub mod resource;
+pub mod schema;
+pub mod validate;
+pub mod value;
+
+pub use diag::{AttributePath, Diagnostic, Diagnostics, PathStep, Severity};
+pub use resource::{ApplyOutcome, DataSource, Provider, ReadOutcome, Resource};
+pub use schema::{Attribute, Block, DescriptionKind, NestedBlock, Nesting, Schema};
+pub use value::{Number, Type, Value};

@@ -1,0 +1,95 @@
+//! The traits a provider implements: Provider, Resource and DataSource, with defaults for
+//! the optional parts (validation hooks, plan hook, import, state upgrade).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::diag::Diagnostics;
+use super::schema::Schema;
+use super::value::Value;
+
+/// The state after an apply step and what went wrong. On failure `state` is still what is
+/// true remotely (null when nothing exists), so Terraform records no falsehood.
+#[derive(Debug, Default)]
+pub struct ApplyOutcome {
+    pub state: Value,
+    pub diags: Diagnostics,
+}
+
+/// The state read back (null: the object is gone) and diagnostics.
+#[derive(Debug, Default)]
+pub struct ReadOutcome {
+    pub state: Value,
+    pub diags: Diagnostics,
+}
+
+#[async_trait]
+pub trait Resource: Send + Sync {
+    /// The full type name, e.g. `mrs_iam_sync`.
+    fn type_name(&self) -> &str;
+    fn schema(&self) -> &Schema;
+
+    /// Checks across attributes, beyond each attribute's own validators. Values may be unknown.
+    fn validate_config(&self, _config: &Value, _diags: &mut Diagnostics) {}
+
+    /// The last step of planning; may fill computed values or add diagnostics.
+    fn modify_plan(
+        &self,
+        _prior: &Value,
+        _config: &Value,
+        _planned: &mut Value,
+        _diags: &mut Diagnostics,
+    ) {
+    }
+
+    async fn create(&self, planned: &Value, config: &Value) -> ApplyOutcome;
+    async fn read(&self, state: &Value) -> ReadOutcome;
+    async fn update(&self, prior: &Value, planned: &Value, config: &Value) -> ApplyOutcome;
+    /// Returns a null state when deleted; the prior state when nothing was removed.
+    async fn delete(&self, prior: &Value) -> ApplyOutcome;
+
+    /// Builds the state of an existing object from an import ID; Terraform reads it next.
+    async fn import(&self, _id: &str) -> Result<Value, Diagnostics> {
+        Err(Diagnostics::single_error(
+            "Import not supported",
+            format!("The resource type {} cannot be imported.", self.type_name()),
+        ))
+    }
+
+    /// Turns a stored state of schema `version` (already decoded with the current schema)
+    /// into the current schema's state.
+    fn upgrade_state(&self, version: i64, state: Value) -> Result<Value, Diagnostics> {
+        if version > self.schema().version {
+            return Err(Diagnostics::single_error(
+                "State from a newer provider",
+                format!(
+                    "The state of this {} was written with schema version {version}, newer than this provider's {}. Upgrade the provider.",
+                    self.type_name(),
+                    self.schema().version
+                ),
+            ));
+        }
+        Ok(state)
+    }
+}
+
+#[async_trait]
+pub trait DataSource: Send + Sync {
+    fn type_name(&self) -> &str;
+    fn schema(&self) -> &Schema;
+    fn validate_config(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    async fn read(&self, config: &Value) -> ReadOutcome;
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn schema(&self) -> &Schema;
+    fn validate_config(&self, _config: &Value, _diags: &mut Diagnostics) {}
+    /// Called once per process before any resource operation; makes no network call.
+    async fn configure(&self, terraform_version: &str, config: &Value) -> Diagnostics;
+    fn resources(&self) -> Vec<Arc<dyn Resource>>;
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource>>;
+    /// Terraform asked to stop: end in-flight waits and retries promptly.
+    fn stop(&self);
+}

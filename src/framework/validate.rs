@@ -1,0 +1,341 @@
+//! Attribute validators. Each skips null and unknown values: unknowns are checked again
+//! at apply time, when they are known.
+
+use std::sync::Arc;
+
+use regex::Regex;
+
+use super::diag::{AttributePath, Diagnostics};
+use super::schema::{Block, Nesting};
+use super::value::Value;
+
+/// What a validator sees: the attribute's value and path, and the object holding it, for
+/// validators that compare siblings.
+pub struct ValidateRequest<'a> {
+    pub path: &'a AttributePath,
+    pub value: &'a Value,
+    pub parent: &'a Value,
+}
+
+pub trait Validator: Send + Sync {
+    /// One sentence for documentation, e.g. "at most 1000 elements".
+    fn description(&self) -> String;
+    fn validate(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics);
+}
+
+struct SizeAtMost(usize);
+
+impl Validator for SizeAtMost {
+    fn description(&self) -> String {
+        format!("at most {} elements", self.0)
+    }
+
+    fn validate(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics) {
+        let Some(elems) = req.value.elements() else {
+            return;
+        };
+        if elems.len() > self.0 {
+            diags.error_at(
+                req.path.clone(),
+                "Too many elements",
+                format!(
+                    "Attribute {} holds {} elements; it takes at most {}. Split the names over several resources if you need more.",
+                    req.path,
+                    elems.len(),
+                    self.0
+                ),
+            );
+        }
+    }
+}
+
+/// A list, set or map may hold at most `n` elements.
+pub fn size_at_most(n: usize) -> Arc<dyn Validator> {
+    Arc::new(SizeAtMost(n))
+}
+
+struct RegexMatches {
+    re: Regex,
+    what: String,
+}
+
+impl Validator for RegexMatches {
+    fn description(&self) -> String {
+        format!("must be {}", self.what)
+    }
+
+    fn validate(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics) {
+        let Some(s) = req.value.as_str() else {
+            return;
+        };
+        if !self.re.is_match(s) {
+            diags.error_at(
+                req.path.clone(),
+                "Invalid attribute value",
+                format!("Attribute {} is {s:?}; it must be {}.", req.path, self.what),
+            );
+        }
+    }
+}
+
+/// A string must match `pattern` (anchor it yourself); `what` describes the rule to a person.
+/// The pattern is a constant of the program, so a bad one is a programming error caught by
+/// the unit tests of its user.
+pub fn regex_matches(pattern: &str, what: &str) -> Arc<dyn Validator> {
+    let re = match Regex::new(pattern) {
+        Ok(re) => re,
+        Err(e) => unreachable!("invalid validator pattern {pattern:?}: {e}"),
+    };
+    Arc::new(RegexMatches {
+        re,
+        what: what.to_string(),
+    })
+}
+
+struct NotEmpty;
+
+impl Validator for NotEmpty {
+    fn description(&self) -> String {
+        "must not be empty".to_string()
+    }
+
+    fn validate(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics) {
+        if req.value.as_str() == Some("") {
+            diags.error_at(
+                req.path.clone(),
+                "Empty string",
+                format!("Attribute {} must not be an empty string.", req.path),
+            );
+        }
+    }
+}
+
+/// A string must not be empty.
+pub fn not_empty() -> Arc<dyn Validator> {
+    Arc::new(NotEmpty)
+}
+
+struct EachElement(Arc<dyn Validator>);
+
+impl Validator for EachElement {
+    fn description(&self) -> String {
+        format!("each element {}", self.0.description())
+    }
+
+    fn validate(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics) {
+        let Some(elems) = req.value.elements() else {
+            return;
+        };
+        // Terraform cannot point inside a set, so element errors name the set attribute
+        // and quote the element in the detail.
+        for e in elems {
+            if e.is_null() || e.is_unknown() {
+                continue;
+            }
+            self.0.validate(
+                &ValidateRequest {
+                    path: req.path,
+                    value: e,
+                    parent: req.parent,
+                },
+                diags,
+            );
+        }
+    }
+}
+
+/// Applies a validator to every known element of a list or set.
+pub fn each_element(v: Arc<dyn Validator>) -> Arc<dyn Validator> {
+    Arc::new(EachElement(v))
+}
+
+struct ConflictsWith(Vec<String>);
+
+impl Validator for ConflictsWith {
+    fn description(&self) -> String {
+        format!("conflicts with {}", self.0.join(", "))
+    }
+
+    fn validate(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics) {
+        if req.value.is_null() || req.value.is_unknown() || req.value == &Value::Bool(false) {
+            return;
+        }
+        for other in &self.0 {
+            if req.parent.get(other).is_set() {
+                diags.error_at(
+                    req.path.clone(),
+                    "Conflicting attributes",
+                    format!(
+                        "Attribute {} cannot be set together with {other}.",
+                        req.path
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// When this attribute is set (and not `false`), none of `others` may be set.
+pub fn conflicts_with(others: &[&str]) -> Arc<dyn Validator> {
+    Arc::new(ConflictsWith(
+        others.iter().map(|s| s.to_string()).collect(),
+    ))
+}
+
+/// Runs every attribute's validators over a configuration object, and checks required
+/// attributes and nested-block counts.
+pub fn validate_block(
+    block: &Block,
+    config: &Value,
+    path: &AttributePath,
+    diags: &mut Diagnostics,
+) {
+    if !config.is_set() {
+        return;
+    }
+    for a in &block.attributes {
+        let p = path.clone().then_attr(&a.name);
+        let v = config.get(&a.name);
+        if a.required && v.is_null() {
+            diags.error_at(
+                p.clone(),
+                "Missing required argument",
+                format!(
+                    "The argument {:?} is required, but no definition was found.",
+                    a.name
+                ),
+            );
+            continue;
+        }
+        let req = ValidateRequest {
+            path: &p,
+            value: v,
+            parent: config,
+        };
+        for val in &a.validators {
+            val.validate(&req, diags);
+        }
+    }
+    for b in &block.blocks {
+        let p = path.clone().then_attr(&b.type_name);
+        let v = config.get(&b.type_name);
+        match b.nesting {
+            Nesting::Single => validate_block(&b.block, v, &p, diags),
+            Nesting::List | Nesting::Set => {
+                if let Some(items) = v.elements() {
+                    if b.max_items > 0 && items.len() as i64 > b.max_items {
+                        diags.error_at(
+                            p.clone(),
+                            "Too many blocks",
+                            format!(
+                                "At most {} {:?} blocks are allowed.",
+                                b.max_items, b.type_name
+                            ),
+                        );
+                    }
+                    for (i, item) in items.iter().enumerate() {
+                        validate_block(&b.block, item, &p.clone().then_index(i as i64), diags);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(v: &Arc<dyn Validator>, value: Value, parent: Value) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        let p = AttributePath::attr("x");
+        v.validate(
+            &ValidateRequest {
+                path: &p,
+                value: &value,
+                parent: &parent,
+            },
+            &mut d,
+        );
+        d
+    }
+
+    #[test]
+    fn size_at_most_table() {
+        let v = size_at_most(2);
+        let cases = [
+            ("null", Value::Null, false),
+            ("unknown", Value::Unknown, false),
+            ("empty", Value::Set(vec![]), false),
+            ("at limit", Value::string_set(["a", "b"]), false),
+            ("over", Value::string_set(["a", "b", "c"]), true),
+            (
+                "unknown elements counted",
+                Value::Set(vec![Value::Unknown; 3]),
+                true,
+            ),
+        ];
+        for (name, value, err) in cases {
+            let d = run(&v, value, Value::Null);
+            assert_eq!(d.has_errors(), err, "{name}");
+        }
+        let d = run(&v, Value::string_set(["a", "b", "c"]), Value::Null);
+        let diag = d.iter().next().expect("one diagnostic");
+        assert_eq!(diag.path, Some(AttributePath::attr("x")));
+    }
+
+    #[test]
+    fn regex_table() {
+        let v = regex_matches("^[A-Za-z0-9]{1,4}$", "1 to 4 letters or digits");
+        let cases = [
+            ("null", Value::Null, false),
+            ("unknown", Value::Unknown, false),
+            ("ok", Value::string("ab1"), false),
+            ("empty", Value::string(""), true),
+            ("too long", Value::string("abcde"), true),
+            ("bad char", Value::string("a-b"), true),
+        ];
+        for (name, value, err) in cases {
+            assert_eq!(run(&v, value, Value::Null).has_errors(), err, "{name}");
+        }
+    }
+
+    #[test]
+    fn not_empty_and_each_element_table() {
+        let v = each_element(not_empty());
+        let cases = [
+            ("null", Value::Null, false),
+            ("unknown", Value::Unknown, false),
+            ("unknown element", Value::Set(vec![Value::Unknown]), false),
+            ("fine", Value::string_set(["a"]), false),
+            ("empty name", Value::string_set(["a", ""]), true),
+        ];
+        for (name, value, err) in cases {
+            assert_eq!(run(&v, value, Value::Null).has_errors(), err, "{name}");
+        }
+    }
+
+    #[test]
+    fn conflicts_with_table() {
+        let v = conflicts_with(&["user_names"]);
+        let with_users = Value::object([("user_names", Value::string_set(["a"]))]);
+        let unknown_users = Value::object([("user_names", Value::Unknown)]);
+        let no_users = Value::object([("user_names", Value::Null)]);
+        let cases = [
+            ("null", Value::Null, with_users.clone(), false),
+            ("unknown", Value::Unknown, with_users.clone(), false),
+            ("false", Value::Bool(false), with_users.clone(), false),
+            ("true with users", Value::Bool(true), with_users, true),
+            (
+                "true, users unknown",
+                Value::Bool(true),
+                unknown_users,
+                false,
+            ),
+            ("true alone", Value::Bool(true), no_users, false),
+        ];
+        for (name, value, parent, err) in cases {
+            assert_eq!(run(&v, value, parent).has_errors(), err, "{name}");
+        }
+    }
+}
