@@ -1,5 +1,7 @@
 //! The Terraform plugin protocol v6 over gRPC: the only module that sees prost/tonic types.
 
+pub mod convert;
+pub mod server;
 pub mod value_codec;
 
 /// Code generated from `proto/` by build.rs.

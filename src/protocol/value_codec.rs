@@ -177,7 +177,7 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
                 Number::Int(i64::from(b as i8))
             }
-            0xcc | 0xcd | 0xce | 0xcf => {
+            0xcc..=0xcf => {
                 self.pos += 1;
                 let width = 1usize << (b - 0xcc);
                 let u = self.be(width)?;
@@ -186,7 +186,7 @@ impl<'a> Reader<'a> {
                     Err(_) => Number::Float(u as f64),
                 }
             }
-            0xd0 | 0xd1 | 0xd2 | 0xd3 => {
+            0xd0..=0xd3 => {
                 self.pos += 1;
                 let width = 1usize << (b - 0xd0);
                 let u = self.be(width)?;
