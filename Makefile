@@ -1,4 +1,25 @@
 # The two commands a newcomer needs are `make demo` and `make test`.
-.PHONY: test
-test:
-	cargo test --all-targets
+# Targets still to come (owned by others): demo, install, docs, bench.
+SHELL := /usr/bin/env bash
+CARGO ?= cargo
+
+.PHONY: tools build test lint clean-tools
+
+# Terraform 1.0.3 and the Go null provider, into tools/ (git-ignored).
+tools:
+	@bash scripts/install-tools.sh
+
+build:
+	$(CARGO) build --release --bins
+
+# Integration tests drive the real terraform from tools/, so install it first.
+test: tools
+	$(CARGO) test --all-targets
+	@$(MAKE) --no-print-directory lint
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+clean-tools:
+	rm -rf tools

@@ -1,0 +1,3 @@
+//! Helpers shared by the black-box tests in tests/ (each test file says `mod common;`).
+
+pub mod terraform;
