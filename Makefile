@@ -13,9 +13,8 @@ build:
 	$(CARGO) build --release --bins
 
 # Integration tests drive the real terraform from tools/, so install it first.
-test: tools
+test: tools lint
 	$(CARGO) test --all-targets
-	@$(MAKE) --no-print-directory lint
 
 lint:
 	$(CARGO) fmt --check

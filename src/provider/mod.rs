@@ -1,1 +1,61 @@
-//! Placeholder: filled in by the layer's work.
+//! The mrs provider: its configuration, the `mrs_iam_sync` resource and the
+//! `mrs_iam_sync_users` data source. No wire types here.
+
+pub mod config;
+pub mod iam_sync;
+pub mod iam_sync_users;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::framework::{DataSource, Diagnostics, Provider, Resource, Schema, Value};
+use config::Shared;
+
+pub struct MrsProvider {
+    schema: Schema,
+    shared: Arc<Shared>,
+    resources: Vec<Arc<dyn Resource>>,
+    data_sources: Vec<Arc<dyn DataSource>>,
+}
+
+impl MrsProvider {
+    pub fn new() -> Self {
+        let shared = Arc::new(Shared::default());
+        MrsProvider {
+            schema: config::schema(),
+            resources: vec![Arc::new(iam_sync::IamSync::new(shared.clone()))],
+            data_sources: vec![Arc::new(iam_sync_users::IamSyncUsers::new(shared.clone()))],
+            shared,
+        }
+    }
+}
+
+impl Default for MrsProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[async_trait]
+impl Provider for MrsProvider {
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    async fn configure(&self, _terraform_version: &str, config: &Value) -> Diagnostics {
+        config::configure(&self.shared, config)
+    }
+
+    fn resources(&self) -> Vec<Arc<dyn Resource>> {
+        self.resources.clone()
+    }
+
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
+        self.data_sources.clone()
+    }
+
+    fn stop(&self) {
+        self.shared.cancel.cancel();
+    }
+}
