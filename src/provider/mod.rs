@@ -2,6 +2,7 @@
 //! `mrs_iam_sync_users` data source. No wire types here.
 
 pub mod config;
+pub mod docs;
 pub mod iam_sync;
 pub mod iam_sync_users;
 

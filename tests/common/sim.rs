@@ -1,0 +1,175 @@
+//! Runs the real `mrs-sim` binary on a free loopback port for a test, and reads and steers
+//! it through its unsigned `/_sim/` admin endpoints.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+pub const AK: &str = "TESTACCESSKEY0001";
+pub const SK: &str = "test-secret-key-do-not-use";
+pub const PROJECT: &str = "proj0001";
+pub const REGION: &str = "cn-north-4";
+
+/// alice is in admins and dev, carol in dev; the groups exist on their own too.
+pub const DIRECTORY: &str = r#"{
+  "users": {"alice": ["admins", "dev"], "bob": [], "carol": ["dev"], "dave": [], "erin": []},
+  "groups": ["admins", "dev", "ops", "analysts"]
+}"#;
+
+pub struct Sim {
+    child: Child,
+    pub url: String,
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    _dir: TempFile,
+}
+
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl Sim {
+    /// Starts mrs-sim with the test directory and extra flags (e.g. `--sync-delay-ms 200`).
+    pub fn start(extra: &[&str]) -> Sim {
+        let dir = std::env::temp_dir().join(format!(
+            "mrs-sim-dir-{}-{}.json",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::write(&dir, DIRECTORY).expect("write directory file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mrs-sim"))
+            .args(["--listen", "127.0.0.1:0", "--access-key", AK, "--secret-key", SK])
+            .arg("--directory")
+            .arg(&dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start mrs-sim");
+        let stdout = child.stdout.take().expect("mrs-sim stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read mrs-sim first line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected mrs-sim first line {line:?}"))
+            .to_string();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        Sim { child, url, rt, http: reqwest::Client::new(), _dir: TempFile(dir) }
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.url);
+        self.rt.block_on(async {
+            let mut req = self.http.request(method, &url);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let resp = req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+            let status = resp.status();
+            let text = resp.text().await.unwrap_or_default();
+            assert!(status.is_success(), "{url}: {status} {text}");
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            }
+        })
+    }
+
+    pub fn state(&self) -> Value {
+        self.call(reqwest::Method::GET, "/_sim/state", None)
+    }
+
+    pub fn requests(&self) -> Vec<Value> {
+        match self.call(reqwest::Method::GET, "/_sim/requests", None) {
+            Value::Array(a) => a,
+            other => panic!("requests: {other}"),
+        }
+    }
+
+    /// The API calls (method, body) received since `since` requests, ignoring GETs.
+    pub fn writes_since(&self, since: usize) -> Vec<(String, Value)> {
+        self.requests()
+            .into_iter()
+            .skip(since)
+            .filter(|r| r["method"] != "GET")
+            .map(|r| (r["method"].as_str().unwrap_or("").to_string(), r["body"].clone()))
+            .collect()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.requests().len()
+    }
+
+    pub fn fault(&self, spec: Value) {
+        self.call(reqwest::Method::POST, "/_sim/faults", Some(spec));
+    }
+
+    pub fn reset(&self) {
+        self.call(reqwest::Method::POST, "/_sim/reset", None);
+    }
+
+    pub fn set_names(&self, cluster: &str, users: &[&str], groups: &[&str]) {
+        self.call(
+            reqwest::Method::PUT,
+            &format!("/_sim/clusters/{PROJECT}/{cluster}"),
+            Some(json!({"user_names": users, "group_names": groups})),
+        );
+    }
+
+    /// The synced (users, groups) of a cluster, sorted; empty when it has none.
+    pub fn names(&self, cluster: &str) -> (Vec<String>, Vec<String>) {
+        let state = self.state();
+        let empty = vec![];
+        let c = state["clusters"]
+            .as_array()
+            .unwrap_or(&empty)
+            .iter()
+            .find(|c| c["cluster_id"] == cluster && c["project_id"] == PROJECT)
+            .cloned()
+            .unwrap_or(Value::Null);
+        let list = |k: &str| -> Vec<String> {
+            let mut v: Vec<String> = c[k]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        (list("user_names"), list("group_names"))
+    }
+
+    pub fn counter(&self, name: &str) -> u64 {
+        self.state()["counters"][name].as_u64().unwrap_or_else(|| panic!("no counter {name}"))
+    }
+
+    /// The environment that points the provider at this simulator.
+    pub fn provider_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("HW_ACCESS_KEY", AK.to_string()),
+            ("HW_SECRET_KEY", SK.to_string()),
+            ("HW_MRS_ENDPOINT", self.url.clone()),
+            ("HW_PROJECT_ID", PROJECT.to_string()),
+            ("HW_REGION_NAME", REGION.to_string()),
+            ("TF_PROVIDER_MRS_RETRY_BASE_MS", "20".to_string()),
+        ]
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
