@@ -438,8 +438,8 @@ async fn admin_set_cluster(
     Path((project_id, cluster_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = validate_ids(&project_id, &cluster_id) {
-        return r;
+    if let Err(why) = validate_ids(&project_id, &cluster_id) {
+        return bad_request(why);
     }
     let names: Names = match serde_json::from_slice(&body) {
         Ok(n) => n,
@@ -455,12 +455,12 @@ async fn admin_set_cluster(
     StatusCode::NO_CONTENT.into_response()
 }
 
-fn validate_ids(project_id: &str, cluster_id: &str) -> Result<(), Response> {
+fn validate_ids(project_id: &str, cluster_id: &str) -> Result<(), &'static str> {
     if project_id.is_empty()
         || project_id.len() > 64
         || !project_id.bytes().all(|b| b.is_ascii_alphanumeric())
     {
-        return Err(bad_request("project_id must be 1 to 64 letters or digits"));
+        return Err("project_id must be 1 to 64 letters or digits");
     }
     if cluster_id.is_empty()
         || cluster_id.len() > 64
@@ -468,9 +468,7 @@ fn validate_ids(project_id: &str, cluster_id: &str) -> Result<(), Response> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
-        return Err(bad_request(
-            "cluster_id must be 1 to 64 letters, digits, '_' or '-'",
-        ));
+        return Err("cluster_id must be 1 to 64 letters, digits, '_' or '-'");
     }
     Ok(())
 }
@@ -737,8 +735,8 @@ fn answer_inner(s: &SimState, parts: &axum::http::request::Parts, body: &[u8]) -
             &format!("Incorrect IAM authentication information: {why}"),
         );
     }
-    if let Err(r) = validate_ids(&project_id, &cluster_id) {
-        return r;
+    if let Err(why) = validate_ids(&project_id, &cluster_id) {
+        return bad_request(why);
     }
     if let Some(allowed) = &cfg.clusters {
         if !allowed.iter().any(|c| c == &cluster_id) {
