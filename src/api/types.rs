@@ -55,9 +55,9 @@ pub struct SyncSupport {
 /// The error body; MRS uses both key spellings, so both are read.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct ErrorBody {
-    #[serde(default, alias = "errorCode", alias = "code")]
+    #[serde(default, alias = "errorCode")]
     pub error_code: Option<serde_json::Value>,
-    #[serde(default, alias = "errorMsg", alias = "message")]
+    #[serde(default, alias = "errorMsg")]
     pub error_msg: Option<serde_json::Value>,
 }
 
