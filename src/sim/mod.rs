@@ -1,1 +1,830 @@
-//! Placeholder: filled in by the layer's work.
+//! `mrs-sim`: a local MRS IAM-synchronization API (axum) for the demo and the tests.
+//!
+//! # API calls (signed with SDK-HMAC-SHA256, like the real gateway)
+//! - `POST /v2/{project_id}/clusters/{cluster_id}/iam-sync-user` `{"is_all_sync", "user_names",
+//!   "group_names"}` → 202 `{"state":"synchronizing"}`
+//! - `DELETE` same path `{"user_names", "group_names"}` (at most 1,000 of each) → 202
+//! - `GET` same path → 200 `{"user_names":[..],"group_names":[..]}` (sorted)
+//! - `GET /v2/{project_id}/clusters/{cluster_id}/iam-sync` → 200 `{"is_synchronizing": bool}`
+//! - `GET /v2/{project_id}/clusters/{cluster_id}/iam-sync/is-synchronous` → 200
+//!   `{"is_synchronous": true}`
+//!
+//! Errors are `{"error_code","error_msg"}`: 401 `APIGW.0301` (bad or missing signature,
+//! wrong access key, `X-Sdk-Date` more than 15 minutes off), 404 `APIGW.0101` (unknown
+//! path or method), 400 `MRS.SIM.400` (bad ids, bad JSON, over 1,000 names), 400 `12000003`
+//! (cluster not in `--clusters`), 409 `MRS.SIM.409` (POST/DELETE while a sync runs; counted
+//! in `overlapping_requests`). Every response has an `X-Request-Id` header.
+//!
+//! A POST/DELETE makes the cluster synchronize for `sync_delay`; the new names show in
+//! the GET only when the sync ends. Syncing a user also syncs the user's groups
+//! (from the directory); names not in the directory are accepted but never synced.
+//!
+//! # Test knobs (unsigned, under `/_sim/`)
+//! - `GET /_sim/state` → `{"clusters":[{"project_id","cluster_id","user_names",
+//!   "group_names","is_synchronizing"}], "counters":{"requests_total","requests_by_method":
+//!   {"GET":n,..}, "overlapping_requests","auth_failures","connections_accepted"}}`
+//! - `GET /_sim/requests` → `[{"method","path","body": JSON or null,"status": u16 or null
+//!   (dropped),"request_id","fault": null or the fault kind}]`, oldest first (last 10,000).
+//! - `POST /_sim/faults` with `{"method": "POST" | "*" (default), "path_contains": optional,
+//!   "count": N (default 1), "kind": ...}` → 201 `{"queued": <faults pending>}`. Kinds:
+//!   `{"kind":"status","status":503,"error_code":"..","error_msg":"..","retry_after":1}`,
+//!   `{"kind":"latency","latency_ms":300}` (then answered normally),
+//!   `{"kind":"drop"}` (connection closed without an answer; without a socket, e.g. in
+//!   `Router::oneshot`, it answers 502 `MRS.SIM.DROP` instead),
+//!   `{"kind":"malformed","status":200,"body":"{not json"}`.
+//!   Faults hit API calls only, before the signature check, first registered first.
+//! - `POST /_sim/reset` → 204: forgets clusters, faults, the request log and counters
+//!   (except `connections_accepted`, a property of the process).
+//! - `PUT /_sim/clusters/{project_id}/{cluster_id}` `{"user_names":[..],"group_names":[..]}`
+//!   → 204: sets the synced names out of band (drift), ending any running sync.
+
+mod model;
+mod net;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::api::signer::{self, SignableRequest};
+use crate::api::types::{CancelSyncRequest, UpdateSyncRequest};
+use crate::api::Secret;
+
+pub use model::{Directory, Names};
+pub use net::ConnHandle;
+
+use model::Cluster;
+
+/// How far `X-Sdk-Date` may be from the simulator's clock.
+const CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+const MAX_NAMES: usize = 1000;
+const MAX_BODY: usize = 4 * 1024 * 1024;
+const MAX_LOG: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub access_key: String,
+    pub secret_key: Secret,
+    pub sync_delay: Duration,
+    /// When set, only these cluster ids exist; others answer 400 `12000003`.
+    pub clusters: Option<Vec<String>>,
+    pub directory: Directory,
+    pub state_file: Option<PathBuf>,
+}
+
+impl SimConfig {
+    pub fn new(access_key: impl Into<String>, secret_key: impl Into<String>) -> SimConfig {
+        SimConfig {
+            access_key: access_key.into(),
+            secret_key: Secret::new(secret_key.into()),
+            sync_delay: Duration::ZERO,
+            clusters: None,
+            directory: Directory::Open,
+            state_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum FaultKind {
+    Status {
+        status: u16,
+        #[serde(default)]
+        error_code: Option<String>,
+        #[serde(default)]
+        error_msg: Option<String>,
+        #[serde(default)]
+        retry_after: Option<u64>,
+    },
+    Latency {
+        latency_ms: u64,
+    },
+    Drop,
+    Malformed {
+        #[serde(default)]
+        status: Option<u16>,
+        #[serde(default)]
+        body: Option<String>,
+    },
+}
+
+impl FaultKind {
+    fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Status { .. } => "status",
+            FaultKind::Latency { .. } => "latency",
+            FaultKind::Drop => "drop",
+            FaultKind::Malformed { .. } => "malformed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct FaultSpec {
+    #[serde(default = "star")]
+    method: String,
+    #[serde(default)]
+    path_contains: Option<String>,
+    #[serde(default = "one")]
+    count: u32,
+    #[serde(flatten)]
+    kind: FaultKind,
+}
+
+fn star() -> String {
+    "*".to_string()
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct LogEntry {
+    method: String,
+    path: String,
+    body: Value,
+    status: Option<u16>,
+    request_id: String,
+    fault: Option<&'static str>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    by_method: BTreeMap<String, u64>,
+    total: u64,
+    overlapping: u64,
+    auth_failures: u64,
+}
+
+#[derive(Debug, Default)]
+struct Data {
+    clusters: BTreeMap<(String, String), Cluster>,
+    faults: VecDeque<FaultSpec>,
+    log: VecDeque<LogEntry>,
+    counters: Counters,
+    /// Set when the synced names changed and the state file must be rewritten.
+    dirty: bool,
+}
+
+struct Shared {
+    cfg: SimConfig,
+    data: Mutex<Data>,
+    connections: Arc<AtomicU64>,
+}
+
+/// The simulator's state; cheap to clone (shared).
+#[derive(Clone)]
+pub struct SimState {
+    shared: Arc<Shared>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    clusters: Vec<StateFileCluster>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFileCluster {
+    project_id: String,
+    cluster_id: String,
+    #[serde(default)]
+    user_names: BTreeSet<String>,
+    #[serde(default)]
+    group_names: BTreeSet<String>,
+}
+
+impl SimState {
+    /// Builds the state, loading `state_file` when it exists.
+    pub fn new(cfg: SimConfig) -> std::io::Result<SimState> {
+        let mut data = Data::default();
+        if let Some(path) = &cfg.state_file {
+            match std::fs::read(path) {
+                Ok(bytes) => {
+                    let f: StateFile = serde_json::from_slice(&bytes).map_err(|e| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("state file {}: {e}", path.display()),
+                        )
+                    })?;
+                    for c in f.clusters {
+                        data.clusters.insert(
+                            (c.project_id, c.cluster_id),
+                            Cluster::with_names(Names {
+                                user_names: c.user_names,
+                                group_names: c.group_names,
+                            }),
+                        );
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(SimState {
+            shared: Arc::new(Shared {
+                cfg,
+                data: Mutex::new(data),
+                connections: Arc::new(AtomicU64::new(0)),
+            }),
+        })
+    }
+
+    /// Connections accepted by [`run`] so far.
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Data> {
+        // Handlers never panic while holding the lock; if one did, the data is still usable.
+        self.shared
+            .data
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` on settled data, then persists if the synced names changed.
+    fn with_data<R>(&self, f: impl FnOnce(&mut Data, Instant) -> R) -> R {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let data = &mut *guard;
+        for c in data.clusters.values_mut() {
+            if c.settle(now) {
+                data.dirty = true;
+            }
+        }
+        let r = f(data, now);
+        if data.dirty {
+            data.dirty = false;
+            self.persist(data);
+        }
+        r
+    }
+
+    fn persist(&self, data: &Data) {
+        let Some(path) = &self.shared.cfg.state_file else {
+            return;
+        };
+        let file = StateFile {
+            clusters: data
+                .clusters
+                .iter()
+                .map(|((p, c), cl)| StateFileCluster {
+                    project_id: p.clone(),
+                    cluster_id: c.clone(),
+                    user_names: cl.names.user_names.clone(),
+                    group_names: cl.names.group_names.clone(),
+                })
+                .collect(),
+        };
+        let result = serde_json::to_vec_pretty(&file)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| {
+                // Write-then-rename so a crash never leaves a half-written state file.
+                let mut tmp = path.clone().into_os_string();
+                tmp.push(".tmp");
+                std::fs::write(&tmp, bytes)?;
+                std::fs::rename(&tmp, path)
+            });
+        if let Err(e) = result {
+            eprintln!("mrs-sim: cannot write state file {}: {e}", path.display());
+        }
+    }
+
+    fn state_view(&self) -> Value {
+        let connections = self.connections_accepted();
+        self.with_data(|d, now| {
+            let clusters: Vec<Value> = d
+                .clusters
+                .iter()
+                .map(|((p, c), cl)| {
+                    json!({
+                        "project_id": p,
+                        "cluster_id": c,
+                        "user_names": cl.names.user_names,
+                        "group_names": cl.names.group_names,
+                        "is_synchronizing": cl.is_synchronizing(now),
+                    })
+                })
+                .collect();
+            json!({
+                "clusters": clusters,
+                "counters": {
+                    "requests_total": d.counters.total,
+                    "requests_by_method": d.counters.by_method,
+                    "overlapping_requests": d.counters.overlapping,
+                    "auth_failures": d.counters.auth_failures,
+                    "connections_accepted": connections,
+                }
+            })
+        })
+    }
+}
+
+/// The simulator's routes; usable without a socket (`tower::ServiceExt::oneshot`).
+pub fn app(state: SimState) -> Router {
+    Router::new()
+        .route("/_sim/state", get(admin_state))
+        .route("/_sim/requests", get(admin_requests))
+        .route("/_sim/faults", post(admin_faults))
+        .route("/_sim/reset", post(admin_reset))
+        .route(
+            "/_sim/clusters/{project_id}/{cluster_id}",
+            put(admin_set_cluster),
+        )
+        .fallback(api)
+        .with_state(state)
+        .layer(axum::middleware::map_response(ensure_request_id))
+}
+
+/// Serves until `shutdown` completes, counting connections and setting TCP_NODELAY.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: SimState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = net::SimListener::new(listener, state.shared.connections.clone());
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<ConnHandle>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+fn new_request_id() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
+async fn ensure_request_id(mut resp: Response) -> Response {
+    if !resp.headers().contains_key("x-request-id") {
+        if let Ok(v) = HeaderValue::from_str(&new_request_id()) {
+            resp.headers_mut().insert("x-request-id", v);
+        }
+    }
+    resp
+}
+
+fn error_response(status: StatusCode, code: &str, msg: &str) -> Response {
+    (status, Json(json!({"error_code": code, "error_msg": msg}))).into_response()
+}
+
+fn bad_request(msg: &str) -> Response {
+    error_response(StatusCode::BAD_REQUEST, "MRS.SIM.400", msg)
+}
+
+async fn admin_state(State(s): State<SimState>) -> Response {
+    Json(s.state_view()).into_response()
+}
+
+async fn admin_requests(State(s): State<SimState>) -> Response {
+    let log: Vec<LogEntry> = s.lock().log.iter().cloned().collect();
+    Json(log).into_response()
+}
+
+async fn admin_faults(State(s): State<SimState>, body: Bytes) -> Response {
+    let spec: FaultSpec = match serde_json::from_slice(&body) {
+        Ok(f) => f,
+        Err(e) => return bad_request(&format!("invalid fault: {e}")),
+    };
+    match &spec.kind {
+        FaultKind::Status { status, .. } if StatusCode::from_u16(*status).is_err() => {
+            return bad_request("status must be an HTTP status code");
+        }
+        FaultKind::Malformed {
+            status: Some(st), ..
+        } if StatusCode::from_u16(*st).is_err() => {
+            return bad_request("status must be an HTTP status code");
+        }
+        _ => {}
+    }
+    if spec.count == 0 {
+        return bad_request("count must be at least 1");
+    }
+    let mut d = s.lock();
+    d.faults.push_back(spec);
+    let queued = d.faults.len();
+    drop(d);
+    (StatusCode::CREATED, Json(json!({ "queued": queued }))).into_response()
+}
+
+async fn admin_reset(State(s): State<SimState>) -> Response {
+    s.with_data(|d, _| {
+        d.clusters.clear();
+        d.faults.clear();
+        d.log.clear();
+        d.counters = Counters::default();
+        d.dirty = true;
+    });
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_set_cluster(
+    State(s): State<SimState>,
+    Path((project_id, cluster_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if let Err(why) = validate_ids(&project_id, &cluster_id) {
+        return bad_request(why);
+    }
+    let names: Names = match serde_json::from_slice(&body) {
+        Ok(n) => n,
+        Err(e) => return bad_request(&format!("invalid names: {e}")),
+    };
+    s.with_data(|d, _| {
+        d.clusters
+            .entry((project_id, cluster_id))
+            .or_default()
+            .set_names(names);
+        d.dirty = true;
+    });
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn validate_ids(project_id: &str, cluster_id: &str) -> Result<(), &'static str> {
+    if project_id.is_empty()
+        || project_id.len() > 64
+        || !project_id.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err("project_id must be 1 to 64 letters or digits");
+    }
+    if cluster_id.is_empty()
+        || cluster_id.len() > 64
+        || !cluster_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err("cluster_id must be 1 to 64 letters, digits, '_' or '-'");
+    }
+    Ok(())
+}
+
+/// Which documented call a request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Update,
+    Cancel,
+    Show,
+    Status,
+    Supported,
+}
+
+fn route(method: &Method, path: &str) -> Option<(Call, String, String)> {
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let (p, c, rest) = match segs.as_slice() {
+        ["", "v2", p, "clusters", c, rest @ ..] => (*p, *c, rest),
+        _ => return None,
+    };
+    let call = match (method.as_str(), rest) {
+        ("POST", ["iam-sync-user"]) => Call::Update,
+        ("DELETE", ["iam-sync-user"]) => Call::Cancel,
+        ("GET", ["iam-sync-user"]) => Call::Show,
+        ("GET", ["iam-sync"]) => Call::Status,
+        ("GET", ["iam-sync", "is-synchronous"]) => Call::Supported,
+        _ => return None,
+    };
+    Some((call, signer::percent_decode(p), signer::percent_decode(c)))
+}
+
+fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (signer::percent_decode(k), signer::percent_decode(v))
+        })
+        .collect()
+}
+
+/// Checks the SDK-HMAC-SHA256 signature and the date window.
+fn check_signature(
+    cfg: &SimConfig,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), &'static str> {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("missing Authorization header")?;
+    let parsed = signer::parse_authorization(auth).ok_or("malformed Authorization header")?;
+    if parsed.access_key != cfg.access_key {
+        return Err("unknown access key");
+    }
+    let date = headers
+        .get("x-sdk-date")
+        .and_then(|v| v.to_str().ok())
+        .ok_or("missing X-Sdk-Date header")?;
+    let t = signer::parse_sdk_date(date).ok_or("malformed X-Sdk-Date header")?;
+    let now = SystemTime::now();
+    let skew = now
+        .duration_since(t)
+        .or_else(|_| t.duration_since(now))
+        .unwrap_or(Duration::MAX);
+    if skew > CLOCK_SKEW {
+        return Err("X-Sdk-Date is more than 15 minutes off");
+    }
+    // Without these signed, a captured request could be replayed later or elsewhere.
+    for required in ["x-sdk-date", "host"] {
+        if !parsed.signed_headers.iter().any(|h| h == required) {
+            return Err("X-Sdk-Date and Host must be signed");
+        }
+    }
+    let mut pairs = Vec::new();
+    for name in &parsed.signed_headers {
+        let values: Vec<String> = headers
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        if values.is_empty() {
+            return Err("a signed header is missing");
+        }
+        pairs.push((name.clone(), values.join(",")));
+    }
+    let query = parse_query(query);
+    let req = SignableRequest {
+        method: method.as_str(),
+        path,
+        query: &query,
+        headers: &pairs,
+        body,
+    };
+    if signer::verify(&req, &parsed, cfg.secret_key.expose(), date) {
+        Ok(())
+    } else {
+        Err("signature mismatch")
+    }
+}
+
+/// Every request that is not an admin route: faults, routing, auth, validation, the model.
+async fn api(State(s): State<SimState>, req: Request) -> Response {
+    let request_id = new_request_id();
+    let (parts, body) = req.into_parts();
+    let conn = parts
+        .extensions
+        .get::<ConnectInfo<ConnHandle>>()
+        .map(|c| c.0.clone());
+    let path = parts.uri.path().to_string();
+    let method = parts.method.clone();
+    let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let (resp, status, fault, logged_body) = match body {
+        Err(_) => (
+            error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "MRS.SIM.413",
+                "request body too large or unreadable",
+            ),
+            Some(413),
+            None,
+            Value::Null,
+        ),
+        Ok(body) => {
+            let logged_body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let fault = take_fault(&s, &method, &path);
+            let (resp, status) = match &fault {
+                Some(FaultKind::Latency { latency_ms }) => {
+                    tokio::time::sleep(Duration::from_millis(*latency_ms)).await;
+                    answer(&s, &parts, &body)
+                }
+                Some(FaultKind::Status {
+                    status,
+                    error_code,
+                    error_msg,
+                    retry_after,
+                }) => {
+                    let st =
+                        StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                    let mut r = error_response(
+                        st,
+                        error_code.as_deref().unwrap_or("MRS.SIM.FAULT"),
+                        error_msg.as_deref().unwrap_or("injected fault"),
+                    );
+                    if let Some(secs) = retry_after {
+                        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                            r.headers_mut().insert("retry-after", v);
+                        }
+                    }
+                    (r, Some(st.as_u16()))
+                }
+                Some(FaultKind::Drop) => match &conn {
+                    Some(c) => {
+                        c.drop_connection();
+                        (StatusCode::BAD_GATEWAY.into_response(), None)
+                    }
+                    None => (
+                        error_response(
+                            StatusCode::BAD_GATEWAY,
+                            "MRS.SIM.DROP",
+                            "connection would have been dropped",
+                        ),
+                        Some(502),
+                    ),
+                },
+                Some(FaultKind::Malformed { status, body }) => {
+                    let st = status
+                        .and_then(|st| StatusCode::from_u16(st).ok())
+                        .unwrap_or(StatusCode::OK);
+                    let mut r = (
+                        st,
+                        body.clone().unwrap_or_else(|| "{\"user_names\": [".into()),
+                    )
+                        .into_response();
+                    r.headers_mut()
+                        .insert("content-type", HeaderValue::from_static("application/json"));
+                    (r, Some(st.as_u16()))
+                }
+                None => answer(&s, &parts, &body),
+            };
+            (
+                resp,
+                status,
+                fault.as_ref().map(FaultKind::name),
+                logged_body,
+            )
+        }
+    };
+    let mut resp = resp;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    let mut d = s.lock();
+    *d.counters.by_method.entry(method.to_string()).or_default() += 1;
+    d.counters.total += 1;
+    if status == Some(401) {
+        d.counters.auth_failures += 1;
+    }
+    d.log.push_back(LogEntry {
+        method: method.to_string(),
+        path,
+        body: logged_body,
+        status,
+        request_id,
+        fault,
+    });
+    while d.log.len() > MAX_LOG {
+        d.log.pop_front();
+    }
+    resp
+}
+
+fn take_fault(s: &SimState, method: &Method, path: &str) -> Option<FaultKind> {
+    let mut d = s.lock();
+    let idx = d.faults.iter().position(|f| {
+        (f.method == "*" || f.method.eq_ignore_ascii_case(method.as_str()))
+            && f.path_contains.as_deref().is_none_or(|p| path.contains(p))
+    })?;
+    let f = d.faults.get_mut(idx)?;
+    f.count = f.count.saturating_sub(1);
+    let kind = f.kind.clone();
+    if f.count == 0 {
+        d.faults.remove(idx);
+    }
+    Some(kind)
+}
+
+/// The real answer to an API call (no fault).
+fn answer(
+    s: &SimState,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> (Response, Option<u16>) {
+    let r = answer_inner(s, parts, body);
+    let st = r.status().as_u16();
+    (r, Some(st))
+}
+
+fn answer_inner(s: &SimState, parts: &axum::http::request::Parts, body: &[u8]) -> Response {
+    let cfg = &s.shared.cfg;
+    let path = parts.uri.path();
+    let Some((call, project_id, cluster_id)) = route(&parts.method, path) else {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "APIGW.0101",
+            "The API does not exist",
+        );
+    };
+    if let Err(why) = check_signature(
+        cfg,
+        &parts.method,
+        path,
+        parts.uri.query(),
+        &parts.headers,
+        body,
+    ) {
+        return error_response(
+            StatusCode::UNAUTHORIZED,
+            "APIGW.0301",
+            &format!("Incorrect IAM authentication information: {why}"),
+        );
+    }
+    if let Err(why) = validate_ids(&project_id, &cluster_id) {
+        return bad_request(why);
+    }
+    if let Some(allowed) = &cfg.clusters {
+        if !allowed.iter().any(|c| c == &cluster_id) {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "12000003",
+                "The cluster does not exist",
+            );
+        }
+    }
+    let key = (project_id, cluster_id);
+    match call {
+        Call::Show => s.with_data(|d, _| {
+            let names = d
+                .clusters
+                .get(&key)
+                .map(|c| c.names.clone())
+                .unwrap_or_default();
+            Json(json!({"user_names": names.user_names, "group_names": names.group_names}))
+                .into_response()
+        }),
+        Call::Status => s.with_data(|d, now| {
+            let busy = d
+                .clusters
+                .get(&key)
+                .is_some_and(|c| c.is_synchronizing(now));
+            Json(json!({ "is_synchronizing": busy })).into_response()
+        }),
+        Call::Supported => Json(json!({ "is_synchronous": true })).into_response(),
+        Call::Update => {
+            let req: UpdateSyncRequest = match serde_json::from_slice(body) {
+                Ok(r) => r,
+                Err(e) => return bad_request(&format!("invalid request body: {e}")),
+            };
+            start_sync(s, key, |dir, names| model::after_update(dir, names, &req))
+        }
+        Call::Cancel => {
+            let req: CancelSyncRequest = match serde_json::from_slice(body) {
+                Ok(r) => r,
+                Err(e) => return bad_request(&format!("invalid request body: {e}")),
+            };
+            if req.user_names.len() > MAX_NAMES || req.group_names.len() > MAX_NAMES {
+                return bad_request("at most 1000 user names and 1000 group names per request");
+            }
+            start_sync(s, key, |_, names| model::after_cancel(names, &req))
+        }
+    }
+}
+
+fn start_sync(
+    s: &SimState,
+    key: (String, String),
+    next: impl FnOnce(&Directory, &Names) -> Names,
+) -> Response {
+    let delay = s.shared.cfg.sync_delay;
+    let accepted = s.with_data(|d, now| {
+        let cluster = d.clusters.entry(key).or_default();
+        if cluster.is_synchronizing(now) {
+            d.counters.overlapping += 1;
+            return false;
+        }
+        let result = next(&s.shared.cfg.directory, &cluster.names);
+        if cluster.start_sync(result, now, delay) {
+            d.dirty = true;
+        }
+        true
+    });
+    if !accepted {
+        return error_response(
+            StatusCode::CONFLICT,
+            "MRS.SIM.409",
+            "a synchronization is already running on this cluster",
+        );
+    }
+    if !delay.is_zero() {
+        // Settle (and persist) when the sync ends even if nobody asks in the meantime.
+        let s = s.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            s.with_data(|_, _| ());
+        });
+    }
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({"state": "synchronizing"})),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests;

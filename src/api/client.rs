@@ -1,0 +1,597 @@
+//! The MRS IAM-sync HTTP client: signing, timeouts, retries with backoff, per-cluster locks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+use tokio::sync::OwnedMutexGuard;
+use tokio_util::sync::CancellationToken;
+
+use super::error::{is_retryable_status, snippet, ApiError};
+use super::signer::{self, SignableRequest};
+use super::types::{
+    CancelSyncRequest, SyncAccepted, SyncStatus, SyncSupport, SyncedNames, UpdateSyncRequest,
+};
+use super::Credentials;
+
+/// How to reach MRS and how patiently.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// e.g. `https://mrs.cn-north-4.myhuaweicloud.com` or `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    pub credentials: Credentials,
+    /// Skip TLS certificate verification (private clouds with self-signed certificates).
+    pub insecure: bool,
+    /// Attempts after the first for retryable failures.
+    pub max_retries: u32,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub retry_base_delay: Duration,
+    pub retry_max_delay: Duration,
+    pub user_agent: String,
+}
+
+impl ClientConfig {
+    pub fn new(endpoint: impl Into<String>, credentials: Credentials) -> ClientConfig {
+        ClientConfig {
+            endpoint: endpoint.into(),
+            credentials,
+            insecure: false,
+            max_retries: 5,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            retry_base_delay: Duration::from_millis(500),
+            retry_max_delay: Duration::from_secs(30),
+            user_agent: format!("terraform-provider-mrs/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+type ClusterKey = (String, String);
+
+struct Inner {
+    http: reqwest::Client,
+    /// The endpoint with any trailing `/` removed; API paths are appended to it.
+    base: Url,
+    /// `host[:port]` exactly as sent and signed.
+    host: String,
+    cfg: ClientConfig,
+    locks: Mutex<HashMap<ClusterKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// One per configured provider: cloning shares the connection pool and the cluster locks.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.cfg.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A raw answer: status, `X-Request-Id`, headers and body.
+struct Answer {
+    status: u16,
+    request_id: Option<String>,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+fn config_err(message: impl Into<String>) -> ApiError {
+    ApiError::Config {
+        message: message.into(),
+    }
+}
+
+fn valid_project_id(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn valid_cluster_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Result<Client, ApiError> {
+        let trimmed = cfg.endpoint.trim().trim_end_matches('/');
+        let base = Url::parse(trimmed)
+            .map_err(|e| config_err(format!("endpoint {trimmed:?} is not a URL: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(config_err(format!(
+                "endpoint {trimmed:?} must start with https:// or http://"
+            )));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(config_err(format!(
+                "endpoint {trimmed:?} must not have a query or fragment"
+            )));
+        }
+        let Some(host_name) = base.host_str() else {
+            return Err(config_err(format!("endpoint {trimmed:?} has no host")));
+        };
+        // `port()` is None for the scheme's default port, which must then stay out of Host.
+        let host = match base.port() {
+            Some(p) => format!("{host_name}:{p}"),
+            None => host_name.to_string(),
+        };
+        if cfg.credentials.access_key.trim().is_empty() {
+            return Err(config_err("the access key is empty"));
+        }
+        if cfg.credentials.secret_key.is_empty() {
+            return Err(config_err("the secret key is empty"));
+        }
+        if HeaderValue::from_str(&cfg.user_agent).is_err() {
+            return Err(config_err("the user agent is not a valid header value"));
+        }
+        if let Some(tok) = &cfg.credentials.security_token {
+            if HeaderValue::from_str(tok.expose().trim()).is_err() {
+                return Err(config_err("the security token is not a valid header value"));
+            }
+        }
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .danger_accept_invalid_certs(cfg.insecure)
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            .tcp_nodelay(true)
+            // The signed Host header must reach the gateway verbatim, as with the official
+            // SDKs; HTTP/2 would turn it into :authority.
+            .http1_only()
+            .build()
+            .map_err(|e| config_err(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                host,
+                cfg,
+                locks: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Starts synchronizing the given users (with their groups) and groups.
+    pub async fn update_sync(
+        &self,
+        project_id: &str,
+        cluster_id: &str,
+        req: &UpdateSyncRequest,
+        cancel: &CancellationToken,
+    ) -> Result<SyncAccepted, ApiError> {
+        let body = serde_json::to_vec(req)
+            .map_err(|e| config_err(format!("cannot encode the request: {e}")))?;
+        let a = self
+            .call(
+                Method::POST,
+                project_id,
+                cluster_id,
+                "iam-sync-user",
+                Some(body),
+                cancel,
+            )
+            .await?;
+        decode_accepted(a)
+    }
+
+    /// Stops synchronizing exactly the given names.
+    pub async fn cancel_sync(
+        &self,
+        project_id: &str,
+        cluster_id: &str,
+        req: &CancelSyncRequest,
+        cancel: &CancellationToken,
+    ) -> Result<SyncAccepted, ApiError> {
+        let body = serde_json::to_vec(req)
+            .map_err(|e| config_err(format!("cannot encode the request: {e}")))?;
+        let a = self
+            .call(
+                Method::DELETE,
+                project_id,
+                cluster_id,
+                "iam-sync-user",
+                Some(body),
+                cancel,
+            )
+            .await?;
+        decode_accepted(a)
+    }
+
+    /// The users and groups currently synchronized (including users' implicit groups).
+    pub async fn show_sync(
+        &self,
+        project_id: &str,
+        cluster_id: &str,
+        cancel: &CancellationToken,
+    ) -> Result<SyncedNames, ApiError> {
+        let a = self
+            .call(
+                Method::GET,
+                project_id,
+                cluster_id,
+                "iam-sync-user",
+                None,
+                cancel,
+            )
+            .await?;
+        decode(&a)
+    }
+
+    /// Whether a synchronization is running on the cluster.
+    pub async fn sync_status(
+        &self,
+        project_id: &str,
+        cluster_id: &str,
+        cancel: &CancellationToken,
+    ) -> Result<bool, ApiError> {
+        let a = self
+            .call(
+                Method::GET,
+                project_id,
+                cluster_id,
+                "iam-sync",
+                None,
+                cancel,
+            )
+            .await?;
+        decode::<SyncStatus>(&a).map(|s| s.is_synchronizing)
+    }
+
+    /// Whether the cluster supports IAM synchronization at all.
+    pub async fn sync_supported(
+        &self,
+        project_id: &str,
+        cluster_id: &str,
+        cancel: &CancellationToken,
+    ) -> Result<bool, ApiError> {
+        let a = self
+            .call(
+                Method::GET,
+                project_id,
+                cluster_id,
+                "iam-sync/is-synchronous",
+                None,
+                cancel,
+            )
+            .await?;
+        decode::<SyncSupport>(&a).map(|s| s.is_synchronous)
+    }
+
+    /// Polls `sync_status` every `poll` until it is false. The whole wait, including the
+    /// polls' own retries, is bounded by `timeout`; any error (401/403 included) ends it.
+    pub async fn wait_until_idle(
+        &self,
+        project_id: &str,
+        cluster_id: &str,
+        poll: Duration,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<(), ApiError> {
+        let wait = async {
+            loop {
+                if !self.sync_status(project_id, cluster_id, cancel).await? {
+                    return Ok(());
+                }
+                sleep_or_cancel(poll, cancel).await?;
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(r) => r,
+            Err(_) => Err(ApiError::Timeout {
+                message: format!(
+                    "cluster {cluster_id} was still synchronizing after {} s",
+                    timeout.as_secs_f64()
+                ),
+            }),
+        }
+    }
+
+    /// Serializes operations on one cluster within this process: hold the guard across
+    /// "wait until idle → POST/DELETE → wait until idle" so syncs never overlap.
+    pub async fn lock_cluster(&self, project_id: &str, cluster_id: &str) -> OwnedMutexGuard<()> {
+        let m = {
+            // A poisoned map only means another task panicked while inserting; the map
+            // itself is still consistent.
+            let mut locks = self
+                .inner
+                .locks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks
+                .entry((project_id.to_string(), cluster_id.to_string()))
+                .or_default()
+                .clone()
+        };
+        m.lock_owned().await
+    }
+
+    fn url_for(&self, project_id: &str, cluster_id: &str, suffix: &str) -> Result<Url, ApiError> {
+        if !valid_project_id(project_id) {
+            return Err(config_err(format!(
+                "project_id {project_id:?} must be 1 to 64 letters or digits"
+            )));
+        }
+        if !valid_cluster_id(cluster_id) {
+            return Err(config_err(format!(
+                "cluster_id {cluster_id:?} must be 1 to 64 letters, digits, '_' or '-'"
+            )));
+        }
+        let mut url = self.inner.base.clone();
+        let prefix = url.path().trim_end_matches('/').to_string();
+        url.set_path(&format!(
+            "{prefix}/v2/{project_id}/clusters/{cluster_id}/{suffix}"
+        ));
+        Ok(url)
+    }
+
+    /// One API call with retries. Returns the answer on 2xx, otherwise the classified error.
+    async fn call(
+        &self,
+        method: Method,
+        project_id: &str,
+        cluster_id: &str,
+        suffix: &str,
+        body: Option<Vec<u8>>,
+        cancel: &CancellationToken,
+    ) -> Result<Answer, ApiError> {
+        let url = self.url_for(project_id, cluster_id, suffix)?;
+        let cfg = &self.inner.cfg;
+        let mut attempt: u32 = 0;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(ApiError::Cancelled);
+            }
+            let outcome = tokio::select! {
+                _ = cancel.cancelled() => return Err(ApiError::Cancelled),
+                r = self.attempt(&method, &url, project_id, body.as_deref()) => r,
+            };
+            let retries_left = attempt < cfg.max_retries;
+            let delay = match outcome {
+                Ok(a) if (200..300).contains(&a.status) => return Ok(a),
+                Ok(a) if retries_left && is_retryable_status(a.status) => {
+                    retry_after(&a.headers, cfg.retry_max_delay)
+                        .unwrap_or_else(|| self.backoff(attempt))
+                }
+                Ok(a) => return Err(ApiError::from_response(a.status, &a.body, a.request_id)),
+                Err(_) if retries_left => self.backoff(attempt),
+                Err(message) => {
+                    return Err(ApiError::Transport {
+                        message: format!("{message} (after {} attempts)", attempt + 1),
+                    })
+                }
+            };
+            sleep_or_cancel(delay, cancel).await?;
+            attempt += 1;
+        }
+    }
+
+    /// Exponential backoff with "equal jitter": never less than half the step, so a burst
+    /// of clients spreads out without any of them hammering at once.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let cfg = &self.inner.cfg;
+        let factor = 2u32.saturating_pow(attempt.min(30));
+        let step = cfg
+            .retry_base_delay
+            .saturating_mul(factor)
+            .min(cfg.retry_max_delay);
+        let half = step / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+
+    /// A single signed request. `Err` carries a transport error description.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        project_id: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Answer, String> {
+        let cfg = &self.inner.cfg;
+        let sdk_date = signer::format_sdk_date(SystemTime::now());
+        let mut headers: Vec<(String, String)> = vec![
+            ("Host".into(), self.inner.host.clone()),
+            ("X-Sdk-Date".into(), sdk_date.clone()),
+            ("X-Project-Id".into(), project_id.to_string()),
+            ("User-Agent".into(), cfg.user_agent.trim().to_string()),
+        ];
+        if let Some(tok) = &cfg.credentials.security_token {
+            headers.push(("X-Security-Token".into(), tok.expose().trim().to_string()));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        let body_bytes = body.unwrap_or_default();
+        let auth = signer::authorization(
+            &SignableRequest {
+                method: method.as_str(),
+                path: url.path(),
+                query: &[],
+                headers: &headers,
+                body: body_bytes,
+            },
+            cfg.credentials.access_key.trim(),
+            cfg.credentials.secret_key.expose(),
+            &sdk_date,
+        );
+        let mut map = HeaderMap::new();
+        headers.push(("Authorization".into(), auth));
+        for (k, v) in &headers {
+            // Every value was validated in `Client::new` or is produced here.
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
+            let value = HeaderValue::from_str(v).map_err(|e| e.to_string())?;
+            map.insert(name, value);
+        }
+        let mut rb = self
+            .inner
+            .http
+            .request(method.clone(), url.clone())
+            .headers(map);
+        if let Some(b) = body {
+            rb = rb.body(b.to_vec());
+        }
+        let resp = rb.send().await.map_err(describe)?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.to_string())
+            .filter(|s| !s.is_empty());
+        let body = resp.bytes().await.map_err(describe)?.to_vec();
+        Ok(Answer {
+            status,
+            request_id,
+            headers,
+            body,
+        })
+    }
+}
+
+/// A transport error with its causes, which reqwest keeps in the source chain.
+fn describe(e: reqwest::Error) -> String {
+    let mut msg = if e.is_timeout() {
+        "request timed out".to_string()
+    } else if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// `Retry-After` in seconds, capped; HTTP dates are not used by the MRS gateway.
+fn retry_after(headers: &HeaderMap, cap: Duration) -> Option<Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let secs: u64 = v.trim().parse().ok()?;
+    Some(Duration::from_secs(secs).min(cap))
+}
+
+async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> Result<(), ApiError> {
+    tokio::select! {
+        _ = cancel.cancelled() => Err(ApiError::Cancelled),
+        _ = tokio::time::sleep(d) => Ok(()),
+    }
+}
+
+fn decode<T: DeserializeOwned>(a: &Answer) -> Result<T, ApiError> {
+    serde_json::from_slice(&a.body).map_err(|e| ApiError::Decode {
+        status: a.status,
+        message: format!("{e}; body starts with {:?}", snippet(&a.body)),
+        request_id: a.request_id.clone(),
+    })
+}
+
+fn decode_accepted(a: Answer) -> Result<SyncAccepted, ApiError> {
+    // The 202 is what matters; an empty body still means "accepted".
+    if a.body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(SyncAccepted::default());
+    }
+    decode(&a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Secret;
+
+    fn creds() -> Credentials {
+        Credentials {
+            access_key: "AK".into(),
+            secret_key: Secret::new("SK"),
+            security_token: None,
+        }
+    }
+
+    #[test]
+    fn host_keeps_non_default_port_only() {
+        let c = Client::new(ClientConfig::new("http://127.0.0.1:8080/", creds()));
+        assert_eq!(
+            c.map(|c| c.inner.host.clone()).ok().as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        let c = Client::new(ClientConfig::new("https://mrs.x.com:443", creds()));
+        assert_eq!(
+            c.map(|c| c.inner.host.clone()).ok().as_deref(),
+            Some("mrs.x.com")
+        );
+    }
+
+    #[test]
+    fn bad_config_is_an_error() {
+        for ep in ["", "mrs.x.com", "ftp://x", "https://x?q=1"] {
+            let r = Client::new(ClientConfig::new(ep, creds()));
+            assert!(matches!(r, Err(ApiError::Config { .. })), "{ep}");
+        }
+        let mut c = creds();
+        c.secret_key = Secret::new("");
+        assert!(Client::new(ClientConfig::new("https://x", c)).is_err());
+    }
+
+    #[test]
+    fn urls_and_id_validation() {
+        let Ok(c) = Client::new(ClientConfig::new("https://x/prefix/", creds())) else {
+            unreachable!("valid config")
+        };
+        let u = c.url_for("p1", "c_1-a", "iam-sync").map(|u| u.to_string());
+        assert_eq!(
+            u.ok().as_deref(),
+            Some("https://x/prefix/v2/p1/clusters/c_1-a/iam-sync")
+        );
+        assert!(c.url_for("p/1", "c", "x").is_err());
+        assert!(c.url_for("p", "c/../d", "x").is_err());
+        assert!(c.url_for("p", &"c".repeat(65), "x").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let mut cfg = ClientConfig::new("https://x", creds());
+        cfg.retry_base_delay = Duration::from_millis(100);
+        cfg.retry_max_delay = Duration::from_millis(1000);
+        let Ok(c) = Client::new(cfg) else {
+            unreachable!("valid config")
+        };
+        for _ in 0..50 {
+            let d0 = c.backoff(0);
+            assert!(d0 >= Duration::from_millis(50) && d0 <= Duration::from_millis(100));
+            let d10 = c.backoff(10);
+            assert!(d10 >= Duration::from_millis(500) && d10 <= Duration::from_millis(1000));
+        }
+    }
+
+    #[test]
+    fn retry_after_is_parsed_and_capped() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            HeaderValue::from_static("120"),
+        );
+        assert_eq!(
+            retry_after(&h, Duration::from_secs(30)),
+            Some(Duration::from_secs(30))
+        );
+        h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(
+            retry_after(&h, Duration::from_secs(30)),
+            Some(Duration::from_secs(2))
+        );
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            HeaderValue::from_static("soon"),
+        );
+        assert_eq!(retry_after(&h, Duration::from_secs(30)), None);
+    }
+}

@@ -1,0 +1,278 @@
+//! `ApiError`: every way a call to MRS can fail, each carrying what a person needs to act.
+
+use std::fmt;
+
+use super::types::ErrorBody;
+
+/// The gateway's "no such API" code: a wrong URL or endpoint, never a gone cluster.
+pub const CODE_API_NOT_FOUND: &str = "APIGW.0101";
+/// MRS's "the cluster does not exist" code (answered with HTTP 400).
+pub const CODE_CLUSTER_NOT_FOUND: &str = "12000003";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// An error answer from MRS or its gateway.
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
+    /// The cluster is gone (400 / `12000003`, or a 404 from MRS rather than the gateway).
+    ClusterNotFound {
+        request_id: Option<String>,
+        message: String,
+    },
+    /// No answer: connection or timeout errors that outlasted the retries.
+    Transport { message: String },
+    /// A success status whose body is not what the API documents.
+    Decode {
+        status: u16,
+        message: String,
+        request_id: Option<String>,
+    },
+    /// A deadline of ours (for example waiting for a sync to end) passed.
+    Timeout { message: String },
+    /// The caller's cancellation token fired.
+    Cancelled,
+    /// The client configuration or call arguments are unusable.
+    Config { message: String },
+}
+
+impl ApiError {
+    /// Whether another attempt may succeed: throttling, server errors and transport errors.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ApiError::Api { status, .. } => is_retryable_status(*status),
+            ApiError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// 401/403: credentials or permissions are wrong; no retry or wait can fix that.
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Api {
+                status: 401 | 403,
+                ..
+            }
+        )
+    }
+
+    pub fn is_cluster_not_found(&self) -> bool {
+        matches!(self, ApiError::ClusterNotFound { .. })
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            ApiError::Api { request_id, .. }
+            | ApiError::ClusterNotFound { request_id, .. }
+            | ApiError::Decode { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The API error code, when the answer had one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::Api { code, .. } if !code.is_empty() => Some(code),
+            ApiError::ClusterNotFound { .. } => Some(CODE_CLUSTER_NOT_FOUND),
+            _ => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Api { status, .. } | ApiError::Decode { status, .. } => Some(*status),
+            ApiError::ClusterNotFound { .. } => Some(400),
+            _ => None,
+        }
+    }
+
+    /// Classifies a non-success answer from its status, body and `X-Request-Id`.
+    pub fn from_response(status: u16, body: &[u8], request_id: Option<String>) -> ApiError {
+        let (code, message) = parse_error_body(body);
+        if status == 400 && code == CODE_CLUSTER_NOT_FOUND {
+            return ApiError::ClusterNotFound {
+                request_id,
+                message,
+            };
+        }
+        // A 404 counts as "cluster gone" only when MRS itself (not the gateway, not some
+        // unrelated web server at a mistyped endpoint) answered with an error code;
+        // otherwise a typo in the endpoint would silently drop resources from state.
+        if status == 404 && !code.is_empty() && !code.starts_with("APIGW.") {
+            return ApiError::ClusterNotFound {
+                request_id,
+                message,
+            };
+        }
+        let message = if status == 404 && code == CODE_API_NOT_FOUND {
+            format!("{message} (wrong URL or endpoint?)")
+        } else {
+            message
+        };
+        ApiError::Api {
+            status,
+            code,
+            message,
+            request_id,
+        }
+    }
+}
+
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Bytes of a body that are safe and short enough to show a person.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    const MAX: usize = 200;
+    let text = String::from_utf8_lossy(body);
+    let mut s: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if text.chars().count() > MAX {
+        s.push('…');
+    }
+    s.trim().to_string()
+}
+
+fn parse_error_body(body: &[u8]) -> (String, String) {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) if b.error_code.is_some() || b.error_msg.is_some() => (
+            b.error_code.as_ref().map(json_text).unwrap_or_default(),
+            b.error_msg.as_ref().map(json_text).unwrap_or_default(),
+        ),
+        _ if body.is_empty() => (String::new(), "empty response body".to_string()),
+        _ => (String::new(), snippet(body)),
+    }
+}
+
+fn fmt_request_id(f: &mut fmt::Formatter<'_>, request_id: &Option<String>) -> fmt::Result {
+    match request_id {
+        Some(id) => write!(f, " (request id {id})"),
+        None => write!(f, " (no request id)"),
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Api {
+                status,
+                code,
+                message,
+                request_id,
+            } => {
+                let code = if code.is_empty() { "none" } else { code };
+                write!(
+                    f,
+                    "MRS API call failed with HTTP {status}, error code {code}: {message}"
+                )?;
+                fmt_request_id(f, request_id)
+            }
+            ApiError::ClusterNotFound {
+                request_id,
+                message,
+            } => {
+                write!(f, "MRS says the cluster does not exist: {message}")?;
+                fmt_request_id(f, request_id)
+            }
+            ApiError::Transport { message } => {
+                write!(f, "could not reach the MRS API: {message}")
+            }
+            ApiError::Decode {
+                status,
+                message,
+                request_id,
+            } => {
+                write!(
+                    f,
+                    "MRS API answered HTTP {status} with a body that could not be read: {message}"
+                )?;
+                fmt_request_id(f, request_id)
+            }
+            ApiError::Timeout { message } => write!(f, "timed out: {message}"),
+            ApiError::Cancelled => write!(f, "the MRS API call was cancelled"),
+            ApiError::Config { message } => {
+                write!(f, "invalid MRS client configuration: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rid() -> Option<String> {
+        Some("abc123".to_string())
+    }
+
+    #[test]
+    fn cluster_not_found_from_400() {
+        let e = ApiError::from_response(
+            400,
+            br#"{"error_code":"12000003","error_msg":"The cluster does not exist"}"#,
+            rid(),
+        );
+        assert!(e.is_cluster_not_found());
+        assert_eq!(e.request_id(), Some("abc123"));
+    }
+
+    #[test]
+    fn gateway_404_is_not_cluster_not_found() {
+        let e = ApiError::from_response(
+            404,
+            br#"{"error_code":"APIGW.0101","error_msg":"The API does not exist"}"#,
+            rid(),
+        );
+        assert!(!e.is_cluster_not_found());
+        assert_eq!(e.code(), Some("APIGW.0101"));
+        // A non-JSON 404 (some web server at a mistyped endpoint) is not "gone" either.
+        let e = ApiError::from_response(404, b"<html>Not Found</html>", None);
+        assert!(!e.is_cluster_not_found());
+        let e = ApiError::from_response(404, br#"{"errorCode":"MRS.0404","errorMsg":"x"}"#, None);
+        assert!(e.is_cluster_not_found());
+    }
+
+    #[test]
+    fn camel_case_keys_and_snippets() {
+        let e = ApiError::from_response(500, br#"{"errorCode":"MRS.1","errorMsg":"boom"}"#, None);
+        assert_eq!(e.code(), Some("MRS.1"));
+        assert!(e.to_string().contains("boom"));
+        let long = vec![b'x'; 1000];
+        let ApiError::Api { message, .. } = ApiError::from_response(502, &long, None) else {
+            unreachable!("502 is an Api error")
+        };
+        assert!(message.chars().count() <= 201);
+    }
+
+    #[test]
+    fn display_is_one_sentence_with_status_code_and_request_id() {
+        let e = ApiError::from_response(
+            401,
+            br#"{"error_code":"APIGW.0301","error_msg":"bad signature"}"#,
+            rid(),
+        );
+        let s = e.to_string();
+        assert!(s.contains("401") && s.contains("APIGW.0301") && s.contains("abc123"));
+        assert!(!s.contains('\n'));
+        assert!(e.is_auth() && !e.is_retryable());
+        assert!(ApiError::from_response(429, b"", None).is_retryable());
+    }
+}
