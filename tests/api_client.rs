@@ -413,6 +413,7 @@ async fn wait_until_idle_follows_the_sync() {
             P,
             C,
             Duration::from_millis(20),
+            Duration::from_millis(20),
             Duration::from_secs(5),
             &cancel,
         )
@@ -432,6 +433,7 @@ async fn wait_until_idle_follows_the_sync() {
         .wait_until_idle(
             P,
             C,
+            Duration::from_millis(20),
             Duration::from_millis(20),
             Duration::from_millis(100),
             &cancel,
@@ -459,6 +461,7 @@ async fn wait_until_idle_ends_at_once_on_auth_errors() {
         .wait_until_idle(
             P,
             C,
+            Duration::from_millis(20),
             Duration::from_millis(20),
             Duration::from_secs(5),
             &cancel,

@@ -24,5 +24,8 @@ fn docs_match_the_schema() {
             stale.push(p.path);
         }
     }
-    assert!(stale.is_empty(), "docs out of date: {stale:?}; run `make docs`");
+    assert!(
+        stale.is_empty(),
+        "docs out of date: {stale:?}; run `make docs`"
+    );
 }

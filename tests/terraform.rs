@@ -43,15 +43,18 @@ fn sync(name: &str, cluster: &str, users: &[&str], groups: &[&str]) -> String {
 fn strings(v: &Value) -> Vec<String> {
     let mut out: Vec<String> = v
         .as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     out.sort();
     out
 }
 
 fn attrs<'a>(state: &'a Value, addr: &str) -> &'a Value {
-    &state_resource(state, addr)
-        .unwrap_or_else(|| panic!("{addr} not in state: {state}"))["values"]
+    &state_resource(state, addr).unwrap_or_else(|| panic!("{addr} not in state: {state}"))["values"]
 }
 
 fn names_of(body: &Value) -> (Vec<String>, Vec<String>) {
@@ -74,13 +77,20 @@ fn create_plan_update_drift_import_destroy() {
     assert_eq!(writes.len(), 1, "{writes:?}");
     assert_eq!(writes[0].0, "POST");
     assert_eq!(names_of(&writes[0].1), (v(&["alice", "bob"]), v(&["ops"])));
-    assert_eq!(sim.names("c1"), (v(&["alice", "bob"]), v(&["admins", "dev", "ops"])));
+    assert_eq!(
+        sim.names("c1"),
+        (v(&["alice", "bob"]), v(&["admins", "dev", "ops"]))
+    );
     let state = tf.state_json();
     let x = attrs(&state, "mrs_iam_sync.x");
     assert_eq!(x["id"], format!("{PROJECT}/c1"));
     assert_eq!(x["project_id"], PROJECT);
     assert_eq!(x["region"], "cn-north-4");
-    assert_eq!(strings(&x["group_names"]), v(&["ops"]), "implicit groups are not managed");
+    assert_eq!(
+        strings(&x["group_names"]),
+        v(&["ops"]),
+        "implicit groups are not managed"
+    );
     assert_eq!(sim.counter("overlapping_requests"), 0);
 
     // A second plan shows no changes, and sends nothing.
@@ -90,7 +100,12 @@ fn create_plan_update_drift_import_destroy() {
 
     // Update: add carol and analysts, remove bob: a POST of the additions, a DELETE of bob.
     let before = sim.request_count();
-    tf.write_main_tf(&config(&sync("x", "c1", &["alice", "carol"], &["ops", "analysts"])));
+    tf.write_main_tf(&config(&sync(
+        "x",
+        "c1",
+        &["alice", "carol"],
+        &["ops", "analysts"],
+    )));
     tf.ok(&["apply", "-auto-approve"]);
     let writes = sim.writes_since(before);
     assert_eq!(writes.len(), 2, "{writes:?}");
@@ -100,7 +115,10 @@ fn create_plan_update_drift_import_destroy() {
     assert_eq!(names_of(&writes[1].1), (v(&["bob"]), v(&[])));
     assert_eq!(
         sim.names("c1"),
-        (v(&["alice", "carol"]), v(&["admins", "analysts", "dev", "ops"]))
+        (
+            v(&["alice", "carol"]),
+            v(&["admins", "analysts", "dev", "ops"])
+        )
     );
     assert_eq!(tf.plan_exit_code(), 0);
 
@@ -128,7 +146,11 @@ fn create_plan_update_drift_import_destroy() {
     assert_eq!(y["region"], "cn-north-4");
     assert_eq!(imp.plan_exit_code(), 0, "no diff after import");
     let bad = imp.fail(&["import", "mrs_iam_sync.y", "not/a/valid/id"]);
-    assert!(bad.combined().contains("Invalid import ID"), "{}", bad.combined());
+    assert!(
+        bad.combined().contains("Invalid import ID"),
+        "{}",
+        bad.combined()
+    );
 
     // Destroy cancels exactly the managed names; zed and the implicit groups stay.
     let before = sim.request_count();
@@ -136,7 +158,10 @@ fn create_plan_update_drift_import_destroy() {
     let writes = sim.writes_since(before);
     assert_eq!(writes.len(), 1, "{writes:?}");
     assert_eq!(writes[0].0, "DELETE");
-    assert_eq!(names_of(&writes[0].1), (v(&["alice", "carol"]), v(&["analysts", "ops"])));
+    assert_eq!(
+        names_of(&writes[0].1),
+        (v(&["alice", "carol"]), v(&["analysts", "ops"]))
+    );
     assert_eq!(sim.names("c1"), (v(&["zed"]), v(&["admins", "dev"])));
     assert_eq!(sim.counter("overlapping_requests"), 0);
 }
@@ -184,11 +209,16 @@ fn validation_errors_point_at_the_attribute_line() {
         ),
     ];
     for (body, line, message) in cases {
-        tf.write_main_tf(&config(&format!("resource \"mrs_iam_sync\" \"v\" {{\n{body}}}\n")));
+        tf.write_main_tf(&config(&format!(
+            "resource \"mrs_iam_sync\" \"v\" {{\n{body}}}\n"
+        )));
         let out = tf.fail(&["validate"]);
         let text = out.combined();
         assert!(text.contains("on main.tf line"), "{text}");
-        assert!(text.contains(line), "expected the line {line:?} in:\n{text}");
+        assert!(
+            text.contains(line),
+            "expected the line {line:?} in:\n{text}"
+        );
         assert!(text.contains(message), "expected {message:?} in:\n{text}");
     }
     assert_eq!(sim.request_count(), 0, "validation makes no API call");
@@ -218,10 +248,17 @@ resource "mrs_iam_sync" "late" {
 "#,
     ));
     let plan = tf.ok(&["plan"]);
-    assert!(plan.stdout.contains("(known after apply)"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("(known after apply)"),
+        "{}",
+        plan.stdout
+    );
     tf.ok(&["apply", "-auto-approve"]);
     let st = tf.state_json();
-    let cluster = attrs(&st, "mrs_iam_sync.late")["cluster_id"].as_str().unwrap_or("").to_string();
+    let cluster = attrs(&st, "mrs_iam_sync.late")["cluster_id"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     assert!(cluster.starts_with("c-"), "{cluster}");
     assert_eq!(sim.names(&cluster).0, v(&["dave"]));
     assert_eq!(tf.plan_exit_code(), 0);
@@ -232,10 +269,7 @@ fn parallel_resources_on_one_cluster_never_overlap_a_sync() {
     let sim = Sim::start(&["--sync-delay-ms", "100"]);
     let tf = workdir(&sim);
     let users = ["alice", "bob", "carol", "dave", "erin"];
-    let body: String = users
-        .iter()
-        .map(|u| sync(u, "shared", &[u], &[]))
-        .collect();
+    let body: String = users.iter().map(|u| sync(u, "shared", &[u], &[])).collect();
     tf.write_main_tf(&config(&body));
     tf.ok(&["apply", "-auto-approve", "-parallelism=10"]);
     assert_eq!(sim.counter("overlapping_requests"), 0);
@@ -249,11 +283,15 @@ fn parallel_resources_on_one_cluster_never_overlap_a_sync() {
 fn transient_errors_are_retried() {
     let sim = Sim::start(&[]);
     let tf = workdir(&sim);
-    sim.fault(json!({"method": "POST", "count": 2, "kind": {"kind": "status", "status": 503, "error_code": "MRS.5030", "error_msg": "busy"}}));
-    sim.fault(json!({"method": "GET", "count": 1, "kind": {"kind": "status", "status": 429, "error_code": "APIGW.0308", "error_msg": "throttled", "retry_after": 1}}));
+    sim.fault(json!({"method": "POST", "count": 2, "kind": "status", "status": 503, "error_code": "MRS.5030", "error_msg": "busy"}));
+    sim.fault(json!({"method": "GET", "count": 1, "kind": "status", "status": 429, "error_code": "APIGW.0308", "error_msg": "throttled", "retry_after": 1}));
     tf.write_main_tf(&config(&sync("r", "c1", &["bob"], &[])));
     tf.ok(&["apply", "-auto-approve"]);
-    let posts: Vec<Value> = sim.requests().into_iter().filter(|r| r["method"] == "POST").collect();
+    let posts: Vec<Value> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r["method"] == "POST")
+        .collect();
     let statuses: Vec<u64> = posts.iter().filter_map(|r| r["status"].as_u64()).collect();
     assert_eq!(statuses, vec![503, 503, 202], "{posts:?}");
     assert!(sim.requests().iter().any(|r| r["status"] == 429));
@@ -267,13 +305,17 @@ fn persistent_errors_fail_with_code_and_request_id_and_state_stays_true() {
     let tf = workdir(&sim).env("HW_MAX_RETRIES", "2");
 
     // A create whose POST always fails records nothing.
-    sim.fault(json!({"method": "POST", "count": 100, "kind": {"kind": "status", "status": 500, "error_code": "MRS.0500", "error_msg": "internal error"}}));
+    sim.fault(json!({"method": "POST", "count": 100, "kind": "status", "status": 500, "error_code": "MRS.0500", "error_msg": "internal error"}));
     tf.write_main_tf(&config(&sync("p", "c1", &["bob"], &[])));
     let out = tf.fail(&["apply", "-auto-approve"]);
     let text = out.combined();
     assert!(text.contains("MRS.0500"), "{text}");
     assert!(text.to_lowercase().contains("request id"), "{text}");
-    let posts = sim.requests().iter().filter(|r| r["method"] == "POST").count();
+    let posts = sim
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .count();
     assert_eq!(posts, 3, "one try and max_retries=2 retries");
     assert!(state_resource(&tf.state_json(), "mrs_iam_sync.p").is_none());
     assert!(sim.names("c1").0.is_empty());
@@ -285,11 +327,14 @@ fn persistent_errors_fail_with_code_and_request_id_and_state_stays_true() {
 
     // An update whose POST succeeds but whose DELETE fails records the POST's effect
     // and keeps the name it could not cancel.
-    sim.fault(json!({"method": "DELETE", "count": 100, "kind": {"kind": "status", "status": 500, "error_code": "MRS.0500", "error_msg": "internal error"}}));
+    sim.fault(json!({"method": "DELETE", "count": 100, "kind": "status", "status": 500, "error_code": "MRS.0500", "error_msg": "internal error"}));
     tf.write_main_tf(&config(&sync("p", "c1", &["carol"], &[])));
     tf.fail(&["apply", "-auto-approve"]);
     let st = tf.state_json();
-    assert_eq!(strings(&attrs(&st, "mrs_iam_sync.p")["user_names"]), v(&["bob", "carol"]));
+    assert_eq!(
+        strings(&attrs(&st, "mrs_iam_sync.p")["user_names"]),
+        v(&["bob", "carol"])
+    );
     assert_eq!(sim.names("c1").0, v(&["bob", "carol"]));
     sim.reset();
     sim.set_names("c1", &["bob", "carol"], &["dev"]);
@@ -301,7 +346,10 @@ fn persistent_errors_fail_with_code_and_request_id_and_state_stays_true() {
     let out = tf.fail(&["apply", "-auto-approve"]);
     assert!(out.combined().contains("\"ghost\""), "{}", out.combined());
     let st = tf.state_json();
-    assert_eq!(strings(&attrs(&st, "mrs_iam_sync.p")["user_names"]), v(&["carol"]));
+    assert_eq!(
+        strings(&attrs(&st, "mrs_iam_sync.p")["user_names"]),
+        v(&["carol"])
+    );
 }
 
 #[test]
@@ -340,7 +388,9 @@ output "busy" {
 fn missing_cluster_fails_create_and_a_vanished_one_leaves_state() {
     let sim = Sim::start(&["--clusters", "c1"]);
     let tf = workdir(&sim);
-    tf.write_main_tf(&config(&(sync("g", "c1", &["bob"], &[]) + &sync("h", "nope", &["bob"], &[]))));
+    tf.write_main_tf(&config(
+        &(sync("g", "c1", &["bob"], &[]) + &sync("h", "nope", &["bob"], &[])),
+    ));
     let out = tf.fail(&["apply", "-auto-approve"]);
     assert!(out.combined().contains("12000003"), "{}", out.combined());
     let st = tf.state_json();
@@ -349,7 +399,7 @@ fn missing_cluster_fails_create_and_a_vanished_one_leaves_state() {
 
     // The cluster of g disappears: the refresh drops g, so the plan creates it again.
     tf.write_main_tf(&config(&sync("g", "c1", &["bob"], &[])));
-    sim.fault(json!({"method": "GET", "path_contains": "iam-sync-user", "count": 1, "kind": {"kind": "status", "status": 400, "error_code": "12000003", "error_msg": "The cluster does not exist"}}));
+    sim.fault(json!({"method": "GET", "path_contains": "iam-sync-user", "count": 1, "kind": "status", "status": 400, "error_code": "12000003", "error_msg": "The cluster does not exist"}));
     let plan = tf.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(plan.code(), 2, "{}", plan.combined());
     assert!(plan.stdout.contains("will be created"), "{}", plan.stdout);

@@ -265,30 +265,35 @@ impl Client {
         decode::<SyncSupport>(&a).map(|s| s.is_synchronous)
     }
 
-    /// Polls `sync_status` every `poll` until it is false. The whole wait, including the
-    /// polls' own retries, is bounded by `timeout`; any error (401/403 included) ends it.
+    /// Polls `sync_status` until it is false: first after `poll_first`, doubling up to
+    /// `poll_max`, so short syncs end fast and long ones do not flood the API. The whole
+    /// wait, including the polls' own retries, is bounded by `timeout`; any error (401/403
+    /// included) ends it.
     pub async fn wait_until_idle(
         &self,
         project_id: &str,
         cluster_id: &str,
-        poll: Duration,
+        poll_first: Duration,
+        poll_max: Duration,
         timeout: Duration,
         cancel: &CancellationToken,
     ) -> Result<(), ApiError> {
         let wait = async {
+            let mut poll = poll_first;
             loop {
                 if !self.sync_status(project_id, cluster_id, cancel).await? {
                     return Ok(());
                 }
                 sleep_or_cancel(poll, cancel).await?;
+                poll = (poll * 2).min(poll_max.max(poll_first));
             }
         };
         match tokio::time::timeout(timeout, wait).await {
             Ok(r) => r,
             Err(_) => Err(ApiError::Timeout {
                 message: format!(
-                    "cluster {cluster_id} was still synchronizing after {} s",
-                    timeout.as_secs_f64()
+                    "cluster {cluster_id} was still synchronizing after {}",
+                    human_duration(timeout)
                 ),
             }),
         }
@@ -593,5 +598,15 @@ mod tests {
             HeaderValue::from_static("soon"),
         );
         assert_eq!(retry_after(&h, Duration::from_secs(30)), None);
+    }
+}
+
+/// "10m0s"-style text for a person, as Terraform users write timeouts.
+fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (secs / 3600, (secs % 3600) / 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, m, s) => format!("{h}h{m}m{s}s"),
     }
 }

@@ -44,7 +44,11 @@ fn schema_section(block: &Block, out: &mut String) {
     ];
     for (title, pick) in groups {
         let attrs: Vec<_> = block.attributes.iter().filter(|a| pick(a)).collect();
-        let blocks: Vec<_> = if title == "Optional" { block.blocks.iter().collect() } else { vec![] };
+        let blocks: Vec<_> = if title == "Optional" {
+            block.blocks.iter().collect()
+        } else {
+            vec![]
+        };
         if attrs.is_empty() && blocks.is_empty() {
             continue;
         }
@@ -85,7 +89,13 @@ fn page(
     example_tf: Option<String>,
     import: Option<String>,
 ) -> String {
-    let first_sentence = schema.block.description.split(". ").next().unwrap_or("").trim_end_matches('.');
+    let first_sentence = schema
+        .block
+        .description
+        .split(". ")
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.');
     let mut s = format!(
         "---\npage_title: \"{title}\"\nsubcategory: \"{subcategory}\"\ndescription: |-\n  {first_sentence}.\n---\n\n# {heading}\n\n{}\n",
         schema.block.description
@@ -149,13 +159,29 @@ mod tests {
     #[test]
     fn resource_page_lists_every_attribute_and_the_import() {
         let pages = render(&|p| Some(format!("# example {p}")));
-        let r = pages.iter().find(|p| p.path.ends_with("iam_sync.md")).expect("resource page");
-        for a in ["cluster_id", "user_names", "group_names", "is_all_sync", "region", "project_id", "id", "timeouts", "create"] {
+        let r = pages
+            .iter()
+            .find(|p| p.path.ends_with("iam_sync.md"))
+            .expect("resource page");
+        for a in [
+            "cluster_id",
+            "user_names",
+            "group_names",
+            "is_all_sync",
+            "region",
+            "project_id",
+            "id",
+            "timeouts",
+            "create",
+        ] {
             assert!(r.content.contains(&format!("`{a}`")), "{a} missing");
         }
         assert!(r.content.contains("## Import"));
         assert!(r.content.contains("### Required"));
-        let i = pages.iter().find(|p| p.path == "docs/index.md").expect("index");
+        let i = pages
+            .iter()
+            .find(|p| p.path == "docs/index.md")
+            .expect("index");
         assert!(i.content.contains("(String, Sensitive)"));
     }
 }

@@ -8,9 +8,7 @@ use async_trait::async_trait;
 use super::config::{Shared, PROJECT_ID_PATTERN, PROJECT_ID_RULE};
 use super::iam_sync::{CLUSTER_ID_PATTERN, CLUSTER_ID_RULE};
 use crate::framework::validate::{not_empty, regex_matches};
-use crate::framework::{
-    Attribute, AttributePath, Block, DataSource, Diagnostics, ReadOutcome, Schema, Value,
-};
+use crate::framework::{Attribute, AttributePath, Block, DataSource, ReadOutcome, Schema, Value};
 
 pub const TYPE_NAME: &str = "mrs_iam_sync_users";
 

@@ -45,7 +45,14 @@ impl Sim {
         ));
         std::fs::write(&dir, DIRECTORY).expect("write directory file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_mrs-sim"))
-            .args(["--listen", "127.0.0.1:0", "--access-key", AK, "--secret-key", SK])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--access-key",
+                AK,
+                "--secret-key",
+                SK,
+            ])
             .arg("--directory")
             .arg(&dir)
             .args(extra)
@@ -55,7 +62,9 @@ impl Sim {
             .expect("start mrs-sim");
         let stdout = child.stdout.take().expect("mrs-sim stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read mrs-sim first line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read mrs-sim first line");
         let url = line
             .trim()
             .strip_prefix("listening on ")
@@ -65,7 +74,13 @@ impl Sim {
             .enable_all()
             .build()
             .expect("runtime");
-        Sim { child, url, rt, http: reqwest::Client::new(), _dir: TempFile(dir) }
+        Sim {
+            child,
+            url,
+            rt,
+            http: reqwest::Client::new(),
+            _dir: TempFile(dir),
+        }
     }
 
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -73,7 +88,9 @@ impl Sim {
         self.rt.block_on(async {
             let mut req = self.http.request(method, &url);
             if let Some(b) = body {
-                req = req.json(&b);
+                req = req
+                    .header("content-type", "application/json")
+                    .body(b.to_string());
             }
             let resp = req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
             let status = resp.status();
@@ -104,7 +121,12 @@ impl Sim {
             .into_iter()
             .skip(since)
             .filter(|r| r["method"] != "GET")
-            .map(|r| (r["method"].as_str().unwrap_or("").to_string(), r["body"].clone()))
+            .map(|r| {
+                (
+                    r["method"].as_str().unwrap_or("").to_string(),
+                    r["body"].clone(),
+                )
+            })
             .collect()
     }
 
@@ -142,7 +164,11 @@ impl Sim {
         let list = |k: &str| -> Vec<String> {
             let mut v: Vec<String> = c[k]
                 .as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             v.sort();
             v
@@ -151,7 +177,9 @@ impl Sim {
     }
 
     pub fn counter(&self, name: &str) -> u64 {
-        self.state()["counters"][name].as_u64().unwrap_or_else(|| panic!("no counter {name}"))
+        self.state()["counters"][name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no counter {name}"))
     }
 
     /// The environment that points the provider at this simulator.
