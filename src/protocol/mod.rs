@@ -1,5 +1,8 @@
 //! The Terraform plugin protocol v6 over gRPC: the only module that sees prost/tonic types.
 
+pub mod handshake;
+pub mod plugin_services;
+
 /// Code generated from `proto/` by build.rs.
 pub mod proto {
     #![allow(clippy::all, missing_docs)]
