@@ -14,13 +14,16 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::pki_types::{
+    AlgorithmIdentifier, CertificateDer, InvalidSignature, PrivateKeyDer, PrivatePkcs8KeyDer,
+    SignatureVerificationAlgorithm, UnixTime,
+};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -667,10 +670,14 @@ impl ServerTls {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = PinnedClientCert {
             allowed: client_certs,
-            algorithms: provider.signature_verification_algorithms,
+            algorithms: client_signature_algorithms(),
         };
+        // TLS 1.3 only: there a P-521 key always signs with ecdsa_secp521r1_sha512, which
+        // we can verify. Under TLS 1.2 Go would pick ECDSA-P256-SHA256 with its P-521
+        // key, a combination no verifier here implements. Terraform's Go has spoken
+        // TLS 1.3 by default since Go 1.13.
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| ServeError::Tls(e.to_string()))?
             .with_client_cert_verifier(Arc::new(verifier))
             .with_single_cert(vec![cert_der.clone()], key_der)
@@ -736,6 +743,57 @@ fn generate_server_cert() -> Result<(CertificateDer<'static>, PrivateKeyDer<'sta
     let cert = params.self_signed(&key).map_err(tls_err)?;
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     Ok((cert.der().clone(), key_der))
+}
+
+/// ring's signature algorithms plus ECDSA P-521/SHA-512: go-plugin's AutoMTLS client key
+/// is P-521, which ring does not implement, so without it Terraform's Go client finds no
+/// common signature scheme and sends no certificate at all.
+fn client_signature_algorithms() -> rustls::crypto::WebPkiSupportedAlgorithms {
+    static ALGORITHMS: OnceLock<rustls::crypto::WebPkiSupportedAlgorithms> = OnceLock::new();
+    *ALGORITHMS.get_or_init(|| {
+        let ring = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+        let mut all = ring.all.to_vec();
+        all.push(&EcdsaP521Sha512);
+        let mut mapping = ring.mapping.to_vec();
+        mapping.insert(
+            0,
+            (SignatureScheme::ECDSA_NISTP521_SHA512, &[&EcdsaP521Sha512]),
+        );
+        // Built once per process; the rustls API wants 'static slices.
+        rustls::crypto::WebPkiSupportedAlgorithms {
+            all: Vec::leak(all),
+            mapping: Vec::leak(mapping),
+        }
+    })
+}
+
+/// ECDSA over P-521 with SHA-512 (RustCrypto `p521`), for Terraform's client key.
+#[derive(Debug)]
+struct EcdsaP521Sha512;
+
+impl SignatureVerificationAlgorithm for EcdsaP521Sha512 {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        use p521::ecdsa::signature::Verifier as _;
+        let key =
+            p521::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
+        let signature =
+            p521::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+        key.verify(message, &signature)
+            .map_err(|_| InvalidSignature)
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        rustls::pki_types::alg_id::ECDSA_P521
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        rustls::pki_types::alg_id::ECDSA_SHA512
+    }
 }
 
 /// Accepts exactly the client certificate(s) Terraform gave us in `PLUGIN_CLIENT_CERT`.
@@ -1089,12 +1147,38 @@ mod tests {
     }
 
     #[test]
+    fn p521_sha512_signatures_verify() {
+        use p521::ecdsa::signature::Signer as _;
+        let key = p521::ecdsa::SigningKey::from_slice(&[1u8; 66]).unwrap();
+        let public = p521::ecdsa::VerifyingKey::from(&key).to_encoded_point(false);
+        let signature: p521::ecdsa::Signature = key.sign(b"handshake transcript");
+        let der = signature.to_der();
+        let alg = EcdsaP521Sha512;
+        assert!(alg
+            .verify_signature(public.as_bytes(), b"handshake transcript", der.as_bytes())
+            .is_ok());
+        assert!(alg
+            .verify_signature(public.as_bytes(), b"another transcript", der.as_bytes())
+            .is_err());
+        assert!(alg
+            .verify_signature(b"not a key", b"handshake transcript", der.as_bytes())
+            .is_err());
+        assert!(alg
+            .verify_signature(public.as_bytes(), b"handshake transcript", b"junk")
+            .is_err());
+        // Offered to the client, so Go's P-521 client certificate gets sent at all.
+        assert!(client_signature_algorithms()
+            .supported_schemes()
+            .contains(&SignatureScheme::ECDSA_NISTP521_SHA512));
+    }
+
+    #[test]
     fn verifier_pins_the_given_certificate() {
         let a = client_cert();
         let b = client_cert();
         let verifier = PinnedClientCert {
             allowed: parse_client_certs(&a.cert.pem()).unwrap(),
-            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            algorithms: client_signature_algorithms(),
         };
         let now = UnixTime::now();
         assert!(verifier.verify_client_cert(a.cert.der(), &[], now).is_ok());
