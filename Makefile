@@ -3,7 +3,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: tools build test lint clean-tools
+.PHONY: tools build test lint clean-tools docs
 
 # Terraform 1.0.3 and the Go null provider, into tools/ (git-ignored).
 tools:
@@ -22,3 +22,7 @@ lint:
 
 clean-tools:
 	rm -rf tools
+
+# Regenerates docs/ from the schema descriptions and examples/ (a test fails on drift).
+docs:
+	UPDATE_DOCS=1 $(CARGO) test --test docs

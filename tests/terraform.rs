@@ -229,24 +229,19 @@ fn cluster_id_unknown_until_apply() {
     let sim = Sim::start(&[]);
     let mut tf = workdir(&sim);
     tf.add_override(NULL_SOURCE, &null_provider_dir());
-    tf.write_main_tf(&config(
-        r#"
-terraform {
-  required_providers {
-    null = {
-      source = "registry.terraform.io/hashicorp/null"
-    }
-  }
-}
-
+    tf.write_main_tf(
+        &(HEADER.replace(
+            "    mrs = {",
+            "    null = {\n      source = \"registry.terraform.io/hashicorp/null\"\n    }\n    mrs = {",
+        ) + r#"
 resource "null_resource" "cluster" {}
 
 resource "mrs_iam_sync" "late" {
   cluster_id = "c-${null_resource.cluster.id}"
   user_names = ["dave"]
 }
-"#,
-    ));
+"#),
+    );
     let plan = tf.ok(&["plan"]);
     assert!(
         plan.stdout.contains("(known after apply)"),

@@ -508,6 +508,16 @@ fn decode_accepted(a: Answer) -> Result<SyncAccepted, ApiError> {
     decode(&a)
 }
 
+/// "10m0s"-style text for a person, as Terraform users write timeouts.
+fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (secs / 3600, (secs % 3600) / 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, m, s) => format!("{h}h{m}m{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -598,15 +608,5 @@ mod tests {
             HeaderValue::from_static("soon"),
         );
         assert_eq!(retry_after(&h, Duration::from_secs(30)), None);
-    }
-}
-
-/// "10m0s"-style text for a person, as Terraform users write timeouts.
-fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    match (secs / 3600, (secs % 3600) / 60, secs % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, s) => format!("{m}m{s}s"),
-        (h, m, s) => format!("{h}h{m}m{s}s"),
     }
 }

@@ -20,6 +20,8 @@ pub enum ApiError {
     },
     /// The cluster is gone (400 / `12000003`, or a 404 from MRS rather than the gateway).
     ClusterNotFound {
+        status: u16,
+        code: String,
         request_id: Option<String>,
         message: String,
     },
@@ -76,16 +78,20 @@ impl ApiError {
     /// The API error code, when the answer had one.
     pub fn code(&self) -> Option<&str> {
         match self {
-            ApiError::Api { code, .. } if !code.is_empty() => Some(code),
-            ApiError::ClusterNotFound { .. } => Some(CODE_CLUSTER_NOT_FOUND),
+            ApiError::Api { code, .. } | ApiError::ClusterNotFound { code, .. }
+                if !code.is_empty() =>
+            {
+                Some(code)
+            }
             _ => None,
         }
     }
 
     pub fn status(&self) -> Option<u16> {
         match self {
-            ApiError::Api { status, .. } | ApiError::Decode { status, .. } => Some(*status),
-            ApiError::ClusterNotFound { .. } => Some(400),
+            ApiError::Api { status, .. }
+            | ApiError::Decode { status, .. }
+            | ApiError::ClusterNotFound { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -95,6 +101,8 @@ impl ApiError {
         let (code, message) = parse_error_body(body);
         if status == 400 && code == CODE_CLUSTER_NOT_FOUND {
             return ApiError::ClusterNotFound {
+                status,
+                code,
                 request_id,
                 message,
             };
@@ -104,6 +112,8 @@ impl ApiError {
         // otherwise a typo in the endpoint would silently drop resources from state.
         if status == 404 && !code.is_empty() && !code.starts_with("APIGW.") {
             return ApiError::ClusterNotFound {
+                status,
+                code,
                 request_id,
                 message,
             };
@@ -184,10 +194,15 @@ impl fmt::Display for ApiError {
                 fmt_request_id(f, request_id)
             }
             ApiError::ClusterNotFound {
+                status,
+                code,
                 request_id,
                 message,
             } => {
-                write!(f, "MRS says the cluster does not exist: {message}")?;
+                write!(
+                    f,
+                    "MRS says the cluster does not exist (HTTP {status}, error code {code}): {message}"
+                )?;
                 fmt_request_id(f, request_id)
             }
             ApiError::Transport { message } => {

@@ -1,6 +1,8 @@
 //! The Terraform plugin protocol v6 over gRPC: the only module that sees prost/tonic types.
 
 pub mod convert;
+pub mod handshake;
+pub mod plugin_services;
 pub mod server;
 pub mod value_codec;
 

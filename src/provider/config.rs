@@ -141,6 +141,13 @@ pub struct Shared {
 }
 
 impl Shared {
+    pub fn new(cancel: CancellationToken) -> Self {
+        Shared {
+            configured: RwLock::new(None),
+            cancel,
+        }
+    }
+
     pub fn configured(&self) -> Result<Arc<Configured>, Diagnostics> {
         let guard = match self.configured.read() {
             Ok(g) => g,

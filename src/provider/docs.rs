@@ -37,7 +37,8 @@ fn attr_line(a: &Attribute) -> String {
 }
 
 fn schema_section(block: &Block, out: &mut String) {
-    let groups: [(&str, fn(&Attribute) -> bool); 3] = [
+    type Pick = fn(&Attribute) -> bool;
+    let groups: [(&str, Pick); 3] = [
         ("Required", |a| a.required),
         ("Optional", |a| a.optional),
         ("Read-Only", |a| a.computed && !a.optional && !a.required),

@@ -9,6 +9,7 @@ pub mod iam_sync_users;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
 
 use crate::framework::{DataSource, Diagnostics, Provider, Resource, Schema, Value};
 use config::Shared;
@@ -21,20 +22,16 @@ pub struct MrsProvider {
 }
 
 impl MrsProvider {
-    pub fn new() -> Self {
-        let shared = Arc::new(Shared::default());
+    /// `cancel` ends in-flight waits and retries: StopProvider cancels it, and so does
+    /// the process shutting down.
+    pub fn new(cancel: CancellationToken) -> Self {
+        let shared = Arc::new(Shared::new(cancel));
         MrsProvider {
             schema: config::schema(),
             resources: vec![Arc::new(iam_sync::IamSync::new(shared.clone()))],
             data_sources: vec![Arc::new(iam_sync_users::IamSyncUsers::new(shared.clone()))],
             shared,
         }
-    }
-}
-
-impl Default for MrsProvider {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
