@@ -3,7 +3,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: tools build test lint clean-tools docs
+.PHONY: tools build test lint clean-tools docs demo install
 
 # Terraform 1.0.3 and the Go null provider, into tools/ (git-ignored).
 tools:
@@ -26,3 +26,16 @@ clean-tools:
 # Regenerates docs/ from the schema descriptions and examples/ (a test fails on drift).
 docs:
 	UPDATE_DOCS=1 $(CARGO) test --test docs
+
+# Builds, starts mrs-sim and walks through the provider with the real Terraform.
+demo:
+	@bash scripts/demo.sh
+
+# Puts the release provider into the user's implied local mirror, so `terraform init`
+# finds `terraform.local/mrs/mrs` in any configuration on this machine.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+PLUGIN_DIR := $(HOME)/.terraform.d/plugins/terraform.local/mrs/mrs/$(VERSION)/linux_amd64
+install: build
+	mkdir -p "$(PLUGIN_DIR)"
+	cp "$${CARGO_TARGET_DIR:-target}/release/terraform-provider-mrs" "$(PLUGIN_DIR)/terraform-provider-mrs_v$(VERSION)"
+	@echo "installed terraform.local/mrs/mrs $(VERSION) into $(PLUGIN_DIR)"

@@ -1,0 +1,2 @@
+user_names  = ["alice", "bob"]
+group_names = ["ops"]
