@@ -354,10 +354,12 @@ impl Client {
             if cancel.is_cancelled() {
                 return Err(ApiError::Cancelled);
             }
+            let started = std::time::Instant::now();
             let outcome = tokio::select! {
                 _ = cancel.cancelled() => return Err(ApiError::Cancelled),
                 r = self.attempt(&method, &url, project_id, body.as_deref()) => r,
             };
+            log_attempt(&method, &url, attempt, started, &outcome);
             let retries_left = attempt < cfg.max_retries;
             let delay = match outcome {
                 Ok(a) if (200..300).contains(&a.status) => return Ok(a),
@@ -457,6 +459,42 @@ impl Client {
             headers,
             body,
         })
+    }
+}
+
+/// One debug line per HTTP attempt: method, path, status (or the transport error),
+/// attempt number and request ID. Never headers or bodies: they carry the signature,
+/// the security token and the names being synced.
+fn log_attempt(
+    method: &Method,
+    url: &Url,
+    attempt: u32,
+    started: std::time::Instant,
+    outcome: &Result<Answer, String>,
+) {
+    if !crate::log::enabled(crate::log::Level::Debug) {
+        return;
+    }
+    let elapsed_ms = format!("{:.3}", started.elapsed().as_secs_f64() * 1e3);
+    let attempt = attempt + 1;
+    match outcome {
+        Ok(a) => crate::log_debug!(
+            "MRS API call",
+            method = method,
+            path = url.path(),
+            status = a.status,
+            attempt = attempt,
+            request_id = a.request_id.as_deref().unwrap_or("-"),
+            elapsed_ms = elapsed_ms
+        ),
+        Err(message) => crate::log_debug!(
+            "MRS API call failed",
+            method = method,
+            path = url.path(),
+            error = message,
+            attempt = attempt,
+            elapsed_ms = elapsed_ms
+        ),
     }
 }
 
