@@ -62,10 +62,11 @@ tf init -no-color | grep -E "Installing|Installed|lock file|initialized" || true
 grep -A1 'provider "terraform.local/mrs/mrs"' .terraform.lock.hcl
 
 step "terraform apply: syncs alice, bob and group ops (alice's group analysts comes along)"
-tf apply -auto-approve -no-color | grep -E "mrs_iam_sync|Apply complete|cluster_" -A4 | grep -v "^--$"
+tf apply -auto-approve -no-color | grep -E "Creating|Creation complete|Apply complete"
+tf output -no-color
 
 step "terraform plan: nothing changed, so nothing to do"
-tf plan -no-color -detailed-exitcode | grep -E "No changes" 
+tf plan -no-color -detailed-exitcode | grep -E "No changes"
 
 step "Editing terraform.tfvars: remove user bob, add group auditors"
 cat > terraform.tfvars <<'EOT'
