@@ -399,3 +399,34 @@ fn missing_cluster_fails_create_and_a_vanished_one_leaves_state() {
     assert_eq!(plan.code(), 2, "{}", plan.combined());
     assert!(plan.stdout.contains("will be created"), "{}", plan.stdout);
 }
+
+#[test]
+fn full_sync_syncs_the_directory_and_destroy_cancels_everything() {
+    let sim = Sim::start(&["--sync-delay-ms", "50"]);
+    let tf = workdir(&sim);
+    tf.write_main_tf(&config(
+        "resource \"mrs_iam_sync\" \"all\" {\n  cluster_id  = \"c1\"\n  is_all_sync = true\n}\n",
+    ));
+    tf.ok(&["apply", "-auto-approve"]);
+    let writes = sim.writes_since(0);
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].1["is_all_sync"], true);
+    assert_eq!(
+        sim.names("c1"),
+        (
+            v(&["alice", "bob", "carol", "dave", "erin"]),
+            v(&["admins", "analysts", "dev", "ops"])
+        )
+    );
+    let st = tf.state_json();
+    let all = attrs(&st, "mrs_iam_sync.all");
+    assert!(all["user_names"].is_null() && all["group_names"].is_null());
+    assert_eq!(tf.plan_exit_code(), 0);
+
+    // Switching to a name list replaces the resource: the full sync is cancelled first.
+    tf.write_main_tf(&config(&sync("all", "c1", &["bob"], &[])));
+    let plan = tf.ok(&["plan"]);
+    assert!(plan.stdout.contains("must be replaced"), "{}", plan.stdout);
+    tf.ok(&["destroy", "-auto-approve"]);
+    assert_eq!(sim.names("c1"), (v(&[]), v(&[])));
+}
