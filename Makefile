@@ -16,9 +16,10 @@ build:
 test: tools lint
 	$(CARGO) test --all-targets
 
-lint:
+lint: tools
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	tools/bin/terraform fmt -check -recursive examples
 
 clean-tools:
 	rm -rf tools
