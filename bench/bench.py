@@ -28,6 +28,7 @@ targets are met; the exit status is 0 unless something could not be run.
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -238,7 +239,7 @@ class Workspace:
         with open(path, "w") as f:
             f.write(
                 "#!/bin/sh\n"
-                f'exec {gnu_time} -f %M -o "{self.rss_dir}/{tag}.$$" "{real}" "$@"\n'
+                f'exec {gnu_time} -f "%M %U %S" -o "{self.rss_dir}/{tag}.$$" "{real}" "$@"\n'
             )
         os.chmod(path, 0o755)
         return d
@@ -251,7 +252,7 @@ class Workspace:
         return d
 
     def take_rss(self, tag):
-        """Peak RSS (KiB) of each provider process that ran since the last call."""
+        """(peak RSS KiB, CPU seconds) of each provider process since the last call."""
         out = []
         for f in sorted(os.listdir(self.rss_dir)):
             if not f.startswith(tag + "."):
@@ -262,9 +263,9 @@ class Workspace:
             os.remove(p)
             # A killed process makes time write "Command terminated by signal"
             # before the figure; the figure is the last line.
-            last = text.splitlines()[-1] if text else ""
-            if last.isdigit():
-                out.append(int(last))
+            fields = text.splitlines()[-1].split() if text else []
+            if len(fields) == 3 and fields[0].isdigit():
+                out.append((int(fields[0]), float(fields[1]) + float(fields[2])))
         return out
 
 
@@ -288,6 +289,7 @@ class Terraform:
 
     def run(self, cwd, args, cli_config):
         env = dict(self.env, TF_CLI_CONFIG_FILE=cli_config)
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         r = subprocess.run(
             [self.binary] + args,
@@ -298,6 +300,9 @@ class Terraform:
             text=True,
         )
         dt = time.perf_counter() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # Terraform waits for its provider processes, so this is Terraform + providers.
+        self.last_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         if r.returncode not in (0, 2):
             sys.stderr.write(r.stdout[-4000:] + r.stderr[-4000:])
             die(f"terraform {' '.join(args)} in {cwd} exited {r.returncode}")
@@ -400,6 +405,7 @@ def main():
             ("validate", validate),
         ]
         times = {(s, w): [] for s, _ in scenarios for w in ("ours", "null")}
+        cpus = {(s, w): [] for s, _ in scenarios for w in ("ours", "null")}
         conns = []
         # Warm-up (page cache, first exec): one untimed round.
         log("warm-up round (untimed)")
@@ -412,18 +418,21 @@ def main():
                 # Alternate who goes first, so drift in machine load hits both alike.
                 order = ("ours", "null") if i % 2 == 0 else ("null", "ours")
                 for who in order:
+                    tf = tf_apply if name == "apply-create" else tf_refresh
                     if name == "plan-refresh" and who == "ours":
                         before = sim_refresh.connections()
                         times[(name, who)].append(fn(who, plain))
                         conns.append(sim_refresh.connections() - before)
                     else:
                         times[(name, who)].append(fn(who, plain))
+                    cpus[(name, who)].append(tf.last_cpu)
 
         # Peak RSS: one more run of (2) and (3) each with the providers under GNU time.
         log("peak RSS run (providers under GNU time)")
         ws.take_rss("mrs")
         ws.take_rss("null")
         rss = {"ours": [], "null": []}
+        cpu = {}
         procs_refresh = {}
         for name, fn in (("plan-refresh", plan_refresh), ("apply-create", apply_create)):
             for who, tag in (("ours", "mrs"), ("null", "null")):
@@ -431,13 +440,14 @@ def main():
                 got = ws.take_rss(tag)
                 if not got:
                     die(f"no peak RSS recorded for {who} during {name}")
-                rss[who] += got
+                rss[who] += [k for k, _ in got]
+                cpu[(name, who)] = sum(c for _, c in got)
                 if name == "plan-refresh":
                     procs_refresh[who] = len(got)
 
         sizes = {"ours": os.path.getsize(mrs_bin), "null": os.path.getsize(null_bin)}
 
-        results = report(times, rss, sizes, conns, procs_refresh)
+        results = report(times, cpus, rss, cpu, sizes, conns, procs_refresh)
         if os.environ.get("BENCH_JSON"):
             with open(os.environ["BENCH_JSON"], "w") as f:
                 json.dump(results, f, indent=2)
@@ -450,7 +460,7 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def report(times, rss, sizes, conns, procs_refresh):
+def report(times, cpus, rss, cpu, sizes, conns, procs_refresh):
     rows = []
     results = {"runs": RUNS, "resources": N, "scenarios": {}}
     met_all = True
@@ -469,6 +479,8 @@ def report(times, rss, sizes, conns, procs_refresh):
             "ours_median_s": round(ours, 4),
             "null_median_s": round(null, 4),
             "ratio": round(ratio, 3),
+            "cpu_ours_s": [round(t, 4) for t in cpus[(name, "ours")]],
+            "cpu_null_s": [round(t, 4) for t in cpus[(name, "null")]],
             "target": target,
             "met": met,
         }
@@ -513,6 +525,7 @@ def report(times, rss, sizes, conns, procs_refresh):
         )
     )
     results["peak_rss_kib"] = {"ours": rss["ours"], "null": rss["null"]}
+    results["provider_cpu_s"] = {f"{n}/{w}": round(c, 3) for (n, w), c in cpu.items()}
     results["binary_bytes"] = sizes
     results["connections_per_refresh_plan"] = conns
     results["provider_processes_per_refresh_plan"] = procs_refresh
@@ -532,6 +545,17 @@ def report(times, rss, sizes, conns, procs_refresh):
         f"null {procs_refresh.get('null')}; mrs-sim connections per refresh plan "
         f"(all processes): {conns}"
     )
+    print("CPU (user+sys) of terraform and its provider processes, median per run:")
+    for n in RATIO_TARGETS:
+        print(
+            f"  {n}: ours {statistics.median(cpus[(n, 'ours')]):.2f} s,"
+            f" null {statistics.median(cpus[(n, 'null')]):.2f} s"
+        )
+    for name in ("plan-refresh", "apply-create"):
+        print(
+            f"provider CPU (user+sys, all its processes) during one {name}: "
+            f"ours {cpu[(name, 'ours')]:.2f} s, null {cpu[(name, 'null')]:.2f} s"
+        )
     print("all targets met" if met_all else "some targets missed")
     results["all_met"] = met_all
     return results
