@@ -1,9 +1,9 @@
 # The two commands a newcomer needs are `make demo` and `make test`.
-# Targets still to come (owned by others): demo, install, docs, bench.
+# Targets still to come (owned by others): demo, install, docs.
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: tools build test lint clean-tools docs demo install
+.PHONY: tools build test lint clean-tools docs demo install bench
 
 # Terraform 1.0.3 and the Go null provider, into tools/ (git-ignored).
 tools:
@@ -40,3 +40,8 @@ install: build
 	mkdir -p "$(PLUGIN_DIR)"
 	cp "$${CARGO_TARGET_DIR:-target}/release/terraform-provider-mrs" "$(PLUGIN_DIR)/terraform-provider-mrs_v$(VERSION)"
 	@echo "installed terraform.local/mrs/mrs $(VERSION) into $(PLUGIN_DIR)"
+
+# Ours vs the Go null provider on Terraform 1.0.3 (see README.md, Benchmark). Installs
+# its tools, builds release, prints a table. BENCH_RUNS=N sets the runs (default 5).
+bench:
+	python3 bench/bench.py

@@ -52,6 +52,12 @@ impl ClientConfig {
 
 type ClusterKey = (String, String);
 
+/// Requests one client has on the wire at once. Terraform runs 10 resource operations in
+/// parallel; a new request that finds every pooled connection busy (or one still being
+/// returned to the pool) opens another, so without a bound a 300-resource refresh opened
+/// 11 connections to MRS. Below 10, the few handoffs in flight fit in the pool.
+const MAX_IN_FLIGHT: usize = 8;
+
 struct Inner {
     http: reqwest::Client,
     /// The endpoint with any trailing `/` removed; API paths are appended to it.
@@ -60,6 +66,8 @@ struct Inner {
     host: String,
     cfg: ClientConfig,
     locks: Mutex<HashMap<ClusterKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// At most `MAX_IN_FLIGHT` attempts between sending and reading the whole body.
+    in_flight: tokio::sync::Semaphore,
 }
 
 /// One per configured provider: cloning shares the connection pool and the cluster locks.
@@ -155,6 +163,7 @@ impl Client {
                 host,
                 cfg,
                 locks: Mutex::new(HashMap::new()),
+                in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             }),
         })
     }
@@ -401,6 +410,13 @@ impl Client {
         project_id: &str,
         body: Option<&[u8]>,
     ) -> Result<Answer, String> {
+        // Never closed, so acquiring only waits; sign after it so the date is fresh.
+        let _permit = self
+            .inner
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|e| e.to_string())?;
         let cfg = &self.inner.cfg;
         let sdk_date = signer::format_sdk_date(SystemTime::now());
         let mut headers: Vec<(String, String)> = vec![

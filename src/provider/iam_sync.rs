@@ -356,7 +356,8 @@ impl IamSync {
             .map(Names::from_remote)
     }
 
-    /// Sends the calls of `plan`, each after the cluster is idle, and waits for the last.
+    /// Sends the calls of `plan` and waits for the last sync to end. The caller has just
+    /// seen the cluster idle while holding its lock, so only later calls wait first.
     async fn send(
         &self,
         c: &Client,
@@ -366,8 +367,8 @@ impl IamSync {
         deadline: Instant,
     ) -> Result<(), ApiError> {
         let cancel = &self.shared.cancel;
+        let mut sent_any = false;
         if all_sync || !plan.add.is_empty() {
-            self.wait_idle(c, t, deadline).await?;
             let body = UpdateSyncRequest {
                 is_all_sync: all_sync,
                 user_names: plan.add.users.iter().cloned().collect(),
@@ -375,13 +376,20 @@ impl IamSync {
             };
             c.update_sync(&t.project_id, &t.cluster_id, &body, cancel)
                 .await?;
+            sent_any = true;
         }
         for batch in cancel_batches(&plan.remove) {
-            self.wait_idle(c, t, deadline).await?;
+            if sent_any {
+                self.wait_idle(c, t, deadline).await?;
+            }
             c.cancel_sync(&t.project_id, &t.cluster_id, &batch, cancel)
                 .await?;
+            sent_any = true;
         }
-        self.wait_idle(c, t, deadline).await
+        if sent_any {
+            self.wait_idle(c, t, deadline).await?;
+        }
+        Ok(())
     }
 
     /// Brings the cluster to `desired` (what `planned` lists) from `prior_managed`, and

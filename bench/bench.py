@@ -1,0 +1,565 @@
+#!/usr/bin/env python3
+"""Benchmark: this provider against the Go null provider 2.1.2, on real Terraform 1.0.3.
+
+Run it as `make bench` (or `python3 bench/bench.py`). Standard library only.
+
+It installs its peers itself (scripts/install-tools.sh: Terraform 1.0.3, the null
+provider), builds `cargo build --release --bins`, starts mrs-sim, and measures side by
+side, interleaving ours and null, the median of BENCH_RUNS (default 5) runs of:
+
+  1. plan-norefresh  `terraform plan -refresh=false`, 300 resources, from empty state
+                     (so every resource is a planned create): pure protocol cost.
+  2. plan-refresh    `terraform plan` of 300 applied resources: ours refreshes each
+                     with a signed GET to mrs-sim; null's refresh does nothing.
+  3. apply-create    `terraform apply -auto-approve` creating 300 resources from empty
+                     state (mrs-sim --sync-delay-ms 0, reset between runs).
+  4. validate        `terraform validate` of a one-resource config: start-up and schema.
+
+and, once more each with the providers run under GNU `time` (installed with apt-get
+when missing), the peak RSS of the provider processes (not Terraform's) during (2) and
+(3); the size of both provider binaries; and the TCP connections mrs-sim accepted per
+run of (2).
+
+Environment: BENCH_RUNS (default 5), BENCH_RESOURCES (default 300), BENCH_KEEP=1 keeps
+the temp dir, BENCH_NO_BUILD=1 skips cargo build, BENCH_JSON=FILE also writes the
+figures as JSON. No assertion fails on a timing: it prints the figures and which
+targets are met; the exit status is 0 unless something could not be run.
+"""
+
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+N = int(os.environ.get("BENCH_RESOURCES", "300"))
+AK = "BENCHACCESSKEY0001"
+SK = "bench-secret-key-do-not-use"
+PROJECT = "proj0001"
+REGION = "cn-north-4"
+MRS_SOURCE = "terraform.local/mrs/mrs"
+NULL_SOURCE = "registry.terraform.io/hashicorp/null"
+
+# (scenario, ours/null ratio target)
+RATIO_TARGETS = {
+    "plan-norefresh": 0.60,
+    "plan-refresh": 0.80,
+    "apply-create": 1.00,
+    "validate": 0.80,
+}
+RSS_TARGET_KIB = 20 * 1024
+SIZE_TARGET_BYTES = 10_000_000
+CONN_TARGET_PER_PROCESS = 10
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def die(msg):
+    print(f"bench: error: {msg}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, **kw)
+    if r.returncode != 0:
+        die(f"{' '.join(map(str, cmd))} exited {r.returncode}")
+    return r
+
+
+# ---------------------------------------------------------------- set-up
+
+
+def install_tools():
+    log("installing Terraform 1.0.3 and the null provider (scripts/install-tools.sh)")
+    run(["bash", os.path.join(ROOT, "scripts/install-tools.sh")])
+
+
+def ensure_gnu_time():
+    if os.path.exists("/usr/bin/time"):
+        return "/usr/bin/time"
+    log("GNU time is missing; installing the Debian package `time`")
+    apt = ["apt-get"] if os.geteuid() == 0 else ["sudo", "-n", "apt-get"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(apt + ["update", "-qq"], env=env, stdout=subprocess.DEVNULL)
+    run(apt + ["install", "-y", "-qq", "time"], env=env, stdout=subprocess.DEVNULL)
+    if not os.path.exists("/usr/bin/time"):
+        die("could not install GNU time (/usr/bin/time)")
+    return "/usr/bin/time"
+
+
+def target_dir():
+    if os.environ.get("CARGO_TARGET_DIR"):
+        return os.path.abspath(os.environ["CARGO_TARGET_DIR"])
+    out = run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out)["target_directory"]
+
+
+def build():
+    if os.environ.get("BENCH_NO_BUILD") != "1":
+        log("cargo build --release --bins")
+        run(["cargo", "build", "--release", "--bins"], cwd=ROOT)
+    rel = os.path.join(target_dir(), "release")
+    for b in ("terraform-provider-mrs", "mrs-sim"):
+        if not os.access(os.path.join(rel, b), os.X_OK):
+            die(f"{rel}/{b} was not built")
+    return rel
+
+
+class Sim:
+    def __init__(self, binary, delay_ms=0):
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--listen",
+                "127.0.0.1:0",
+                "--access-key",
+                AK,
+                "--secret-key",
+                SK,
+                "--sync-delay-ms",
+                str(delay_ms),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            die(f"unexpected mrs-sim first line {line!r}")
+        self.url = line[len("listening on ") :]
+
+    def _call(self, method, path):
+        req = urllib.request.Request(self.url + path, method=method)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            body = resp.read()
+        return json.loads(body) if body else None
+
+    def state(self):
+        return self._call("GET", "/_sim/state")
+
+    def connections(self):
+        return self.state()["counters"]["connections_accepted"]
+
+    def reset(self):
+        self._call("POST", "/_sim/reset")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ---------------------------------------------------------------- configs
+
+
+def mrs_config(n):
+    out = [
+        "terraform {\n  required_providers {\n    mrs = {\n"
+        f'      source = "{MRS_SOURCE}"\n    }}\n  }}\n}}\n\nprovider "mrs" {{}}\n'
+    ]
+    for i in range(n):
+        out.append(
+            f'\nresource "mrs_iam_sync" "r{i}" {{\n'
+            f'  cluster_id  = "bench-cluster-{i:04d}"\n'
+            '  user_names  = ["alice", "bob"]\n'
+            '  group_names = ["ops"]\n}\n'
+        )
+    return "".join(out)
+
+
+def null_config(n):
+    out = [
+        "terraform {\n  required_providers {\n    null = {\n"
+        f'      source = "{NULL_SOURCE}"\n    }}\n  }}\n}}\n'
+    ]
+    for i in range(n):
+        out.append(
+            f'\nresource "null_resource" "r{i}" {{\n'
+            f'  triggers = {{\n    cluster = "bench-cluster-{i:04d}"\n  }}\n}}\n'
+        )
+    return "".join(out)
+
+
+class Workspace:
+    """A directory tree under one temp root: CLI configs, a HOME, working dirs."""
+
+    def __init__(self, root, rel_dir, null_dir, gnu_time):
+        self.root = root
+        self.home = os.path.join(root, "home")
+        os.makedirs(self.home)
+        self.rss_dir = os.path.join(root, "rss")
+        os.makedirs(self.rss_dir)
+        # Plain overrides: the real binaries, for every timed run.
+        self.cli_plain = self._cli_config(
+            "plain.tfrc", {MRS_SOURCE: rel_dir, NULL_SOURCE: null_dir}
+        )
+        # Measuring overrides: a wrapper that runs the real binary under GNU time. time
+        # writes only to its -o file, so stdout still carries just the handshake line.
+        wrap_mrs = self._wrapper(
+            "wrap-mrs", "terraform-provider-mrs", rel_dir, gnu_time, "mrs"
+        )
+        wrap_null = self._wrapper(
+            "wrap-null", "terraform-provider-null", null_dir, gnu_time, "null"
+        )
+        self.cli_rss = self._cli_config(
+            "rss.tfrc", {MRS_SOURCE: wrap_mrs, NULL_SOURCE: wrap_null}
+        )
+
+    def _cli_config(self, name, overrides):
+        path = os.path.join(self.root, name)
+        lines = ["provider_installation {", "  dev_overrides {"]
+        for addr, d in overrides.items():
+            lines.append(f'    "{addr}" = "{d}"')
+        lines += ["  }", "  direct {}", "}", ""]
+        with open(path, "w") as f:
+            f.write("\n".join(lines))
+        return path
+
+    def _wrapper(self, sub, name, real_dir, gnu_time, tag):
+        d = os.path.join(self.root, sub)
+        os.makedirs(d)
+        real = os.path.realpath(os.path.join(real_dir, name))
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write(
+                "#!/bin/sh\n"
+                f'exec {gnu_time} -f "%M %U %S" -o "{self.rss_dir}/{tag}.$$" "{real}" "$@"\n'
+            )
+        os.chmod(path, 0o755)
+        return d
+
+    def workdir(self, name, tf):
+        d = os.path.join(self.root, name)
+        os.makedirs(d)
+        with open(os.path.join(d, "main.tf"), "w") as f:
+            f.write(tf)
+        return d
+
+    def take_rss(self, tag):
+        """(peak RSS KiB, CPU seconds) of each provider process since the last call."""
+        out = []
+        for f in sorted(os.listdir(self.rss_dir)):
+            if not f.startswith(tag + "."):
+                continue
+            p = os.path.join(self.rss_dir, f)
+            with open(p) as fh:
+                text = fh.read().strip()
+            os.remove(p)
+            # A killed process makes time write "Command terminated by signal"
+            # before the figure; the figure is the last line.
+            fields = text.splitlines()[-1].split() if text else []
+            if len(fields) == 3 and fields[0].isdigit():
+                out.append((int(fields[0]), float(fields[1]) + float(fields[2])))
+        return out
+
+
+class Terraform:
+    def __init__(self, binary, home, provider_env):
+        self.binary = binary
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not (k.startswith("TF_") and not k.startswith("TF_LOG"))
+            and not k.startswith("HW_")
+        }
+        env.update(
+            CHECKPOINT_DISABLE="1",
+            TF_IN_AUTOMATION="1",
+            TF_INPUT="0",
+            HOME=home,
+        )
+        env.update(provider_env)
+        self.env = env
+
+    def run(self, cwd, args, cli_config):
+        env = dict(self.env, TF_CLI_CONFIG_FILE=cli_config)
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        r = subprocess.run(
+            [self.binary] + args,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
+        dt = time.perf_counter() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # Terraform waits for its provider processes, so this is Terraform + providers.
+        self.last_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+        if r.returncode not in (0, 2):
+            sys.stderr.write(r.stdout[-4000:] + r.stderr[-4000:])
+            die(f"terraform {' '.join(args)} in {cwd} exited {r.returncode}")
+        return dt
+
+
+def clear_state(d):
+    for f in ("terraform.tfstate", "terraform.tfstate.backup"):
+        p = os.path.join(d, f)
+        if os.path.exists(p):
+            os.remove(p)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main():
+    if RUNS < 1 or N < 1:
+        die("BENCH_RUNS and BENCH_RESOURCES must be positive")
+    install_tools()
+    gnu_time = ensure_gnu_time()
+    rel = build()
+    tf_bin = os.path.join(ROOT, "tools/bin/terraform")
+    null_dir = os.path.join(ROOT, "tools/null-provider")
+    mrs_bin = os.path.join(rel, "terraform-provider-mrs")
+    null_bin = os.path.realpath(os.path.join(null_dir, "terraform-provider-null"))
+
+    tmp = tempfile.mkdtemp(prefix="mrs-bench-")
+    sims = []
+    try:
+        ws = Workspace(tmp, rel, null_dir, gnu_time)
+        # One simulator holds the applied state that (2) refreshes; another takes the
+        # creates of (3) and is reset between runs, so (2)'s counters stay clean.
+        sim_refresh = Sim(os.path.join(rel, "mrs-sim"))
+        sims.append(sim_refresh)
+        sim_apply = Sim(os.path.join(rel, "mrs-sim"))
+        sims.append(sim_apply)
+
+        def provider_env(sim):
+            return {
+                "HW_ACCESS_KEY": AK,
+                "HW_SECRET_KEY": SK,
+                "HW_MRS_ENDPOINT": sim.url,
+                "HW_PROJECT_ID": PROJECT,
+                "HW_REGION_NAME": REGION,
+            }
+
+        tf_refresh = Terraform(tf_bin, ws.home, provider_env(sim_refresh))
+        tf_apply = Terraform(tf_bin, ws.home, provider_env(sim_apply))
+
+        cfg = {"ours": mrs_config(N), "null": null_config(N)}
+        cfg1 = {"ours": mrs_config(1), "null": null_config(1)}
+        dirs = {}
+        for who in ("ours", "null"):
+            dirs[("plan-norefresh", who)] = ws.workdir(f"plan-norefresh-{who}", cfg[who])
+            dirs[("plan-refresh", who)] = ws.workdir(f"plan-refresh-{who}", cfg[who])
+            dirs[("apply-create", who)] = ws.workdir(f"apply-create-{who}", cfg[who])
+            dirs[("validate", who)] = ws.workdir(f"validate-{who}", cfg1[who])
+
+        plain = ws.cli_plain
+        # State for (2): one untimed apply each.
+        log(f"applying {N} resources once for the refresh plan (untimed)")
+        for who in ("ours", "null"):
+            tf_refresh.run(
+                dirs[("plan-refresh", who)],
+                ["apply", "-auto-approve", "-no-color", "-input=false"],
+                plain,
+            )
+
+        def plan_norefresh(who, cli):
+            return tf_refresh.run(
+                dirs[("plan-norefresh", who)],
+                ["plan", "-refresh=false", "-no-color", "-input=false", "-lock=false"],
+                cli,
+            )
+
+        def plan_refresh(who, cli):
+            return tf_refresh.run(
+                dirs[("plan-refresh", who)],
+                ["plan", "-no-color", "-input=false", "-lock=false"],
+                cli,
+            )
+
+        def apply_create(who, cli):
+            d = dirs[("apply-create", who)]
+            clear_state(d)
+            if who == "ours":
+                sim_apply.reset()
+            return tf_apply.run(
+                d, ["apply", "-auto-approve", "-no-color", "-input=false"], cli
+            )
+
+        def validate(who, cli):
+            return tf_refresh.run(dirs[("validate", who)], ["validate", "-no-color"], cli)
+
+        scenarios = [
+            ("plan-norefresh", plan_norefresh),
+            ("plan-refresh", plan_refresh),
+            ("apply-create", apply_create),
+            ("validate", validate),
+        ]
+        times = {(s, w): [] for s, _ in scenarios for w in ("ours", "null")}
+        cpus = {(s, w): [] for s, _ in scenarios for w in ("ours", "null")}
+        conns = []
+        # Warm-up (page cache, first exec): one untimed round.
+        log("warm-up round (untimed)")
+        for name, fn in scenarios:
+            for who in ("ours", "null"):
+                fn(who, plain)
+        for i in range(RUNS):
+            log(f"round {i + 1}/{RUNS}")
+            for name, fn in scenarios:
+                # Alternate who goes first, so drift in machine load hits both alike.
+                order = ("ours", "null") if i % 2 == 0 else ("null", "ours")
+                for who in order:
+                    tf = tf_apply if name == "apply-create" else tf_refresh
+                    if name == "plan-refresh" and who == "ours":
+                        before = sim_refresh.connections()
+                        times[(name, who)].append(fn(who, plain))
+                        conns.append(sim_refresh.connections() - before)
+                    else:
+                        times[(name, who)].append(fn(who, plain))
+                    cpus[(name, who)].append(tf.last_cpu)
+
+        # Peak RSS: one more run of (2) and (3) each with the providers under GNU time.
+        log("peak RSS run (providers under GNU time)")
+        ws.take_rss("mrs")
+        ws.take_rss("null")
+        rss = {"ours": [], "null": []}
+        cpu = {}
+        procs_refresh = {}
+        for name, fn in (("plan-refresh", plan_refresh), ("apply-create", apply_create)):
+            for who, tag in (("ours", "mrs"), ("null", "null")):
+                fn(who, ws.cli_rss)
+                got = ws.take_rss(tag)
+                if not got:
+                    die(f"no peak RSS recorded for {who} during {name}")
+                rss[who] += [k for k, _ in got]
+                cpu[(name, who)] = sum(c for _, c in got)
+                if name == "plan-refresh":
+                    procs_refresh[who] = len(got)
+
+        sizes = {"ours": os.path.getsize(mrs_bin), "null": os.path.getsize(null_bin)}
+
+        results = report(times, cpus, rss, cpu, sizes, conns, procs_refresh)
+        if os.environ.get("BENCH_JSON"):
+            with open(os.environ["BENCH_JSON"], "w") as f:
+                json.dump(results, f, indent=2)
+    finally:
+        for s in sims:
+            s.stop()
+        if os.environ.get("BENCH_KEEP") == "1":
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(times, cpus, rss, cpu, sizes, conns, procs_refresh):
+    rows = []
+    results = {"runs": RUNS, "resources": N, "scenarios": {}}
+    met_all = True
+    for name, target in RATIO_TARGETS.items():
+        ours = statistics.median(times[(name, "ours")])
+        null = statistics.median(times[(name, "null")])
+        ratio = ours / null
+        met = ratio <= target
+        met_all &= met
+        rows.append(
+            (name, f"{ours:.3f} s", f"{null:.3f} s", f"{ratio:.2f}x", f"<= {target:.2f}x", met)
+        )
+        results["scenarios"][name] = {
+            "ours_s": [round(t, 4) for t in times[(name, "ours")]],
+            "null_s": [round(t, 4) for t in times[(name, "null")]],
+            "ours_median_s": round(ours, 4),
+            "null_median_s": round(null, 4),
+            "ratio": round(ratio, 3),
+            "cpu_ours_s": [round(t, 4) for t in cpus[(name, "ours")]],
+            "cpu_null_s": [round(t, 4) for t in cpus[(name, "null")]],
+            "target": target,
+            "met": met,
+        }
+    rss_ours, rss_null = max(rss["ours"]), max(rss["null"])
+    met = rss_ours <= RSS_TARGET_KIB
+    met_all &= met
+    rows.append(
+        (
+            "peak RSS (provider)",
+            f"{rss_ours / 1024:.1f} MiB",
+            f"{rss_null / 1024:.1f} MiB",
+            f"{rss_ours / rss_null:.2f}x",
+            "ours <= 20 MiB",
+            met,
+        )
+    )
+    met = sizes["ours"] <= SIZE_TARGET_BYTES
+    met_all &= met
+    rows.append(
+        (
+            "binary size",
+            f"{sizes['ours'] / 1e6:.2f} MB",
+            f"{sizes['null'] / 1e6:.2f} MB",
+            f"{sizes['ours'] / sizes['null']:.2f}x",
+            "ours <= 10 MB",
+            met,
+        )
+    )
+    conn_med = statistics.median(conns)
+    # Only one provider process of a plan refreshes; the target is per process, and
+    # the figure here is everything mrs-sim accepted during the whole plan.
+    met = max(conns) <= CONN_TARGET_PER_PROCESS
+    met_all &= met
+    rows.append(
+        (
+            "TCP conns in (2)",
+            f"{conn_med:g} (max {max(conns)})",
+            "n/a",
+            "",
+            "<= 10 per process",
+            met,
+        )
+    )
+    results["peak_rss_kib"] = {"ours": rss["ours"], "null": rss["null"]}
+    results["provider_cpu_s"] = {f"{n}/{w}": round(c, 3) for (n, w), c in cpu.items()}
+    results["binary_bytes"] = sizes
+    results["connections_per_refresh_plan"] = conns
+    results["provider_processes_per_refresh_plan"] = procs_refresh
+
+    header = ("scenario", "ours (median)", "null (median)", "ours/null", "target", "met?")
+    table = [header] + [r[:5] + ("yes" if r[5] else "NO",) for r in rows]
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
+    print()
+    print(f"terraform 1.0.3, {N} resources, median of {RUNS} runs, ours vs null 2.1.2")
+    for j, r in enumerate(table):
+        print("  ".join(str(c).ljust(widths[i]) for i, c in enumerate(r)).rstrip())
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+    print()
+    print(
+        f"provider processes per refresh plan: ours {procs_refresh.get('ours')}, "
+        f"null {procs_refresh.get('null')}; mrs-sim connections per refresh plan "
+        f"(all processes): {conns}"
+    )
+    print("CPU (user+sys) of terraform and its provider processes, median per run:")
+    for n in RATIO_TARGETS:
+        print(
+            f"  {n}: ours {statistics.median(cpus[(n, 'ours')]):.2f} s,"
+            f" null {statistics.median(cpus[(n, 'null')]):.2f} s"
+        )
+    for name in ("plan-refresh", "apply-create"):
+        print(
+            f"provider CPU (user+sys, all its processes) during one {name}: "
+            f"ours {cpu[(name, 'ours')]:.2f} s, null {cpu[(name, 'null')]:.2f} s"
+        )
+    print("all targets met" if met_all else "some targets missed")
+    results["all_met"] = met_all
+    return results
+
+
+if __name__ == "__main__":
+    main()
