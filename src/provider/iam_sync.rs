@@ -278,6 +278,17 @@ fn filter_set(v: &Value, keep: &BTreeSet<String>) -> Value {
     }
 }
 
+/// Keeps in a state's name sets only the names the cluster still holds.
+fn retain_synced(state: &mut Value, remote: &Names) {
+    for (attr, keep) in [
+        ("user_names", &remote.users),
+        ("group_names", &remote.groups),
+    ] {
+        let v = filter_set(state.get(attr), keep);
+        state.set_attr(attr, v);
+    }
+}
+
 /// Where a resource lives.
 struct Target {
     region: Option<String>,
@@ -602,15 +613,7 @@ impl Resource for IamSync {
             }
         };
         match self.remote(&client, &t).await {
-            Ok(remote) => {
-                for (attr, keep) in [
-                    ("user_names", &remote.users),
-                    ("group_names", &remote.groups),
-                ] {
-                    let v = filter_set(state.get(attr), keep);
-                    out.state.set_attr(attr, v);
-                }
-            }
+            Ok(remote) => retain_synced(&mut out.state, &remote),
             Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
             Err(e) => api_diag(&mut out.diags, "read the synced names", &t, &e),
         }
@@ -685,12 +688,7 @@ impl Resource for IamSync {
                 // Keep in state whatever is still synced, so nothing is lost.
                 if let Ok(remote) = self.remote(&client, &t).await {
                     if !all_sync {
-                        for (attr, keep) in [
-                            ("user_names", &remote.users),
-                            ("group_names", &remote.groups),
-                        ] {
-                            out.state.set_attr(attr, filter_set(prior.get(attr), keep));
-                        }
+                        retain_synced(&mut out.state, &remote);
                     }
                 }
             }
