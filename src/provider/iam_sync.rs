@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::config::{Shared, PROJECT_ID_PATTERN, PROJECT_ID_RULE};
+use crate::api::client::human_duration;
 use crate::api::{ApiError, CancelSyncRequest, Client, SyncedNames, UpdateSyncRequest};
 use crate::framework::plan::{requires_replace, use_state_for_unknown};
 use crate::framework::validate::{
@@ -31,6 +32,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// simulator and small syncs finish fast, then backing off to spare the API.
 const POLL_FIRST: Duration = Duration::from_millis(50);
 const POLL_MAX: Duration = Duration::from_secs(2);
+/// Bound on the read that records the outcome of an apply. That read ignores StopProvider:
+/// after Ctrl-C the state must still say what the cluster holds, and Terraform waits for
+/// the apply to return, so it has to be short.
+const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 // ---------------------------------------------------------------- schema
 
@@ -309,6 +314,21 @@ fn api_diag(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError) {
     );
 }
 
+/// The client reports the time left of a wait, which after earlier waits is less than the
+/// configured timeout; a person needs the configured one to know what to raise.
+fn configured_timeout(e: ApiError, t: &Target, timeout: Duration) -> ApiError {
+    match e {
+        ApiError::Timeout { .. } => ApiError::Timeout {
+            message: format!(
+                "cluster {} was still synchronizing when the {} timeout ran out",
+                t.cluster_id,
+                human_duration(timeout)
+            ),
+        },
+        e => e,
+    }
+}
+
 fn timeout_of(v: &Value, which: &str) -> Duration {
     v.get("timeouts")
         .get(which)
@@ -356,7 +376,26 @@ impl IamSync {
             .map(Names::from_remote)
     }
 
+    /// The names synced now, for recording an apply's outcome: not cancelled by
+    /// StopProvider, but bounded by FINAL_READ_TIMEOUT.
+    async fn remote_for_state(&self, c: &Client, t: &Target) -> Result<Names, ApiError> {
+        let uncancelled = tokio_util::sync::CancellationToken::new();
+        let read = c.show_sync(&t.project_id, &t.cluster_id, &uncancelled);
+        match tokio::time::timeout(FINAL_READ_TIMEOUT, read).await {
+            Ok(r) => r.map(Names::from_remote),
+            Err(_) => Err(ApiError::Timeout {
+                message: format!(
+                    "reading the synced names of cluster {} took over {}",
+                    t.cluster_id,
+                    human_duration(FINAL_READ_TIMEOUT)
+                ),
+            }),
+        }
+    }
+
     /// Sends the calls of `plan`, each after the cluster is idle, and waits for the last.
+    /// Sets `wrote` once a POST or DELETE has gone out, whatever its answer: from then on
+    /// the cluster may have changed even if the call seemed to fail.
     async fn send(
         &self,
         c: &Client,
@@ -364,6 +403,7 @@ impl IamSync {
         plan: &UpdatePlan,
         all_sync: bool,
         deadline: Instant,
+        wrote: &mut bool,
     ) -> Result<(), ApiError> {
         let cancel = &self.shared.cancel;
         if all_sync || !plan.add.is_empty() {
@@ -373,11 +413,13 @@ impl IamSync {
                 user_names: plan.add.users.iter().cloned().collect(),
                 group_names: plan.add.groups.iter().cloned().collect(),
             };
+            *wrote = true;
             c.update_sync(&t.project_id, &t.cluster_id, &body, cancel)
                 .await?;
         }
         for batch in cancel_batches(&plan.remove) {
             self.wait_idle(c, t, deadline).await?;
+            *wrote = true;
             c.cancel_sync(&t.project_id, &t.cluster_id, &batch, cancel)
                 .await?;
         }
@@ -417,32 +459,48 @@ impl IamSync {
         let all_sync = planned.get("is_all_sync").as_bool() == Some(true);
         let _guard = client.lock_cluster(&t.project_id, &t.cluster_id).await;
 
+        let mut wrote = false;
         let sent = async {
             self.wait_idle(&client, &t, deadline).await?;
             let remote = self.remote(&client, &t).await?;
             let plan = plan_update(prior_managed, &desired, &remote);
-            self.send(&client, &t, &plan, all_sync, deadline).await
+            self.send(&client, &t, &plan, all_sync, deadline, &mut wrote)
+                .await
         }
-        .await;
+        .await
+        .map_err(|e| configured_timeout(e, &t, timeout));
         if let Err(e) = &sent {
             api_diag(&mut out.diags, action, &t, e);
         }
 
-        // Record what is true now. If the cluster cannot be read, assume nothing was
-        // added and nothing cancelled: a name wrongly kept in state is dropped by the next
-        // refresh, whereas a name wrongly dropped would stay synced and unmanaged.
-        let remote = match self.remote(&client, &t).await {
+        // Record what is true now. If the cluster cannot be read, assume every name sent
+        // may have been added and nothing cancelled: a name wrongly kept in state is
+        // dropped by the next refresh, whereas a name wrongly dropped would stay synced
+        // and unmanaged.
+        let remote = match self.remote_for_state(&client, &t).await {
             Ok(r) => r,
             Err(e) => {
                 if sent.is_ok() {
                     api_diag(&mut out.diags, "read the synced names", &t, &e);
                 }
-                if prior_state.is_null() {
+                let maybe = if wrote {
+                    desired.union(prior_managed)
+                } else {
+                    prior_managed.clone()
+                };
+                if prior_state.is_null() && maybe.is_empty() {
                     return out;
                 }
                 let mut state = planned.clone();
-                state.set_attr("user_names", prior_state.get("user_names").clone());
-                state.set_attr("group_names", prior_state.get("group_names").clone());
+                for (attr, names) in [("user_names", &maybe.users), ("group_names", &maybe.groups)]
+                {
+                    let v = if planned.get(attr).is_null() && names.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::string_set(names.iter().cloned())
+                    };
+                    state.set_attr(attr, v);
+                }
                 out.state = state;
                 return out;
             }
@@ -667,15 +725,18 @@ impl Resource for IamSync {
                 add: Names::default(),
                 remove,
             };
-            self.send(&client, &t, &plan, false, deadline).await
+            let mut wrote = false;
+            self.send(&client, &t, &plan, false, deadline, &mut wrote)
+                .await
         }
-        .await;
+        .await
+        .map_err(|e| configured_timeout(e, &t, timeout_of(prior, "delete")));
         match result {
             Ok(()) | Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
             Err(e) => {
                 api_diag(&mut out.diags, "cancel the IAM sync", &t, &e);
                 // Keep in state whatever is still synced, so nothing is lost.
-                if let Ok(remote) = self.remote(&client, &t).await {
+                if let Ok(remote) = self.remote_for_state(&client, &t).await {
                     if !all_sync {
                         for (attr, keep) in [
                             ("user_names", &remote.users),
@@ -825,6 +886,28 @@ mod tests {
         assert_eq!(b.iter().map(|r| r.user_names.len()).sum::<usize>(), 2500);
         assert_eq!(b.iter().map(|r| r.group_names.len()).sum::<usize>(), 1);
         assert!(cancel_batches(&Names::default()).is_empty());
+    }
+
+    #[test]
+    fn timeout_errors_name_the_configured_timeout() {
+        let t = Target {
+            region: None,
+            project_id: "p1".into(),
+            cluster_id: "c1".into(),
+        };
+        // The client reports the time left (here 1s of a 2s timeout): say 2s.
+        let left = ApiError::Timeout {
+            message: "cluster c1 was still synchronizing after 1s".into(),
+        };
+        let e = configured_timeout(left, &t, Duration::from_secs(2));
+        assert_eq!(
+            e.to_string(),
+            "timed out: cluster c1 was still synchronizing when the 2s timeout ran out"
+        );
+        assert_eq!(
+            configured_timeout(ApiError::Cancelled, &t, Duration::from_secs(2)),
+            ApiError::Cancelled
+        );
     }
 
     #[test]
