@@ -1015,3 +1015,96 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    //! Property tests of the pure update planner: whatever the prior state, the config and
+    //! the cluster hold, the calls add and cancel exactly the right names.
+    use std::collections::BTreeSet;
+
+    use proptest::collection::btree_set;
+    use proptest::prelude::*;
+
+    use super::{cancel_batches, plan_update, Names, MAX_NAMES};
+
+    /// Names from a small pool, so prior, desired and remote overlap often.
+    fn names() -> impl Strategy<Value = Names> {
+        let set = || btree_set("[a-f]{1,2}", 0..12);
+        (set(), set()).prop_map(|(users, groups)| Names { users, groups })
+    }
+
+    /// Up to 3,500 names of each kind, to cross the 1,000 limit several times.
+    fn many() -> impl Strategy<Value = Names> {
+        (0usize..3500, 0usize..3500).prop_map(|(u, g)| Names {
+            users: (0..u).map(|i| format!("u{i}")).collect(),
+            groups: (0..g).map(|i| format!("g{i}")).collect(),
+        })
+    }
+
+    fn check_kind(
+        prior: &BTreeSet<String>,
+        desired: &BTreeSet<String>,
+        remote: &BTreeSet<String>,
+        add: &BTreeSet<String>,
+        remove: &BTreeSet<String>,
+    ) -> Result<(), TestCaseError> {
+        let missing: BTreeSet<String> = desired.difference(remote).cloned().collect();
+        prop_assert_eq!(add, &missing, "adds exactly the desired names not synced");
+        let removed_still_synced: BTreeSet<String> = prior
+            .difference(desired)
+            .filter(|n| remote.contains(*n))
+            .cloned()
+            .collect();
+        prop_assert_eq!(remove, &removed_still_synced);
+        for n in remove {
+            prop_assert!(prior.contains(n), "cancels {} which it never managed", n);
+            prop_assert!(!desired.contains(n), "cancels {} which is still wanted", n);
+        }
+        prop_assert!(add.is_disjoint(remove));
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn plan_adds_missing_and_cancels_only_removed_managed_names(
+            prior in names(),
+            desired in names(),
+            remote in names(),
+        ) {
+            let p = plan_update(&prior, &desired, &remote);
+            check_kind(&prior.users, &desired.users, &remote.users, &p.add.users, &p.remove.users)?;
+            check_kind(&prior.groups, &desired.groups, &remote.groups, &p.add.groups, &p.remove.groups)?;
+            // Applying the plan to the remote gives a cluster holding every desired name
+            // and none of the removed managed ones; unmanaged names are untouched.
+            let after = remote.minus(&p.remove).union(&p.add);
+            prop_assert!(desired.minus(&after).is_empty());
+            prop_assert!(prior.minus(&desired).intersect(&after).is_empty());
+            let unmanaged = remote.minus(&prior).minus(&desired);
+            prop_assert_eq!(unmanaged.intersect(&after), unmanaged);
+            // Converged: a second plan against the result sends nothing.
+            let again = plan_update(&desired, &desired, &after);
+            prop_assert!(again.add.is_empty() && again.remove.is_empty());
+        }
+
+        #[test]
+        fn cancel_batches_respect_the_limit_and_partition_the_names(n in many()) {
+            let batches = cancel_batches(&n);
+            let mut users = BTreeSet::new();
+            let mut groups = BTreeSet::new();
+            for b in &batches {
+                prop_assert!(b.user_names.len() <= MAX_NAMES && b.group_names.len() <= MAX_NAMES);
+                prop_assert!(!(b.user_names.is_empty() && b.group_names.is_empty()), "empty batch");
+                for u in &b.user_names {
+                    prop_assert!(users.insert(u.clone()), "user {} in two batches", u);
+                }
+                for g in &b.group_names {
+                    prop_assert!(groups.insert(g.clone()), "group {} in two batches", g);
+                }
+            }
+            prop_assert_eq!(&users, &n.users);
+            prop_assert_eq!(&groups, &n.groups);
+            let fewest = n.users.len().div_ceil(MAX_NAMES).max(n.groups.len().div_ceil(MAX_NAMES));
+            prop_assert_eq!(batches.len(), fewest, "no more calls than needed");
+        }
+    }
+}
