@@ -563,7 +563,7 @@ fn decode_accepted(a: Answer) -> Result<SyncAccepted, ApiError> {
 }
 
 /// "10m0s"-style text for a person, as Terraform users write timeouts.
-fn human_duration(d: Duration) -> String {
+pub(crate) fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
     match (secs / 3600, (secs % 3600) / 60, secs % 60) {
         (0, 0, s) => format!("{s}s"),

@@ -161,9 +161,23 @@ pub(crate) fn snippet(body: &[u8]) -> String {
 
 fn parse_error_body(body: &[u8]) -> (String, String) {
     match serde_json::from_slice::<ErrorBody>(body) {
+        // Through `snippet` too: a JSON string may hold newlines, escape sequences or a
+        // megabyte of text, and the message lands in a one-line diagnostic.
         Ok(b) if b.error_code.is_some() || b.error_msg.is_some() => (
-            b.error_code.as_ref().map(json_text).unwrap_or_default(),
-            b.error_msg.as_ref().map(json_text).unwrap_or_default(),
+            snippet(
+                b.error_code
+                    .as_ref()
+                    .map(json_text)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            ),
+            snippet(
+                b.error_msg
+                    .as_ref()
+                    .map(json_text)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            ),
         ),
         _ if body.is_empty() => (String::new(), "empty response body".to_string()),
         _ => (String::new(), snippet(body)),
@@ -273,6 +287,25 @@ mod tests {
         let long = vec![b'x'; 1000];
         let ApiError::Api { message, .. } = ApiError::from_response(502, &long, None) else {
             unreachable!("502 is an Api error")
+        };
+        assert!(message.chars().count() <= 201);
+    }
+
+    #[test]
+    fn control_characters_in_json_error_fields_do_not_break_the_line() {
+        // Found by fuzzing: error_msg "throttled\nnewline" made a two-line error.
+        let e = ApiError::from_response(
+            429,
+            br#"{"error_code":"APIGW.0308\r","error_msg":"throttled\nnewline\u001b[31m"}"#,
+            rid(),
+        );
+        let s = e.to_string();
+        assert!(!s.contains(['\n', '\r', '\u{1b}']), "{s:?}");
+        assert_eq!(e.code(), Some("APIGW.0308"));
+        let long = format!(r#"{{"error_msg":"{}"}}"#, "y".repeat(5000));
+        let ApiError::Api { message, .. } = ApiError::from_response(500, long.as_bytes(), None)
+        else {
+            unreachable!("500 is an Api error")
         };
         assert!(message.chars().count() <= 201);
     }

@@ -59,10 +59,11 @@ pub fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
+        // Both digits are checked by hand: `from_str_radix` would also take a sign, so
+        // `%+F` would decode to 0x0F where the SDK keeps it literally.
+        if let (b'%', Some(&hi), Some(&lo)) = (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            if let (Some(h), Some(l)) = (hex_digit(hi), hex_digit(lo)) {
+                out.push((h << 4) | l);
                 i += 3;
                 continue;
             }
@@ -71,6 +72,10 @@ pub fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 /// Each path segment decoded then encoded, so `a%20b` and `a b` sign alike; always ends in `/`.
@@ -410,6 +415,10 @@ mod tests {
         assert_eq!(canonical_uri("/a%2Fb/"), "/a%2Fb/");
         assert_eq!(canonical_uri("/a b"), "/a%20b/");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        // Found by fuzzing: a sign is not a hex digit, so these escapes stay literal.
+        assert_eq!(percent_decode("%+F%-1%+"), "%+F%-1%+");
+        assert_eq!(canonical_uri("/%+F"), "/%25%2BF/");
+        assert_eq!(percent_decode("%41%e9%C3%A9"), "A\u{fffd}é");
         let q = vec![
             ("b".to_string(), "2".to_string()),
             ("a".to_string(), "x y".to_string()),

@@ -312,6 +312,15 @@ pub fn configure(shared: &Shared, config: &Value) -> Diagnostics {
         // Tests and benchmarks shorten the backoff; not a documented user setting.
         base.retry_base_delay = Duration::from_millis(ms);
     }
+    if let Some(ms) = std::env::var("TF_PROVIDER_MRS_REQUEST_TIMEOUT_MS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+    {
+        // Fault tests make a slow answer outlast the per-request timeout without waiting
+        // the real minute; not a documented user setting.
+        base.request_timeout = Duration::from_millis(ms);
+    }
     shared.set(Configured {
         region,
         project_id,

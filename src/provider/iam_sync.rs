@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::config::{Shared, PROJECT_ID_PATTERN, PROJECT_ID_RULE};
+use crate::api::client::human_duration;
 use crate::api::{ApiError, CancelSyncRequest, Client, SyncedNames, UpdateSyncRequest};
 use crate::framework::plan::{requires_replace, use_state_for_unknown};
 use crate::framework::validate::{
@@ -31,6 +32,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// simulator and small syncs finish fast, then backing off to spare the API.
 const POLL_FIRST: Duration = Duration::from_millis(50);
 const POLL_MAX: Duration = Duration::from_secs(2);
+/// Bound on the read that records the outcome of an apply. That read ignores StopProvider:
+/// after Ctrl-C the state must still say what the cluster holds, and Terraform waits for
+/// the apply to return, so it has to be short.
+const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 // ---------------------------------------------------------------- schema
 
@@ -320,6 +325,21 @@ fn api_diag(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError) {
     );
 }
 
+/// The client reports the time left of a wait, which after earlier waits is less than the
+/// configured timeout; a person needs the configured one to know what to raise.
+fn configured_timeout(e: ApiError, t: &Target, timeout: Duration) -> ApiError {
+    match e {
+        ApiError::Timeout { .. } => ApiError::Timeout {
+            message: format!(
+                "cluster {} was still synchronizing when the {} timeout ran out",
+                t.cluster_id,
+                human_duration(timeout)
+            ),
+        },
+        e => e,
+    }
+}
+
 fn timeout_of(v: &Value, which: &str) -> Duration {
     v.get("timeouts")
         .get(which)
@@ -367,8 +387,27 @@ impl IamSync {
             .map(Names::from_remote)
     }
 
+    /// The names synced now, for recording an apply's outcome: not cancelled by
+    /// StopProvider, but bounded by FINAL_READ_TIMEOUT.
+    async fn remote_for_state(&self, c: &Client, t: &Target) -> Result<Names, ApiError> {
+        let uncancelled = tokio_util::sync::CancellationToken::new();
+        let read = c.show_sync(&t.project_id, &t.cluster_id, &uncancelled);
+        match tokio::time::timeout(FINAL_READ_TIMEOUT, read).await {
+            Ok(r) => r.map(Names::from_remote),
+            Err(_) => Err(ApiError::Timeout {
+                message: format!(
+                    "reading the synced names of cluster {} took over {}",
+                    t.cluster_id,
+                    human_duration(FINAL_READ_TIMEOUT)
+                ),
+            }),
+        }
+    }
+
     /// Sends the calls of `plan` and waits for the last sync to end. The caller has just
     /// seen the cluster idle while holding its lock, so only later calls wait first.
+    /// Sets `wrote` once a POST or DELETE has gone out, whatever its answer: from then on
+    /// the cluster may have changed even if the call seemed to fail.
     async fn send(
         &self,
         c: &Client,
@@ -376,28 +415,28 @@ impl IamSync {
         plan: &UpdatePlan,
         all_sync: bool,
         deadline: Instant,
+        wrote: &mut bool,
     ) -> Result<(), ApiError> {
         let cancel = &self.shared.cancel;
-        let mut sent_any = false;
         if all_sync || !plan.add.is_empty() {
             let body = UpdateSyncRequest {
                 is_all_sync: all_sync,
                 user_names: plan.add.users.iter().cloned().collect(),
                 group_names: plan.add.groups.iter().cloned().collect(),
             };
+            *wrote = true;
             c.update_sync(&t.project_id, &t.cluster_id, &body, cancel)
                 .await?;
-            sent_any = true;
         }
         for batch in cancel_batches(&plan.remove) {
-            if sent_any {
+            if *wrote {
                 self.wait_idle(c, t, deadline).await?;
             }
+            *wrote = true;
             c.cancel_sync(&t.project_id, &t.cluster_id, &batch, cancel)
                 .await?;
-            sent_any = true;
         }
-        if sent_any {
+        if *wrote {
             self.wait_idle(c, t, deadline).await?;
         }
         Ok(())
@@ -436,32 +475,48 @@ impl IamSync {
         let all_sync = planned.get("is_all_sync").as_bool() == Some(true);
         let _guard = client.lock_cluster(&t.project_id, &t.cluster_id).await;
 
+        let mut wrote = false;
         let sent = async {
             self.wait_idle(&client, &t, deadline).await?;
             let remote = self.remote(&client, &t).await?;
             let plan = plan_update(prior_managed, &desired, &remote);
-            self.send(&client, &t, &plan, all_sync, deadline).await
+            self.send(&client, &t, &plan, all_sync, deadline, &mut wrote)
+                .await
         }
-        .await;
+        .await
+        .map_err(|e| configured_timeout(e, &t, timeout));
         if let Err(e) = &sent {
             api_diag(&mut out.diags, action, &t, e);
         }
 
-        // Record what is true now. If the cluster cannot be read, assume nothing was
-        // added and nothing cancelled: a name wrongly kept in state is dropped by the next
-        // refresh, whereas a name wrongly dropped would stay synced and unmanaged.
-        let remote = match self.remote(&client, &t).await {
+        // Record what is true now. If the cluster cannot be read, assume every name sent
+        // may have been added and nothing cancelled: a name wrongly kept in state is
+        // dropped by the next refresh, whereas a name wrongly dropped would stay synced
+        // and unmanaged.
+        let remote = match self.remote_for_state(&client, &t).await {
             Ok(r) => r,
             Err(e) => {
                 if sent.is_ok() {
                     api_diag(&mut out.diags, "read the synced names", &t, &e);
                 }
-                if prior_state.is_null() {
+                let maybe = if wrote {
+                    desired.union(prior_managed)
+                } else {
+                    prior_managed.clone()
+                };
+                if prior_state.is_null() && maybe.is_empty() {
                     return out;
                 }
                 let mut state = planned.clone();
-                state.set_attr("user_names", prior_state.get("user_names").clone());
-                state.set_attr("group_names", prior_state.get("group_names").clone());
+                for (attr, names) in [("user_names", &maybe.users), ("group_names", &maybe.groups)]
+                {
+                    let v = if planned.get(attr).is_null() && names.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::string_set(names.iter().cloned())
+                    };
+                    state.set_attr(attr, v);
+                }
                 out.state = state;
                 return out;
             }
@@ -678,15 +733,18 @@ impl Resource for IamSync {
                 add: Names::default(),
                 remove,
             };
-            self.send(&client, &t, &plan, false, deadline).await
+            let mut wrote = false;
+            self.send(&client, &t, &plan, false, deadline, &mut wrote)
+                .await
         }
-        .await;
+        .await
+        .map_err(|e| configured_timeout(e, &t, timeout_of(prior, "delete")));
         match result {
             Ok(()) | Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
             Err(e) => {
                 api_diag(&mut out.diags, "cancel the IAM sync", &t, &e);
                 // Keep in state whatever is still synced, so nothing is lost.
-                if let Ok(remote) = self.remote(&client, &t).await {
+                if let Ok(remote) = self.remote_for_state(&client, &t).await {
                     if !all_sync {
                         retain_synced(&mut out.state, &remote);
                     }
@@ -834,6 +892,28 @@ mod tests {
     }
 
     #[test]
+    fn timeout_errors_name_the_configured_timeout() {
+        let t = Target {
+            region: None,
+            project_id: "p1".into(),
+            cluster_id: "c1".into(),
+        };
+        // The client reports the time left (here 1s of a 2s timeout): say 2s.
+        let left = ApiError::Timeout {
+            message: "cluster c1 was still synchronizing after 1s".into(),
+        };
+        let e = configured_timeout(left, &t, Duration::from_secs(2));
+        assert_eq!(
+            e.to_string(),
+            "timed out: cluster c1 was still synchronizing when the 2s timeout ran out"
+        );
+        assert_eq!(
+            configured_timeout(ApiError::Cancelled, &t, Duration::from_secs(2)),
+            ApiError::Cancelled
+        );
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
@@ -935,6 +1015,99 @@ mod tests {
                     assert!(hit, "{name}: {d:?}");
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod props {
+    //! Property tests of the pure update planner: whatever the prior state, the config and
+    //! the cluster hold, the calls add and cancel exactly the right names.
+    use std::collections::BTreeSet;
+
+    use proptest::collection::btree_set;
+    use proptest::prelude::*;
+
+    use super::{cancel_batches, plan_update, Names, MAX_NAMES};
+
+    /// Names from a small pool, so prior, desired and remote overlap often.
+    fn names() -> impl Strategy<Value = Names> {
+        let set = || btree_set("[a-f]{1,2}", 0..12);
+        (set(), set()).prop_map(|(users, groups)| Names { users, groups })
+    }
+
+    /// Up to 3,500 names of each kind, to cross the 1,000 limit several times.
+    fn many() -> impl Strategy<Value = Names> {
+        (0usize..3500, 0usize..3500).prop_map(|(u, g)| Names {
+            users: (0..u).map(|i| format!("u{i}")).collect(),
+            groups: (0..g).map(|i| format!("g{i}")).collect(),
+        })
+    }
+
+    fn check_kind(
+        prior: &BTreeSet<String>,
+        desired: &BTreeSet<String>,
+        remote: &BTreeSet<String>,
+        add: &BTreeSet<String>,
+        remove: &BTreeSet<String>,
+    ) -> Result<(), TestCaseError> {
+        let missing: BTreeSet<String> = desired.difference(remote).cloned().collect();
+        prop_assert_eq!(add, &missing, "adds exactly the desired names not synced");
+        let removed_still_synced: BTreeSet<String> = prior
+            .difference(desired)
+            .filter(|n| remote.contains(*n))
+            .cloned()
+            .collect();
+        prop_assert_eq!(remove, &removed_still_synced);
+        for n in remove {
+            prop_assert!(prior.contains(n), "cancels {} which it never managed", n);
+            prop_assert!(!desired.contains(n), "cancels {} which is still wanted", n);
+        }
+        prop_assert!(add.is_disjoint(remove));
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn plan_adds_missing_and_cancels_only_removed_managed_names(
+            prior in names(),
+            desired in names(),
+            remote in names(),
+        ) {
+            let p = plan_update(&prior, &desired, &remote);
+            check_kind(&prior.users, &desired.users, &remote.users, &p.add.users, &p.remove.users)?;
+            check_kind(&prior.groups, &desired.groups, &remote.groups, &p.add.groups, &p.remove.groups)?;
+            // Applying the plan to the remote gives a cluster holding every desired name
+            // and none of the removed managed ones; unmanaged names are untouched.
+            let after = remote.minus(&p.remove).union(&p.add);
+            prop_assert!(desired.minus(&after).is_empty());
+            prop_assert!(prior.minus(&desired).intersect(&after).is_empty());
+            let unmanaged = remote.minus(&prior).minus(&desired);
+            prop_assert_eq!(unmanaged.intersect(&after), unmanaged);
+            // Converged: a second plan against the result sends nothing.
+            let again = plan_update(&desired, &desired, &after);
+            prop_assert!(again.add.is_empty() && again.remove.is_empty());
+        }
+
+        #[test]
+        fn cancel_batches_respect_the_limit_and_partition_the_names(n in many()) {
+            let batches = cancel_batches(&n);
+            let mut users = BTreeSet::new();
+            let mut groups = BTreeSet::new();
+            for b in &batches {
+                prop_assert!(b.user_names.len() <= MAX_NAMES && b.group_names.len() <= MAX_NAMES);
+                prop_assert!(!(b.user_names.is_empty() && b.group_names.is_empty()), "empty batch");
+                for u in &b.user_names {
+                    prop_assert!(users.insert(u.clone()), "user {} in two batches", u);
+                }
+                for g in &b.group_names {
+                    prop_assert!(groups.insert(g.clone()), "group {} in two batches", g);
+                }
+            }
+            prop_assert_eq!(&users, &n.users);
+            prop_assert_eq!(&groups, &n.groups);
+            let fewest = n.users.len().div_ceil(MAX_NAMES).max(n.groups.len().div_ceil(MAX_NAMES));
+            prop_assert_eq!(batches.len(), fewest, "no more calls than needed");
         }
     }
 }

@@ -197,6 +197,33 @@ impl TfWorkdir {
     /// and returns whatever happened. Panics only if terraform cannot be started or
     /// runs past the timeout.
     pub fn run(&self, args: &[&str]) -> TfOutput {
+        let (child, full) = self.start(args);
+        let out = wait_with_timeout(child, timeout());
+        match out {
+            Ok(out) => out,
+            Err(out) => panic!(
+                "{}",
+                out.describe(&format!(
+                    "terraform {} timed out after {:?} in {}",
+                    full.join(" "),
+                    timeout(),
+                    self.work.display()
+                ))
+            ),
+        }
+    }
+
+    /// Starts `terraform ARGS...` like `run` but returns at once, so a test can act while
+    /// it runs (e.g. interrupt it); finish with `TfChild::wait`.
+    pub fn spawn(&self, args: &[&str]) -> TfChild {
+        let (child, full) = self.start(args);
+        TfChild {
+            child: Some(child),
+            what: full.join(" "),
+        }
+    }
+
+    fn start<'a>(&self, args: &[&'a str]) -> (Child, Vec<&'a str>) {
         let mut full: Vec<&str> = args.to_vec();
         if let Some(sub) = args.first() {
             if NO_COLOR_COMMANDS.contains(sub) && !args.contains(&"-no-color") {
@@ -230,19 +257,7 @@ impl TfWorkdir {
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-        let out = wait_with_timeout(child, timeout());
-        match out {
-            Ok(out) => out,
-            Err(out) => panic!(
-                "{}",
-                out.describe(&format!(
-                    "terraform {} timed out after {:?} in {}",
-                    full.join(" "),
-                    timeout(),
-                    self.work.display()
-                ))
-            ),
-        }
+        (child, full)
     }
 
     /// Runs terraform and panics, showing all output, unless it exits 0.
@@ -332,6 +347,60 @@ impl Drop for TfWorkdir {
             eprintln!("terraform workdir kept: {}", self.root.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// A terraform command started by `TfWorkdir::spawn`. Dropping it unwaited kills its
+/// process group, so a failing test leaves no terraform or provider behind.
+pub struct TfChild {
+    child: Option<Child>,
+    what: String,
+}
+
+impl TfChild {
+    /// Terraform's process id (also its process group id).
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    /// Sends a signal (e.g. "INT") to terraform's whole process group, as a terminal's
+    /// Ctrl-C does. Terraform 1.0.3 runs under panicwrap, whose outer process ignores
+    /// SIGINT, so signalling the pid alone would do nothing; providers ignore SIGINT and
+    /// hear of it from terraform (StopProvider).
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), "--", &format!("-{}", self.id())])
+            .status()
+            .unwrap_or_else(|e| panic!("running kill: {e}"));
+        assert!(status.success(), "kill -{sig} {} failed", self.id());
+    }
+
+    /// Waits up to `limit` for terraform to exit; panics, showing its output, if it
+    /// does not.
+    pub fn wait(mut self, limit: Duration) -> TfOutput {
+        let child = self.child.take().expect("a TfChild is waited once");
+        match wait_with_timeout(child, limit) {
+            Ok(out) => out,
+            Err(out) => panic!(
+                "{}",
+                out.describe(&format!(
+                    "terraform {} did not exit within {limit:?}",
+                    self.what
+                ))
+            ),
+        }
+    }
+}
+
+impl Drop for TfChild {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }

@@ -1,0 +1,426 @@
+//! Fault scenarios with real Terraform 1.0.3, the real provider and `mrs-sim`: throttling
+//! and server-error bursts, dropped connections, answers slower than the request timeout,
+//! malformed success bodies, a sync that never ends, failed cancellations, and Ctrl-C in
+//! the middle of an apply. After each, the state must say what the cluster really holds
+//! and a plan must show exactly what is left to do.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::sim::Sim;
+use common::terraform::{state_resource, TfWorkdir};
+use serde_json::{json, Value};
+
+const HEADER: &str = r#"terraform {
+  required_providers {
+    mrs = {
+      source = "terraform.local/mrs/mrs"
+    }
+  }
+}
+
+provider "mrs" {}
+"#;
+
+const ADDR: &str = "mrs_iam_sync.r";
+
+fn workdir(sim: &Sim) -> TfWorkdir {
+    let mut w = TfWorkdir::new();
+    for (k, v) in sim.provider_env() {
+        w.set_env(k, &v);
+    }
+    w
+}
+
+/// `mrs_iam_sync.r` on `cluster` with the given names and an optional `timeouts` body.
+fn config(cluster: &str, users: &[&str], groups: &[&str], timeouts: &str) -> String {
+    let timeouts = if timeouts.is_empty() {
+        String::new()
+    } else {
+        format!("  timeouts {{\n    {timeouts}\n  }}\n")
+    };
+    format!(
+        "{HEADER}\nresource \"mrs_iam_sync\" \"r\" {{\n  cluster_id  = \"{cluster}\"\n  user_names  = {}\n  group_names = {}\n{timeouts}}}\n",
+        json!(users),
+        json!(groups)
+    )
+}
+
+fn set_of(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn set(s: &[&str]) -> BTreeSet<String> {
+    s.iter().map(|x| x.to_string()).collect()
+}
+
+/// The (users, groups) the state records for `mrs_iam_sync.r`, or None when it is absent.
+fn state_names(tf: &TfWorkdir) -> Option<(BTreeSet<String>, BTreeSet<String>)> {
+    let st = tf.state_json();
+    state_resource(&st, ADDR).map(|r| {
+        (
+            set_of(&r["values"]["user_names"]),
+            set_of(&r["values"]["group_names"]),
+        )
+    })
+}
+
+fn remote(sim: &Sim, cluster: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (u, g) = sim.names(cluster);
+    (u.into_iter().collect(), g.into_iter().collect())
+}
+
+/// What must hold after any apply, failed or not, once the faults are gone: nothing
+/// lost, then a plan that shows the truth, then convergence.
+fn assert_truth_and_converge(
+    tf: &TfWorkdir,
+    sim: &Sim,
+    cluster: &str,
+    users: &[&str],
+    groups: &[&str],
+) {
+    assert_nothing_lost(tf, sim, cluster, users, groups);
+    assert_plan_shows_truth_then_converge(tf, sim, cluster, users, groups);
+}
+
+/// Every configured name the cluster holds is in the state; when the resource is not in
+/// the state at all (a failed create), the cluster holds none of them.
+fn assert_nothing_lost(tf: &TfWorkdir, sim: &Sim, cluster: &str, users: &[&str], groups: &[&str]) {
+    let (ru, rg) = remote(sim, cluster);
+    let held_u: BTreeSet<String> = set(users).intersection(&ru).cloned().collect();
+    let held_g: BTreeSet<String> = set(groups).intersection(&rg).cloned().collect();
+    match state_names(tf) {
+        Some((su, sg)) => assert!(
+            held_u.is_subset(&su) && held_g.is_subset(&sg),
+            "synced names missing from state: state {su:?} {sg:?}, cluster {ru:?} {rg:?}"
+        ),
+        None => assert!(
+            held_u.is_empty() && held_g.is_empty(),
+            "no state, yet the cluster holds {held_u:?} {held_g:?}"
+        ),
+    }
+}
+
+/// A plan (which refreshes the state to what the cluster holds) shows changes exactly
+/// when the refreshed names differ from the configuration, naming each name to add; one
+/// clean apply then converges and the next plan is empty.
+fn assert_plan_shows_truth_then_converge(
+    tf: &TfWorkdir,
+    sim: &Sim,
+    cluster: &str,
+    users: &[&str],
+    groups: &[&str],
+) {
+    let (want_u, want_g) = (set(users), set(groups));
+    let (ru, rg) = remote(sim, cluster);
+    let recorded = state_names(tf);
+    let st = tf.state_json();
+    // A failed create that may have synced something is kept, tainted: it is replaced.
+    let tainted = state_resource(&st, ADDR).is_some_and(|r| r["tainted"] == true);
+    let (su, sg) = recorded.clone().unwrap_or_default();
+    let refreshed_u: BTreeSet<String> = su.intersection(&ru).cloned().collect();
+    let refreshed_g: BTreeSet<String> = sg.intersection(&rg).cloned().collect();
+    let converged =
+        recorded.is_some() && !tainted && refreshed_u == want_u && refreshed_g == want_g;
+    let plan = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(
+        plan.code(),
+        if converged { 0 } else { 2 },
+        "plan disagrees with the cluster ({ru:?} {rg:?}) and state {recorded:?}:\n{}",
+        plan.combined()
+    );
+    for n in want_u
+        .difference(&refreshed_u)
+        .chain(want_g.difference(&refreshed_g))
+    {
+        assert!(
+            plan.stdout.contains(&format!("\"{n}\"")),
+            "plan does not mention {n}:\n{}",
+            plan.stdout
+        );
+    }
+    tf.ok(&["apply", "-auto-approve"]);
+    let (ru, rg) = remote(sim, cluster);
+    assert!(
+        want_u.is_subset(&ru) && want_g.is_subset(&rg),
+        "{ru:?} {rg:?}"
+    );
+    assert_eq!(tf.plan_exit_code(), 0);
+    assert_eq!(sim.counter("overlapping_requests"), 0);
+}
+
+/// Statuses the sim answered to `method` requests on paths containing `path`, in order
+/// (None for a dropped connection).
+fn statuses(sim: &Sim, method: &str, path: &str) -> Vec<Option<u64>> {
+    sim.requests()
+        .iter()
+        .filter(|r| r["method"] == method && r["path"].as_str().is_some_and(|p| p.ends_with(path)))
+        .map(|r| r["status"].as_u64())
+        .collect()
+}
+
+#[test]
+fn bursts_of_429_and_5xx_on_every_call_are_retried() {
+    let sim = Sim::start(&["--sync-delay-ms", "100"]);
+    let tf = workdir(&sim);
+    // Status polls, the names read, the POST and (in the update) the DELETE each get a
+    // burst shorter than the 5 retries.
+    sim.fault(json!({"method": "GET", "path_contains": "iam-sync", "count": 2, "kind": "status", "status": 503, "error_code": "MRS.5030", "error_msg": "busy"}));
+    sim.fault(json!({"method": "POST", "count": 3, "kind": "status", "status": 429, "error_code": "APIGW.0308", "error_msg": "throttled"}));
+    sim.fault(json!({"method": "POST", "count": 1, "kind": "status", "status": 502, "error_code": "APIGW.0502", "error_msg": "bad gateway"}));
+    tf.write_main_tf(&config("c1", &["bob", "carol"], &["ops"], ""));
+    tf.ok(&["apply", "-auto-approve"]);
+    assert_eq!(
+        statuses(&sim, "POST", "iam-sync-user"),
+        vec![Some(429), Some(429), Some(429), Some(502), Some(202)]
+    );
+    assert_eq!(
+        state_names(&tf),
+        Some((set(&["bob", "carol"]), set(&["ops"])))
+    );
+
+    sim.fault(json!({"method": "DELETE", "count": 2, "kind": "status", "status": 504, "error_code": "APIGW.0504", "error_msg": "timeout"}));
+    sim.fault(json!({"method": "DELETE", "count": 1, "kind": "status", "status": 429, "error_code": "APIGW.0308", "error_msg": "throttled", "retry_after": 1}));
+    sim.fault(json!({"method": "GET", "path_contains": "iam-sync-user", "count": 3, "kind": "status", "status": 500, "error_code": "MRS.0500", "error_msg": "internal"}));
+    tf.write_main_tf(&config("c1", &["carol"], &["ops"], ""));
+    let t0 = Instant::now();
+    tf.ok(&["apply", "-auto-approve"]);
+    assert!(
+        t0.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
+    assert_eq!(
+        statuses(&sim, "DELETE", "iam-sync-user"),
+        vec![Some(504), Some(504), Some(429), Some(202)]
+    );
+    assert_truth_and_converge(&tf, &sim, "c1", &["carol"], &["ops"]);
+}
+
+#[test]
+fn reads_failing_after_a_successful_post_lose_nothing() {
+    // The POST is accepted, then every GET fails past the retries: the provider cannot
+    // see the result, so the state must keep what it may have synced.
+    let sim = Sim::start(&["--sync-delay-ms", "1500"]);
+    let tf = workdir(&sim).env("HW_MAX_RETRIES", "1");
+    tf.write_main_tf(&config("c1", &["bob"], &["ops"], ""));
+    let child = tf.spawn(&["apply", "-auto-approve"]);
+    wait_for_request(&sim, "POST", Duration::from_secs(60));
+    sim.fault(json!({"method": "GET", "count": 1000, "kind": "status", "status": 503, "error_code": "MRS.5030", "error_msg": "busy"}));
+    let out = child.wait(Duration::from_secs(60));
+    assert_ne!(out.code(), 0, "{}", out.combined());
+    assert!(out.combined().contains("MRS.5030"), "{}", out.combined());
+    // Let the accepted sync finish, then check.
+    std::thread::sleep(Duration::from_millis(1600));
+    clear_faults(&sim, "c1");
+    assert_eq!(remote(&sim, "c1").0, set(&["bob"]));
+    assert_truth_and_converge(&tf, &sim, "c1", &["bob"], &["ops"]);
+}
+
+#[test]
+fn dropped_connections_are_retried_and_outlasting_ones_fail_cleanly() {
+    let sim = Sim::start(&[]);
+    let tf = workdir(&sim).env("HW_MAX_RETRIES", "2");
+    sim.fault(json!({"method": "POST", "count": 2, "kind": "drop"}));
+    sim.fault(json!({"method": "GET", "count": 1, "kind": "drop"}));
+    tf.write_main_tf(&config("c1", &["bob"], &[], ""));
+    tf.ok(&["apply", "-auto-approve"]);
+    assert_eq!(
+        statuses(&sim, "POST", "iam-sync-user"),
+        vec![None, None, Some(202)]
+    );
+    assert_truth_and_converge(&tf, &sim, "c1", &["bob"], &[]);
+
+    // Every DELETE's connection drops: the update adds carol, cannot cancel bob.
+    sim.fault(json!({"method": "DELETE", "count": 1000, "kind": "drop"}));
+    tf.write_main_tf(&config("c1", &["carol"], &[], ""));
+    let out = tf.fail(&["apply", "-auto-approve"]);
+    assert!(
+        out.combined().contains("could not reach the MRS API"),
+        "{}",
+        out.combined()
+    );
+    assert_eq!(statuses(&sim, "DELETE", "iam-sync-user").len(), 3);
+    assert_eq!(state_names(&tf), Some((set(&["bob", "carol"]), set(&[]))));
+    clear_faults(&sim, "c1");
+    assert_truth_and_converge(&tf, &sim, "c1", &["carol"], &[]);
+    assert_eq!(remote(&sim, "c1").0, set(&["carol"]));
+
+    // A destroy whose DELETEs all drop keeps the resource and its names.
+    sim.fault(json!({"method": "DELETE", "count": 1000, "kind": "drop"}));
+    tf.fail(&["destroy", "-auto-approve"]);
+    assert_eq!(state_names(&tf), Some((set(&["carol"]), set(&[]))));
+    clear_faults(&sim, "c1");
+    assert_eq!(tf.plan_exit_code(), 0);
+    tf.ok(&["destroy", "-auto-approve"]);
+    assert!(remote(&sim, "c1").0.is_empty());
+    assert_eq!(state_names(&tf), None);
+}
+
+#[test]
+fn answers_slower_than_the_request_timeout_are_retried_then_fail() {
+    let sim = Sim::start(&[]);
+    let tf = workdir(&sim)
+        .env("TF_PROVIDER_MRS_REQUEST_TIMEOUT_MS", "400")
+        .env("HW_MAX_RETRIES", "1");
+    // One slow POST: the client gives up after 400 ms and the retry succeeds.
+    sim.fault(json!({"method": "POST", "count": 1, "kind": "latency", "latency_ms": 1500}));
+    tf.write_main_tf(&config("c1", &["bob"], &[], ""));
+    tf.ok(&["apply", "-auto-approve"]);
+    let posts = statuses(&sim, "POST", "iam-sync-user");
+    // The sim abandons (and so never logs) the slow POST when the client hangs up.
+    assert_eq!(posts.last(), Some(&Some(202)), "{posts:?}");
+    assert_truth_and_converge(&tf, &sim, "c1", &["bob"], &[]);
+
+    // Every POST slow: a clear timeout error, and the state says what is synced.
+    sim.fault(json!({"method": "POST", "count": 1000, "kind": "latency", "latency_ms": 1500}));
+    tf.write_main_tf(&config("c1", &["bob", "dave"], &[], ""));
+    let out = tf.fail(&["apply", "-auto-approve"]);
+    assert!(
+        out.combined().contains("request timed out"),
+        "{}",
+        out.combined()
+    );
+    assert_nothing_lost(&tf, &sim, "c1", &["bob", "dave"], &[]);
+    // A slow POST the server may still complete after the client gave up: wait it out,
+    // so the plan sees the settled cluster.
+    std::thread::sleep(Duration::from_millis(1600));
+    clear_faults(&sim, "c1");
+    assert_plan_shows_truth_then_converge(&tf, &sim, "c1", &["bob", "dave"], &[]);
+}
+
+#[test]
+fn malformed_success_bodies_are_errors_and_state_stays_true() {
+    let sim = Sim::start(&[]);
+    let tf = workdir(&sim);
+    // A 202 whose body is not JSON: the call is reported, nothing is claimed.
+    sim.fault(json!({"method": "POST", "count": 1, "kind": "malformed", "status": 202, "body": "{not json"}));
+    tf.write_main_tf(&config("c1", &["bob"], &[], ""));
+    let out = tf.fail(&["apply", "-auto-approve"]);
+    assert!(
+        out.combined().contains("could not be read"),
+        "{}",
+        out.combined()
+    );
+    assert_truth_and_converge(&tf, &sim, "c1", &["bob"], &[]);
+
+    // A 200 read whose body is truncated JSON: the plan fails, the state is untouched.
+    sim.fault(json!({"method": "GET", "path_contains": "iam-sync-user", "count": 1, "kind": "malformed", "status": 200, "body": "{\"user_names\": ["}));
+    let out = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(out.code(), 1, "{}", out.combined());
+    assert!(
+        out.combined().contains("could not be read"),
+        "{}",
+        out.combined()
+    );
+    assert_eq!(state_names(&tf), Some((set(&["bob"]), set(&[]))));
+
+    // A status poll answering 200 with the wrong shape fails the update; bob stays.
+    // (-refresh=false makes that poll the first GET, which the fault then hits.)
+    sim.fault(json!({"method": "GET", "path_contains": "iam-sync", "count": 1, "kind": "malformed", "status": 200, "body": "{\"is_synchronizing\": \"maybe\"}"}));
+    tf.write_main_tf(&config("c1", &["bob", "erin"], &[], ""));
+    let out = tf.fail(&["apply", "-auto-approve", "-refresh=false"]);
+    assert!(
+        out.combined().contains("could not be read"),
+        "{}",
+        out.combined()
+    );
+    assert_truth_and_converge(&tf, &sim, "c1", &["bob", "erin"], &[]);
+}
+
+#[test]
+fn a_sync_that_never_finishes_is_bounded_by_the_create_timeout() {
+    let sim = Sim::start(&["--sync-delay-ms", "600000"]);
+    let tf = workdir(&sim);
+    tf.write_main_tf(&config("c1", &["bob"], &[], "create = \"2s\""));
+    let t0 = Instant::now();
+    let out = tf.fail(&["apply", "-auto-approve"]);
+    let took = t0.elapsed();
+    let text = out.combined();
+    assert!(
+        text.contains("still synchronizing when the 2s timeout ran out"),
+        "{text}"
+    );
+    assert!(text.contains("The sync may still be running"), "{text}");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    // The sync is accepted but not finished: nothing is synced yet, so nothing is recorded,
+    // and the plan still wants to create it.
+    assert!(sim.state()["clusters"][0]["is_synchronizing"] == true);
+    assert!(remote(&sim, "c1").0.is_empty());
+    assert_eq!(state_names(&tf), None);
+    assert_eq!(tf.plan_exit_code(), 2);
+    // Applying again while that sync runs waits (bounded again) and sends nothing.
+    let before = sim.writes_since(0).len();
+    tf.fail(&["apply", "-auto-approve"]);
+    assert_eq!(
+        sim.writes_since(0).len(),
+        before,
+        "no write during a running sync"
+    );
+    assert_eq!(sim.counter("overlapping_requests"), 0);
+}
+
+#[test]
+fn ctrl_c_mid_apply_stops_the_provider_quickly_and_state_stays_true() {
+    let sim = Sim::start(&["--sync-delay-ms", "600000"]);
+    let tf = workdir(&sim);
+    // Seed the cluster with a managed name, so the interrupted apply is an update.
+    tf.write_main_tf(&config("c1", &["bob"], &[], ""));
+    sim.set_names("c1", &["bob"], &[]);
+    tf.ok(&["import", ADDR, "c1"]);
+    tf.write_main_tf(&config("c1", &["bob", "carol"], &[], ""));
+
+    let child = tf.spawn(&["apply", "-auto-approve"]);
+    wait_for_request(&sim, "POST", Duration::from_secs(60));
+    let t0 = Instant::now();
+    child.signal("INT");
+    let out = child.wait(Duration::from_secs(60));
+    let took = t0.elapsed();
+    eprintln!("terraform exited {took:?} after SIGINT");
+    assert!(
+        took < Duration::from_secs(5),
+        "terraform took {took:?} to stop"
+    );
+    assert_ne!(out.code(), 0, "{}", out.combined());
+    let text = out.combined();
+    assert!(text.contains("Interrupt received"), "{text}");
+    assert!(text.contains("interrupted"), "{text}");
+    // The POST was accepted but the sync runs on: only bob is synced, and the state says so.
+    assert_eq!(remote(&sim, "c1").0, set(&["bob"]));
+    let (users, _) = state_names(&tf).unwrap_or_else(|| panic!("resource lost:\n{text}"));
+    assert!(users.contains("bob"), "{users:?}");
+    // The plan shows carol still to add.
+    let plan = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(plan.code(), 2, "{}", plan.combined());
+    assert!(plan.stdout.contains("\"carol\""), "{}", plan.stdout);
+    assert_eq!(sim.counter("overlapping_requests"), 0);
+}
+
+/// Polls the sim's request log until a `method` request shows up.
+fn wait_for_request(sim: &Sim, method: &str, limit: Duration) {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if sim.requests().iter().any(|r| r["method"] == method) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("no {method} reached the sim within {limit:?}");
+}
+
+/// Drops the pending faults but keeps what `cluster` holds: the sim's only way to clear
+/// faults (`/_sim/reset`) also forgets clusters, so their names are put back.
+fn clear_faults(sim: &Sim, cluster: &str) {
+    let (u, g) = sim.names(cluster);
+    sim.reset();
+    let u: Vec<&str> = u.iter().map(String::as_str).collect();
+    let g: Vec<&str> = g.iter().map(String::as_str).collect();
+    sim.set_names(cluster, &u, &g);
+}

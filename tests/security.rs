@@ -1,0 +1,254 @@
+//! Security checks with real Terraform 1.0.3: secrets never reach logs or error messages
+//! (even at TF_LOG=trace), the plugin socket lives in a private directory and speaks only
+//! TLS (AutoMTLS), and the MRS endpoint's certificate is verified unless `insecure = true`,
+//! which warns.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::sim::Sim;
+use common::terraform::TfWorkdir;
+use serde_json::json;
+
+/// Distinctive values that would stand out in any log line.
+const SECRET: &str = "SK-zz9-plural-z-alpha-SECRET";
+const TOKEN: &str = "STS-TOKEN-kx81-qqvv-NEVER-LOG";
+
+const RESOURCE: &str = r#"
+resource "mrs_iam_sync" "s" {
+  cluster_id = "c1"
+  user_names = ["bob"]
+}
+"#;
+
+fn main_tf(provider_body: &str) -> String {
+    format!(
+        "terraform {{\n  required_providers {{\n    mrs = {{\n      source = \"terraform.local/mrs/mrs\"\n    }}\n  }}\n}}\n\nprovider \"mrs\" {{\n{provider_body}\n}}\n{RESOURCE}"
+    )
+}
+
+fn workdir(sim: &Sim) -> TfWorkdir {
+    let mut w = TfWorkdir::new();
+    for (k, v) in sim.provider_env() {
+        w.set_env(k, &v);
+    }
+    w.set_env("HW_SECRET_KEY", SECRET)
+        .set_env("HW_SECURITY_TOKEN", TOKEN);
+    w
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for s in [SECRET, TOKEN] {
+        assert!(!text.contains(s), "{what} contains a secret:\n{text}");
+    }
+}
+
+#[test]
+fn trace_logs_and_error_messages_never_contain_the_secret_key_or_token() {
+    let sim = Sim::start(&["--secret-key", SECRET]);
+    let tf = workdir(&sim).env("TF_LOG", "trace");
+    tf.write_main_tf(&main_tf(""));
+
+    let mut seen = String::new();
+    for args in [
+        &["apply", "-auto-approve"][..],
+        &["plan"][..],
+        &["destroy", "-auto-approve"][..],
+    ] {
+        let out = tf.ok(args);
+        seen.push_str(&out.combined());
+    }
+    // The trace really holds the provider's own logs and its requests.
+    assert!(seen.contains("terraform-provider-mrs"), "no provider logs");
+    assert!(seen.contains("[TRACE]"), "not a trace log");
+    assert!(
+        sim.writes_since(0).len() >= 2,
+        "apply and destroy reached the sim"
+    );
+    assert_no_secret("a trace-level apply/plan/destroy", &seen);
+
+    // Errors: a rejected signature, throttling past the retries, a server error.
+    let tf = workdir(&sim).env("HW_MAX_RETRIES", "0");
+    tf.write_main_tf(&main_tf(""));
+    for fault in [
+        json!({"method": "*", "count": 1, "kind": "status", "status": 401, "error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information"}),
+        json!({"method": "*", "count": 1, "kind": "status", "status": 429, "error_code": "APIGW.0308", "error_msg": "throttled"}),
+        json!({"method": "*", "count": 1, "kind": "malformed", "status": 200, "body": "<html>"}),
+    ] {
+        sim.fault(fault);
+        let out = tf.fail(&["apply", "-auto-approve"]);
+        assert!(out.combined().contains("Error:"), "{}", out.combined());
+        assert_no_secret("an error message", &out.combined());
+    }
+    // Keys the sim does not accept: the sim's own 401 answer.
+    let wrong = workdir(&sim).env("HW_SECRET_KEY", "SK-wrong-but-also-SECRET-123");
+    wrong.write_main_tf(&main_tf(""));
+    let out = wrong.fail(&["apply", "-auto-approve"]);
+    assert!(out.combined().contains("401"), "{}", out.combined());
+    assert!(!out.combined().contains("SK-wrong-but-also-SECRET-123"));
+    assert_no_secret("an authentication error", &out.combined());
+}
+
+#[test]
+fn plugin_socket_is_in_a_private_directory_and_speaks_only_tls() {
+    let sim = Sim::start(&["--sync-delay-ms", "600000", "--secret-key", SECRET]);
+    let log = std::env::temp_dir().join(format!(
+        "mrs-security-tf-{}-{}.log",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let tf = workdir(&sim)
+        .env("TF_LOG", "trace")
+        .env("TF_LOG_PATH", &log.to_string_lossy());
+    tf.write_main_tf(&main_tf("").replace(
+        "user_names = [\"bob\"]",
+        "user_names = [\"bob\"]\n  timeouts {\n    create = \"60s\"\n  }",
+    ));
+    let child = tf.spawn(&["apply", "-auto-approve"]);
+    // While the apply waits for the sync, the provider that serves it is running.
+    let t0 = Instant::now();
+    while !sim.requests().iter().any(|r| r["method"] == "POST") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no POST reached the sim"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    // The provider logs each start (re-emitted by go-plugin under
+    // provider.terraform-provider-mrs): "provider serving: network=unix
+    // address=/tmp/pluginX/plugin.sock tls=true"; the last is the running apply's provider.
+    let serving: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("provider serving:") && l.contains("network=unix"))
+        .collect();
+    let last = serving
+        .last()
+        .unwrap_or_else(|| panic!("no \"provider serving\" line in the trace log:\n{text}"));
+    // AutoMTLS: Terraform sent its client certificate, so every start served TLS.
+    assert!(
+        serving.iter().all(|l| l.contains("tls=true")),
+        "{serving:?}"
+    );
+    let socket: PathBuf = last
+        .split("address=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("no address in {last:?}"));
+    let dir = socket
+        .parent()
+        .unwrap_or_else(|| panic!("{} has no parent", socket.display()));
+    let meta = std::fs::metadata(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o700,
+        "{} is not private",
+        dir.display()
+    );
+    let uid = std::fs::metadata(&socket).map(|m| m.uid()).ok();
+    assert_eq!(
+        uid,
+        Some(meta.uid()),
+        "socket and directory have different owners"
+    );
+    // A plaintext HTTP/2 client gets no HTTP/2 answer: the socket serves only TLS.
+    let mut s = UnixStream::connect(&socket)
+        .unwrap_or_else(|e| panic!("connecting to {}: {e}", socket.display()));
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .ok();
+    let mut buf = [0u8; 16];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let is_h2_settings = n >= 4 && buf[3] == 0x04;
+    assert!(
+        !is_h2_settings,
+        "the plugin answered plaintext HTTP/2: {:?}",
+        &buf[..n]
+    );
+    assert!(
+        n == 0 || buf[0] == 0x15,
+        "expected a TLS alert or a closed connection, got {:?}",
+        &buf[..n]
+    );
+    drop(child);
+}
+
+/// A TLS server with a fresh self-signed certificate that forwards every connection to
+/// `target` (the sim), so an https endpoint reaches the sim. Returns its https URL.
+fn start_tls_proxy(target: String) -> String {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .expect("self-signed certificate");
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(rustls_pki_types::PrivatePkcs8KeyDer::from(
+        cert.signing_key.serialize_der(),
+    ));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
+                });
+            }
+        });
+    });
+    format!("https://{addr}")
+}
+
+#[test]
+fn tls_is_verified_unless_insecure_which_warns() {
+    let sim = Sim::start(&["--secret-key", SECRET]);
+    let target = sim.url.trim_start_matches("http://").to_string();
+    let https = start_tls_proxy(target);
+    let tf = workdir(&sim).env("HW_MRS_ENDPOINT", &https);
+
+    // A self-signed certificate is refused, with a message that says why.
+    tf.write_main_tf(&main_tf(""));
+    let out = tf.fail(&["apply", "-auto-approve"]);
+    let text = out.combined();
+    assert!(text.to_lowercase().contains("certificate"), "{text}");
+    assert!(sim.writes_since(0).is_empty(), "a request got through");
+    assert_no_secret("a TLS error", &text);
+
+    // insecure = true: the same endpoint works, with a warning on every run.
+    tf.write_main_tf(&main_tf("  insecure = true"));
+    let out = tf.ok(&["apply", "-auto-approve"]);
+    let text = out.combined();
+    assert!(text.contains("Warning: TLS verification is off"), "{text}");
+    assert_eq!(sim.names("c1").0, vec!["bob".to_string()]);
+    tf.ok(&["destroy", "-auto-approve"]);
+    assert!(sim.names("c1").0.is_empty());
+}
