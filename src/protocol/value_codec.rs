@@ -604,7 +604,10 @@ mod tests {
         let ty = obj_type();
         let bytes = encode_msgpack(&sample(), &ty);
         for n in 0..bytes.len() {
-            assert!(decode_msgpack(&bytes[..n], &ty).is_err(), "prefix of {n} bytes");
+            assert!(
+                decode_msgpack(&bytes[..n], &ty).is_err(),
+                "prefix of {n} bytes"
+            );
         }
         // Flipped bytes may still decode to some value; what matters is an answer, not a
         // panic (the fuzz target `value_codec` explores this much further).
