@@ -15,6 +15,12 @@ side, interleaving ours and null, the median of BENCH_RUNS (default 5) runs of:
                      state (mrs-sim --sync-delay-ms 0, reset between runs).
   4. validate        `terraform validate` of a one-resource config: start-up and schema.
 
+then, as context and in the same rounds, the four scenarios with Terraform's AutoMTLS off
+(TF_DISABLE_PLUGIN_TLS=1, BENCH_RUNS runs each; BENCH_FLOOR=0 skips them): with no
+certificates and no TLS handshakes left, what remains is Terraform's own work plus each
+provider's; ours without TLS over null with TLS is the lowest ratio ours can reach with
+AutoMTLS on unless its other work gets faster;
+
 and, once more each with the providers run under GNU `time` (installed with apt-get
 when missing), the peak RSS of the provider processes (not Terraform's) during (2) and
 (3); the size of both provider binaries; and the TCP connections mrs-sim accepted per
@@ -39,6 +45,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+FLOOR = os.environ.get("BENCH_FLOOR", "1") != "0"
 N = int(os.environ.get("BENCH_RESOURCES", "300"))
 AK = "BENCHACCESSKEY0001"
 SK = "bench-secret-key-do-not-use"
@@ -287,8 +294,11 @@ class Terraform:
         env.update(provider_env)
         self.env = env
 
-    def run(self, cwd, args, cli_config):
+    def run(self, cwd, args, cli_config, tls=True):
         env = dict(self.env, TF_CLI_CONFIG_FILE=cli_config)
+        if not tls:
+            # Terraform's own switch: no client certificate, plaintext gRPC.
+            env["TF_DISABLE_PLUGIN_TLS"] = "1"
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         r = subprocess.run(
@@ -372,31 +382,35 @@ def main():
                 plain,
             )
 
-        def plan_norefresh(who, cli):
+        def plan_norefresh(who, cli, tls=True):
             return tf_refresh.run(
                 dirs[("plan-norefresh", who)],
                 ["plan", "-refresh=false", "-no-color", "-input=false", "-lock=false"],
                 cli,
+                tls,
             )
 
-        def plan_refresh(who, cli):
+        def plan_refresh(who, cli, tls=True):
             return tf_refresh.run(
                 dirs[("plan-refresh", who)],
                 ["plan", "-no-color", "-input=false", "-lock=false"],
                 cli,
+                tls,
             )
 
-        def apply_create(who, cli):
+        def apply_create(who, cli, tls=True):
             d = dirs[("apply-create", who)]
             clear_state(d)
             if who == "ours":
                 sim_apply.reset()
             return tf_apply.run(
-                d, ["apply", "-auto-approve", "-no-color", "-input=false"], cli
+                d, ["apply", "-auto-approve", "-no-color", "-input=false"], cli, tls
             )
 
-        def validate(who, cli):
-            return tf_refresh.run(dirs[("validate", who)], ["validate", "-no-color"], cli)
+        def validate(who, cli, tls=True):
+            return tf_refresh.run(
+                dirs[("validate", who)], ["validate", "-no-color"], cli, tls
+            )
 
         scenarios = [
             ("plan-norefresh", plan_norefresh),
@@ -412,6 +426,11 @@ def main():
         for name, fn in scenarios:
             for who in ("ours", "null"):
                 fn(who, plain)
+        # The AutoMTLS-off runs (context, see report_floor) share the rounds, so that
+        # drift in machine load hits them and the timed runs alike.
+        floor = (
+            {(s, w): [] for s, _ in scenarios for w in ("ours", "null")} if FLOOR else {}
+        )
         for i in range(RUNS):
             log(f"round {i + 1}/{RUNS}")
             for name, fn in scenarios:
@@ -426,6 +445,9 @@ def main():
                     else:
                         times[(name, who)].append(fn(who, plain))
                     cpus[(name, who)].append(tf.last_cpu)
+                if FLOOR:
+                    for who in order:
+                        floor[(name, who)].append(fn(who, plain, tls=False))
 
         # Peak RSS: one more run of (2) and (3) each with the providers under GNU time.
         log("peak RSS run (providers under GNU time)")
@@ -447,7 +469,7 @@ def main():
 
         sizes = {"ours": os.path.getsize(mrs_bin), "null": os.path.getsize(null_bin)}
 
-        results = report(times, cpus, rss, cpu, sizes, conns, procs_refresh)
+        results = report(times, cpus, rss, cpu, sizes, conns, procs_refresh, floor)
         if os.environ.get("BENCH_JSON"):
             with open(os.environ["BENCH_JSON"], "w") as f:
                 json.dump(results, f, indent=2)
@@ -460,7 +482,7 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def report(times, cpus, rss, cpu, sizes, conns, procs_refresh):
+def report(times, cpus, rss, cpu, sizes, conns, procs_refresh, floor):
     rows = []
     results = {"runs": RUNS, "resources": N, "scenarios": {}}
     met_all = True
@@ -474,10 +496,7 @@ def report(times, cpus, rss, cpu, sizes, conns, procs_refresh):
             (name, f"{ours:.3f} s", f"{null:.3f} s", f"{ratio:.2f}x", f"<= {target:.2f}x", met)
         )
         results["scenarios"][name] = {
-            "ours_s": [round(t, 4) for t in times[(name, "ours")]],
-            "null_s": [round(t, 4) for t in times[(name, "null")]],
-            "ours_median_s": round(ours, 4),
-            "null_median_s": round(null, 4),
+            **timing_fields(times, name),
             "ratio": round(ratio, 3),
             "cpu_ours_s": [round(t, 4) for t in cpus[(name, "ours")]],
             "cpu_null_s": [round(t, 4) for t in cpus[(name, "null")]],
@@ -532,13 +551,9 @@ def report(times, cpus, rss, cpu, sizes, conns, procs_refresh):
 
     header = ("scenario", "ours (median)", "null (median)", "ours/null", "target", "met?")
     table = [header] + [r[:5] + ("yes" if r[5] else "NO",) for r in rows]
-    widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     print()
     print(f"terraform 1.0.3, {N} resources, median of {RUNS} runs, ours vs null 2.1.2")
-    for j, r in enumerate(table):
-        print("  ".join(str(c).ljust(widths[i]) for i, c in enumerate(r)).rstrip())
-        if j == 0:
-            print("  ".join("-" * w for w in widths))
+    print_table(table)
     print()
     print(
         f"provider processes per refresh plan: ours {procs_refresh.get('ours')}, "
@@ -556,10 +571,67 @@ def report(times, cpus, rss, cpu, sizes, conns, procs_refresh):
             f"provider CPU (user+sys, all its processes) during one {name}: "
             f"ours {cpu[(name, 'ours')]:.2f} s, null {cpu[(name, 'null')]:.2f} s"
         )
+    if floor:
+        report_floor(times, floor, results)
     print("all targets met" if met_all else "some targets missed")
     results["all_met"] = met_all
     return results
 
+
+def report_floor(times, floor, results):
+    """The AutoMTLS-off rounds: how much of each scenario is left without TLS."""
+    print()
+    print(
+        f"Context: the same scenarios with AutoMTLS off (TF_DISABLE_PLUGIN_TLS=1), "
+        f"median of {RUNS} runs."
+    )
+    for line in (
+        "With AutoMTLS on, a run costs its AutoMTLS-off time plus a certificate generation",
+        "and a TLS handshake per provider start, mostly on Terraform's side. So ours/null",
+        "cannot fall below 'ours no TLS / null' without making the provider's other work",
+        "faster; where ours and null take the same time without TLS, the rest is Terraform's.",
+    ):
+        print(line)
+    header = ("scenario", "ours, no TLS", "null, no TLS", "ours no TLS / null", "target")
+    table = [header]
+    results["autotls_off"] = {}
+    for name, target in RATIO_TARGETS.items():
+        ours_off = statistics.median(floor[(name, "ours")])
+        null_off = statistics.median(floor[(name, "null")])
+        bound = ours_off / statistics.median(times[(name, "null")])
+        table.append(
+            (
+                name,
+                f"{ours_off:.3f} s",
+                f"{null_off:.3f} s",
+                f"{bound:.2f}x",
+                f"<= {target:.2f}x",
+            )
+        )
+        results["autotls_off"][name] = {
+            **timing_fields(floor, name),
+            "ours_off_over_null": round(bound, 3),
+        }
+    print_table(table)
+
+
+def timing_fields(samples, name):
+    """Every run and the medians of one scenario, for BENCH_JSON."""
+    out = {}
+    for who in ("ours", "null"):
+        out[f"{who}_s"] = [round(t, 4) for t in samples[(name, who)]]
+    for who in ("ours", "null"):
+        out[f"{who}_median_s"] = round(statistics.median(samples[(name, who)]), 4)
+    return out
+
+
+def print_table(table):
+    """Left-aligned columns, a rule under the header row."""
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
+    for j, r in enumerate(table):
+        print("  ".join(str(c).ljust(widths[i]) for i, c in enumerate(r)).rstrip())
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
 
 if __name__ == "__main__":
     main()

@@ -684,6 +684,9 @@ impl ServerTls {
             .map_err(|e| ServeError::Tls(e.to_string()))?;
         // gRPC runs over HTTP/2; newer grpc-go clients refuse a TLS server without ALPN.
         config.alpn_protocols = vec![b"h2".to_vec()];
+        // One process serves one Terraform connection and go-plugin's client keeps no
+        // session cache, so a resumption ticket could never be used: send none.
+        config.send_tls13_tickets = 0;
         Ok(Self {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             cert_der,
