@@ -10,29 +10,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::sim::Sim;
-use common::terraform::{state_resource, TfWorkdir};
+use common::terraform::{sorted_strings, state_resource, TfWorkdir, MRS_HEADER};
 use serde_json::{json, Value};
 
-const HEADER: &str = r#"terraform {
-  required_providers {
-    mrs = {
-      source = "terraform.local/mrs/mrs"
-    }
-  }
-}
-
-provider "mrs" {}
-"#;
-
 const ADDR: &str = "mrs_iam_sync.r";
-
-fn workdir(sim: &Sim) -> TfWorkdir {
-    let mut w = TfWorkdir::new();
-    for (k, v) in sim.provider_env() {
-        w.set_env(k, &v);
-    }
-    w
-}
 
 /// `mrs_iam_sync.r` on `cluster` with the given names and an optional `timeouts` body.
 fn config(cluster: &str, users: &[&str], groups: &[&str], timeouts: &str) -> String {
@@ -42,20 +23,14 @@ fn config(cluster: &str, users: &[&str], groups: &[&str], timeouts: &str) -> Str
         format!("  timeouts {{\n    {timeouts}\n  }}\n")
     };
     format!(
-        "{HEADER}\nresource \"mrs_iam_sync\" \"r\" {{\n  cluster_id  = \"{cluster}\"\n  user_names  = {}\n  group_names = {}\n{timeouts}}}\n",
+        "{MRS_HEADER}\nresource \"mrs_iam_sync\" \"r\" {{\n  cluster_id  = \"{cluster}\"\n  user_names  = {}\n  group_names = {}\n{timeouts}}}\n",
         json!(users),
         json!(groups)
     )
 }
 
 fn set_of(v: &Value) -> BTreeSet<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+    sorted_strings(v).into_iter().collect()
 }
 
 fn set(s: &[&str]) -> BTreeSet<String> {
@@ -170,7 +145,7 @@ fn statuses(sim: &Sim, method: &str, path: &str) -> Vec<Option<u64>> {
 #[test]
 fn bursts_of_429_and_5xx_on_every_call_are_retried() {
     let sim = Sim::start(&["--sync-delay-ms", "100"]);
-    let tf = workdir(&sim);
+    let tf = sim.workdir();
     // Status polls, the names read, the POST and (in the update) the DELETE each get a
     // burst shorter than the 5 retries.
     sim.fault(json!({"method": "GET", "path_contains": "iam-sync", "count": 2, "kind": "status", "status": 503, "error_code": "MRS.5030", "error_msg": "busy"}));
@@ -209,7 +184,7 @@ fn reads_failing_after_a_successful_post_lose_nothing() {
     // The POST is accepted, then every GET fails past the retries: the provider cannot
     // see the result, so the state must keep what it may have synced.
     let sim = Sim::start(&["--sync-delay-ms", "1500"]);
-    let tf = workdir(&sim).env("HW_MAX_RETRIES", "1");
+    let tf = sim.workdir().env("HW_MAX_RETRIES", "1");
     tf.write_main_tf(&config("c1", &["bob"], &["ops"], ""));
     let child = tf.spawn(&["apply", "-auto-approve"]);
     wait_for_request(&sim, "POST", Duration::from_secs(60));
@@ -227,7 +202,7 @@ fn reads_failing_after_a_successful_post_lose_nothing() {
 #[test]
 fn dropped_connections_are_retried_and_outlasting_ones_fail_cleanly() {
     let sim = Sim::start(&[]);
-    let tf = workdir(&sim).env("HW_MAX_RETRIES", "2");
+    let tf = sim.workdir().env("HW_MAX_RETRIES", "2");
     sim.fault(json!({"method": "POST", "count": 2, "kind": "drop"}));
     sim.fault(json!({"method": "GET", "count": 1, "kind": "drop"}));
     tf.write_main_tf(&config("c1", &["bob"], &[], ""));
@@ -267,7 +242,8 @@ fn dropped_connections_are_retried_and_outlasting_ones_fail_cleanly() {
 #[test]
 fn answers_slower_than_the_request_timeout_are_retried_then_fail() {
     let sim = Sim::start(&[]);
-    let tf = workdir(&sim)
+    let tf = sim
+        .workdir()
         .env("TF_PROVIDER_MRS_REQUEST_TIMEOUT_MS", "400")
         .env("HW_MAX_RETRIES", "1");
     // One slow POST: the client gives up after 400 ms and the retry succeeds.
@@ -299,7 +275,7 @@ fn answers_slower_than_the_request_timeout_are_retried_then_fail() {
 #[test]
 fn malformed_success_bodies_are_errors_and_state_stays_true() {
     let sim = Sim::start(&[]);
-    let tf = workdir(&sim);
+    let tf = sim.workdir();
     // A 202 whose body is not JSON: the call is reported, nothing is claimed.
     sim.fault(json!({"method": "POST", "count": 1, "kind": "malformed", "status": 202, "body": "{not json"}));
     tf.write_main_tf(&config("c1", &["bob"], &[], ""));
@@ -338,7 +314,7 @@ fn malformed_success_bodies_are_errors_and_state_stays_true() {
 #[test]
 fn a_sync_that_never_finishes_is_bounded_by_the_create_timeout() {
     let sim = Sim::start(&["--sync-delay-ms", "600000"]);
-    let tf = workdir(&sim);
+    let tf = sim.workdir();
     tf.write_main_tf(&config("c1", &["bob"], &[], "create = \"2s\""));
     let t0 = Instant::now();
     let out = tf.fail(&["apply", "-auto-approve"]);
@@ -370,7 +346,7 @@ fn a_sync_that_never_finishes_is_bounded_by_the_create_timeout() {
 #[test]
 fn ctrl_c_mid_apply_stops_the_provider_quickly_and_state_stays_true() {
     let sim = Sim::start(&["--sync-delay-ms", "600000"]);
-    let tf = workdir(&sim);
+    let tf = sim.workdir();
     // Seed the cluster with a managed name, so the interrupted apply is an update.
     tf.write_main_tf(&config("c1", &["bob"], &[], ""));
     sim.set_names("c1", &["bob"], &[]);

@@ -34,10 +34,7 @@ fn main_tf(provider_body: &str) -> String {
 }
 
 fn workdir(sim: &Sim) -> TfWorkdir {
-    let mut w = TfWorkdir::new();
-    for (k, v) in sim.provider_env() {
-        w.set_env(k, &v);
-    }
+    let mut w = sim.workdir();
     w.set_env("HW_SECRET_KEY", SECRET)
         .set_env("HW_SECURITY_TOKEN", TOKEN);
     w

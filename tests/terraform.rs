@@ -6,30 +6,13 @@
 mod common;
 
 use common::sim::{Sim, PROJECT};
-use common::terraform::{null_provider_dir, state_resource, TfWorkdir, NULL_SOURCE};
+use common::terraform::{
+    null_provider_dir, sorted_strings, state_resource, MRS_HEADER, NULL_SOURCE,
+};
 use serde_json::{json, Value};
 
-const HEADER: &str = r#"terraform {
-  required_providers {
-    mrs = {
-      source = "terraform.local/mrs/mrs"
-    }
-  }
-}
-
-provider "mrs" {}
-"#;
-
-fn workdir(sim: &Sim) -> TfWorkdir {
-    let mut w = TfWorkdir::new();
-    for (k, v) in sim.provider_env() {
-        w.set_env(k, &v);
-    }
-    w
-}
-
 fn config(body: &str) -> String {
-    format!("{HEADER}\n{body}")
+    format!("{MRS_HEADER}\n{body}")
 }
 
 fn sync(name: &str, cluster: &str, users: &[&str], groups: &[&str]) -> String {
@@ -40,25 +23,15 @@ fn sync(name: &str, cluster: &str, users: &[&str], groups: &[&str]) -> String {
     )
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = v
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
 fn attrs<'a>(state: &'a Value, addr: &str) -> &'a Value {
     &state_resource(state, addr).unwrap_or_else(|| panic!("{addr} not in state: {state}"))["values"]
 }
 
 fn names_of(body: &Value) -> (Vec<String>, Vec<String>) {
-    (strings(&body["user_names"]), strings(&body["group_names"]))
+    (
+        sorted_strings(&body["user_names"]),
+        sorted_strings(&body["group_names"]),
+    )
 }
 
 fn v(s: &[&str]) -> Vec<String> {
@@ -68,7 +41,7 @@ fn v(s: &[&str]) -> Vec<String> {
 #[test]
 fn create_plan_update_drift_import_destroy() {
     let sim = Sim::start(&["--sync-delay-ms", "150"]);
-    let tf = workdir(&sim);
+    let tf = sim.workdir();
 
     // Create: one POST with the desired names; alice's groups arrive implicitly.
     tf.write_main_tf(&config(&sync("x", "c1", &["alice", "bob"], &["ops"])));
@@ -87,7 +60,7 @@ fn create_plan_update_drift_import_destroy() {
     assert_eq!(x["project_id"], PROJECT);
     assert_eq!(x["region"], "cn-north-4");
     assert_eq!(
-        strings(&x["group_names"]),
+        sorted_strings(&x["group_names"]),
         v(&["ops"]),
         "implicit groups are not managed"
     );
@@ -136,13 +109,13 @@ fn create_plan_update_drift_import_destroy() {
     let (users, groups) = sim.names("c1");
     let users: Vec<&str> = users.iter().map(String::as_str).collect();
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-    let imp = workdir(&sim);
+    let imp = sim.workdir();
     imp.write_main_tf(&config(&sync("y", "c1", &users, &groups)));
     imp.ok(&["import", "mrs_iam_sync.y", &format!("{PROJECT}/c1")]);
     let st = imp.state_json();
     let y = attrs(&st, "mrs_iam_sync.y");
-    assert_eq!(strings(&y["user_names"]), v(&users));
-    assert_eq!(strings(&y["group_names"]), v(&groups));
+    assert_eq!(sorted_strings(&y["user_names"]), v(&users));
+    assert_eq!(sorted_strings(&y["group_names"]), v(&groups));
     assert_eq!(y["region"], "cn-north-4");
     assert_eq!(imp.plan_exit_code(), 0, "no diff after import");
     let bad = imp.fail(&["import", "mrs_iam_sync.y", "not/a/valid/id"]);
@@ -169,7 +142,7 @@ fn create_plan_update_drift_import_destroy() {
 #[test]
 fn validation_errors_point_at_the_attribute_line() {
     let sim = Sim::start(&[]);
-    let tf = workdir(&sim);
+    let tf = sim.workdir();
     let many: Vec<String> = (0..1001).map(|i| format!("u{i}")).collect();
     let cases: Vec<(String, &str, &str)> = vec![
         (
@@ -227,10 +200,10 @@ fn validation_errors_point_at_the_attribute_line() {
 #[test]
 fn cluster_id_unknown_until_apply() {
     let sim = Sim::start(&[]);
-    let mut tf = workdir(&sim);
+    let mut tf = sim.workdir();
     tf.add_override(NULL_SOURCE, &null_provider_dir());
     tf.write_main_tf(
-        &(HEADER.replace(
+        &(MRS_HEADER.replace(
             "    mrs = {",
             "    null = {\n      source = \"registry.terraform.io/hashicorp/null\"\n    }\n    mrs = {",
         ) + r#"
@@ -262,7 +235,7 @@ resource "mrs_iam_sync" "late" {
 #[test]
 fn parallel_resources_on_one_cluster_never_overlap_a_sync() {
     let sim = Sim::start(&["--sync-delay-ms", "100"]);
-    let tf = workdir(&sim);
+    let tf = sim.workdir();
     let users = ["alice", "bob", "carol", "dave", "erin"];
     let body: String = users.iter().map(|u| sync(u, "shared", &[u], &[])).collect();
     tf.write_main_tf(&config(&body));
@@ -277,7 +250,7 @@ fn parallel_resources_on_one_cluster_never_overlap_a_sync() {
 #[test]
 fn transient_errors_are_retried() {
     let sim = Sim::start(&[]);
-    let tf = workdir(&sim);
+    let tf = sim.workdir();
     sim.fault(json!({"method": "POST", "count": 2, "kind": "status", "status": 503, "error_code": "MRS.5030", "error_msg": "busy"}));
     sim.fault(json!({"method": "GET", "count": 1, "kind": "status", "status": 429, "error_code": "APIGW.0308", "error_msg": "throttled", "retry_after": 1}));
     tf.write_main_tf(&config(&sync("r", "c1", &["bob"], &[])));
@@ -297,7 +270,7 @@ fn transient_errors_are_retried() {
 #[test]
 fn persistent_errors_fail_with_code_and_request_id_and_state_stays_true() {
     let sim = Sim::start(&[]);
-    let tf = workdir(&sim).env("HW_MAX_RETRIES", "2");
+    let tf = sim.workdir().env("HW_MAX_RETRIES", "2");
 
     // A create whose POST always fails records nothing.
     sim.fault(json!({"method": "POST", "count": 100, "kind": "status", "status": 500, "error_code": "MRS.0500", "error_msg": "internal error"}));
@@ -327,7 +300,7 @@ fn persistent_errors_fail_with_code_and_request_id_and_state_stays_true() {
     tf.fail(&["apply", "-auto-approve"]);
     let st = tf.state_json();
     assert_eq!(
-        strings(&attrs(&st, "mrs_iam_sync.p")["user_names"]),
+        sorted_strings(&attrs(&st, "mrs_iam_sync.p")["user_names"]),
         v(&["bob", "carol"])
     );
     assert_eq!(sim.names("c1").0, v(&["bob", "carol"]));
@@ -342,7 +315,7 @@ fn persistent_errors_fail_with_code_and_request_id_and_state_stays_true() {
     assert!(out.combined().contains("\"ghost\""), "{}", out.combined());
     let st = tf.state_json();
     assert_eq!(
-        strings(&attrs(&st, "mrs_iam_sync.p")["user_names"]),
+        sorted_strings(&attrs(&st, "mrs_iam_sync.p")["user_names"]),
         v(&["carol"])
     );
 }
@@ -351,7 +324,7 @@ fn persistent_errors_fail_with_code_and_request_id_and_state_stays_true() {
 fn data_source_reads_what_the_cluster_holds() {
     let sim = Sim::start(&[]);
     sim.set_names("c9", &["alice"], &["admins", "dev"]);
-    let tf = workdir(&sim);
+    let tf = sim.workdir();
     tf.write_main_tf(&config(
         r#"
 data "mrs_iam_sync_users" "c" {
@@ -374,15 +347,15 @@ output "busy" {
     tf.ok(&["apply", "-auto-approve"]);
     let out = tf.ok(&["output", "-json"]);
     let o: Value = serde_json::from_str(&out.stdout).expect("output json");
-    assert_eq!(strings(&o["users"]["value"]), v(&["alice"]));
-    assert_eq!(strings(&o["groups"]["value"]), v(&["admins", "dev"]));
+    assert_eq!(sorted_strings(&o["users"]["value"]), v(&["alice"]));
+    assert_eq!(sorted_strings(&o["groups"]["value"]), v(&["admins", "dev"]));
     assert_eq!(o["busy"]["value"], false);
 }
 
 #[test]
 fn missing_cluster_fails_create_and_a_vanished_one_leaves_state() {
     let sim = Sim::start(&["--clusters", "c1"]);
-    let tf = workdir(&sim);
+    let tf = sim.workdir();
     tf.write_main_tf(&config(
         &(sync("g", "c1", &["bob"], &[]) + &sync("h", "nope", &["bob"], &[])),
     ));
@@ -403,7 +376,7 @@ fn missing_cluster_fails_create_and_a_vanished_one_leaves_state() {
 #[test]
 fn full_sync_syncs_the_directory_and_destroy_cancels_everything() {
     let sim = Sim::start(&["--sync-delay-ms", "50"]);
-    let tf = workdir(&sim);
+    let tf = sim.workdir();
     tf.write_main_tf(&config(
         "resource \"mrs_iam_sync\" \"all\" {\n  cluster_id  = \"c1\"\n  is_all_sync = true\n}\n",
     ));

@@ -221,17 +221,8 @@ impl Client {
         cluster_id: &str,
         cancel: &CancellationToken,
     ) -> Result<SyncedNames, ApiError> {
-        let a = self
-            .call(
-                Method::GET,
-                project_id,
-                cluster_id,
-                "iam-sync-user",
-                None,
-                cancel,
-            )
-            .await?;
-        decode(&a)
+        self.get(project_id, cluster_id, "iam-sync-user", cancel)
+            .await
     }
 
     /// Whether a synchronization is running on the cluster.
@@ -241,17 +232,9 @@ impl Client {
         cluster_id: &str,
         cancel: &CancellationToken,
     ) -> Result<bool, ApiError> {
-        let a = self
-            .call(
-                Method::GET,
-                project_id,
-                cluster_id,
-                "iam-sync",
-                None,
-                cancel,
-            )
-            .await?;
-        decode::<SyncStatus>(&a).map(|s| s.is_synchronizing)
+        self.get::<SyncStatus>(project_id, cluster_id, "iam-sync", cancel)
+            .await
+            .map(|s| s.is_synchronizing)
     }
 
     /// Whether the cluster supports IAM synchronization at all.
@@ -261,17 +244,23 @@ impl Client {
         cluster_id: &str,
         cancel: &CancellationToken,
     ) -> Result<bool, ApiError> {
+        self.get::<SyncSupport>(project_id, cluster_id, "iam-sync/is-synchronous", cancel)
+            .await
+            .map(|s| s.is_synchronous)
+    }
+
+    /// A GET of `suffix` under the cluster, its JSON answer decoded.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        project_id: &str,
+        cluster_id: &str,
+        suffix: &str,
+        cancel: &CancellationToken,
+    ) -> Result<T, ApiError> {
         let a = self
-            .call(
-                Method::GET,
-                project_id,
-                cluster_id,
-                "iam-sync/is-synchronous",
-                None,
-                cancel,
-            )
+            .call(Method::GET, project_id, cluster_id, suffix, None, cancel)
             .await?;
-        decode::<SyncSupport>(&a).map(|s| s.is_synchronous)
+        decode(&a)
     }
 
     /// Polls `sync_status` until it is false: first after `poll_first`, doubling up to

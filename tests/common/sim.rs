@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 
+use super::terraform::{sorted_strings, TfWorkdir};
+
 pub const AK: &str = "TESTACCESSKEY0001";
 pub const SK: &str = "test-secret-key-do-not-use";
 pub const PROJECT: &str = "proj0001";
@@ -161,19 +163,10 @@ impl Sim {
             .find(|c| c["cluster_id"] == cluster && c["project_id"] == PROJECT)
             .cloned()
             .unwrap_or(Value::Null);
-        let list = |k: &str| -> Vec<String> {
-            let mut v: Vec<String> = c[k]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            v.sort();
-            v
-        };
-        (list("user_names"), list("group_names"))
+        (
+            sorted_strings(&c["user_names"]),
+            sorted_strings(&c["group_names"]),
+        )
     }
 
     pub fn counter(&self, name: &str) -> u64 {
@@ -192,6 +185,15 @@ impl Sim {
             ("HW_REGION_NAME", REGION.to_string()),
             ("TF_PROVIDER_MRS_RETRY_BASE_MS", "20".to_string()),
         ]
+    }
+
+    /// A Terraform working directory whose provider talks to this simulator.
+    pub fn workdir(&self) -> TfWorkdir {
+        let mut w = TfWorkdir::new();
+        for (k, v) in self.provider_env() {
+            w.set_env(k, &v);
+        }
+        w
     }
 }
 

@@ -20,6 +20,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub const MRS_SOURCE: &str = "terraform.local/mrs/mrs";
 /// The null provider's source address (the Go provider the harness is proven against).
 pub const NULL_SOURCE: &str = "registry.terraform.io/hashicorp/null";
+/// The `terraform` block that selects this provider, then an empty `provider "mrs"`.
+pub const MRS_HEADER: &str = r#"terraform {
+  required_providers {
+    mrs = {
+      source = "terraform.local/mrs/mrs"
+    }
+  }
+}
+
+provider "mrs" {}
+"#;
 
 /// How long one terraform command may run before it is killed and the test fails.
 /// `TF_TEST_TIMEOUT_SECS` overrides it.
@@ -403,6 +414,20 @@ impl Drop for TfChild {
             let _ = child.wait();
         }
     }
+}
+
+/// The strings of a JSON array, sorted; empty for anything that is not an array.
+pub fn sorted_strings(v: &serde_json::Value) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
 }
 
 /// Finds a resource (e.g. `null_resource.a`, `module.m.x.y`, `data.d.e`) in the state
