@@ -161,8 +161,12 @@ fn step_runner_passes_a_converging_config_and_matches_expected_errors() {
         &wd,
         None::<&Sim>,
         vec![
+            Step::plan_only("resource \"null_resource\" \"a\" {\n  no_such_argument = 1\n}\n")
+                .expect_error("Unsupported argument"),
+            // The destroy at the end runs on the last config written, so the broken one
+            // comes first.
             Step::apply(NULL_CONFIG).check(|r| {
-                assert_eq!(r.number, 1);
+                assert_eq!(r.number, 2);
                 assert_eq!(r.attrs("null_resource.a")["triggers"]["t"], "one");
             }),
             Step::plan_only(NULL_CONFIG.replace("\"one\"", "\"two\""))
@@ -174,8 +178,6 @@ fn step_runner_passes_a_converging_config_and_matches_expected_errors() {
                         r.out.stdout
                     )
                 }),
-            Step::plan_only("resource \"null_resource\" \"a\" {\n  no_such_argument = 1\n}\n")
-                .expect_error("Unsupported argument"),
             Step::destroy().check(|r| assert!(r.resource("null_resource.a").is_none())),
         ],
     );
