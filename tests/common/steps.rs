@@ -486,8 +486,13 @@ impl<'s> Runner<'s> {
         let command = args.join(" ");
         match &step.expect_error {
             Some(re) => {
+                // `plan -detailed-exitcode` exits 2 for changes: only 1 is an error.
+                let failed = match step.kind {
+                    Kind::PlanOnly => out.code() == 1,
+                    _ => !out.status.success(),
+                };
                 assert!(
-                    !out.status.success(),
+                    failed,
                     "terraform {command} succeeded, but an error matching /{re}/ was expected"
                 );
                 assert!(
