@@ -1,5 +1,4 @@
-# The two commands a newcomer needs are `make demo` and `make test`.
-# Targets still to come (owned by others): demo, install, docs.
+# The developer commands of terraform-provider-mrs (tools, build, test, lint, docs, demo, install, bench); start with `make demo` and `make test`.
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 

@@ -3,7 +3,9 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod provider;
+pub mod rpc;
 pub mod sim;
+pub mod steps;
 pub mod terraform;
 
 pub use provider::*;

@@ -462,3 +462,26 @@ pub fn run_to_exit(
         }
     }
 }
+
+/// How long a provider may take to exit after Shutdown or a signal.
+pub const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The health status of a serving plugin.
+pub fn serving() -> i32 {
+    health::health_check_response::ServingStatus::Serving as i32
+}
+
+/// Asks the plugin's health service about `service`.
+pub async fn check(p: &RunningProvider, service: &str) -> Result<i32, tonic::Status> {
+    p.health()
+        .check(health::HealthCheckRequest {
+            service: service.to_string(),
+        })
+        .await
+        .map(|r| r.into_inner().status)
+}
+
+/// The environment that carries go-plugin's magic cookie, as Terraform sets it.
+pub fn cookie() -> HashMap<&'static str, &'static str> {
+    HashMap::from([(COOKIE_KEY, COOKIE_VALUE)])
+}

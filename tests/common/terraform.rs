@@ -104,7 +104,8 @@ impl TfOutput {
         format!("{}\n{}", self.stdout, self.stderr)
     }
 
-    fn describe(&self, what: &str) -> String {
+    /// The exit status and everything printed, under a heading.
+    pub fn describe(&self, what: &str) -> String {
         format!(
             "{what} ({})\n----- stdout -----\n{}\n----- stderr -----\n{}\n------------------",
             self.status, self.stdout, self.stderr
@@ -155,6 +156,21 @@ impl TfWorkdir {
             env: BTreeMap::new(),
         };
         wd.write_cli_config();
+        wd
+    }
+
+    /// A fresh, empty workdir with the same `dev_overrides` and environment: another
+    /// Terraform user pointed at the same providers and API (e.g. to import into).
+    pub fn fresh_like(&self) -> Self {
+        let extra: Vec<(&str, &Path)> = self
+            .overrides
+            .iter()
+            .map(|(addr, dir)| (addr.as_str(), dir.as_path()))
+            .collect();
+        let mut wd = Self::with_overrides(&extra);
+        for (k, v) in &self.env {
+            wd.set_env(k, v);
+        }
         wd
     }
 

@@ -1,522 +1,19 @@
-//! Black-box tests of the real binary: the go-plugin start-up (cookie, protocol versions,
-//! handshake line, socket directory, AutoMTLS, TCP, shutdown, debug mode), then every RPC
-//! of the tfplugin6 Provider service over AutoMTLS, including malformed input.
+//! Every RPC of the tfplugin6 Provider service against the real provider binary over
+//! AutoMTLS, and mrs-sim behind it where an RPC reaches the API: metadata and schemas,
+//! validation with attribute paths, configure, plan, apply, read, import, the data
+//! source, state upgrades, the RPCs the provider does not support, StopProvider, and
+//! malformed DynamicValues, which must come back as diagnostics while the provider keeps
+//! serving. User-facing failures must arrive as diagnostics: a gRPC error here is a bug,
+//! so every call unwraps the transport result with `expect`.
 
 mod common;
 
 use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
 
+use common::rpc::*;
 use common::sim::{Sim, PROJECT, REGION};
 use common::tfplugin6 as pb;
-use common::{health, plugin, start_provider, ClientIdentity, StartOptions};
-use terraform_provider_mrs::framework::{Type, Value};
-use terraform_provider_mrs::protocol::value_codec::{decode_msgpack, encode_msgpack};
-use terraform_provider_mrs::provider::{config, iam_sync, iam_sync_users};
-use tokio_stream::StreamExt;
-
-const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn serving() -> i32 {
-    health::health_check_response::ServingStatus::Serving as i32
-}
-
-async fn check(p: &common::RunningProvider, service: &str) -> Result<i32, tonic::Status> {
-    p.health()
-        .check(health::HealthCheckRequest {
-            service: service.to_string(),
-        })
-        .await
-        .map(|r| r.into_inner().status)
-}
-
-fn cookie() -> HashMap<&'static str, &'static str> {
-    HashMap::from([(common::COOKIE_KEY, common::COOKIE_VALUE)])
-}
-
-#[test]
-fn without_cookie_it_explains_and_exits_1() {
-    let (code, stdout, stderr) = common::run_to_exit(&[], &HashMap::new(), &[common::COOKIE_KEY]);
-    assert_eq!(code, Some(1));
-    assert!(stdout.is_empty(), "nothing on stdout: {stdout:?}");
-    assert!(stderr.contains("Terraform"), "stderr: {stderr}");
-    assert!(stderr.contains("plugin"), "stderr: {stderr}");
-
-    let wrong = HashMap::from([(common::COOKIE_KEY, "wrong")]);
-    let (code, _, stderr) = common::run_to_exit(&[], &wrong, &[]);
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("Terraform"));
-}
-
-#[test]
-fn protocol_5_only_is_refused() {
-    let mut env = cookie();
-    env.insert("PLUGIN_PROTOCOL_VERSIONS", "5");
-    let (code, stdout, stderr) = common::run_to_exit(&[], &env, &[]);
-    assert_eq!(code, Some(1));
-    assert!(stdout.is_empty());
-    assert!(stderr.contains("protocol 6"), "stderr: {stderr}");
-    assert!(
-        stderr.contains("PLUGIN_PROTOCOL_VERSIONS=5"),
-        "stderr: {stderr}"
-    );
-}
-
-#[test]
-fn malformed_client_cert_is_an_error_not_a_panic() {
-    for pem in [
-        "garbage",
-        "-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n",
-    ] {
-        let mut env = cookie();
-        env.insert("PLUGIN_CLIENT_CERT", pem);
-        let (code, stdout, stderr) = common::run_to_exit(&[], &env, &[]);
-        assert_eq!(code, Some(1), "stderr: {stderr}");
-        assert!(stdout.is_empty());
-        assert!(stderr.contains("PLUGIN_CLIENT_CERT"), "stderr: {stderr}");
-        assert!(!stderr.contains("panicked"), "stderr: {stderr}");
-    }
-}
-
-#[test]
-fn bad_port_variable_is_an_error() {
-    let mut env = cookie();
-    env.insert("PLUGIN_MIN_PORT", "eleven");
-    let (code, _, stderr) = common::run_to_exit(&[], &env, &[]);
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("PLUGIN_MIN_PORT"), "stderr: {stderr}");
-}
-
-#[test]
-fn unknown_argument_is_an_error() {
-    let (code, _, stderr) = common::run_to_exit(&["--bogus"], &cookie(), &[]);
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("--bogus"), "stderr: {stderr}");
-}
-
-#[tokio::test]
-async fn handshake_line_and_private_socket_dir() {
-    let parent = std::env::temp_dir().join(format!("mrs-test-{}", std::process::id()));
-    std::fs::create_dir_all(&parent).unwrap();
-    let p = start_provider(
-        StartOptions::mtls().with_env("PLUGIN_UNIX_SOCKET_DIR", parent.to_str().unwrap()),
-    )
-    .await;
-    let h = &p.handshake;
-    assert_eq!(h.core, "1");
-    assert_eq!(h.app, "6");
-    assert_eq!(h.network, "unix");
-    assert_eq!(h.protocol, "grpc");
-    assert!(!h.cert.is_empty());
-    assert!(!h.cert.contains('='), "CERT must be unpadded: {}", h.cert);
-    assert!(!h.line.contains('\n'));
-
-    let dir = p.socket_dir().unwrap();
-    assert_eq!(dir.parent(), Some(parent.as_path()));
-    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o700, "socket dir mode {mode:o}");
-    drop(p);
-    let _ = std::fs::remove_dir_all(&parent);
-}
-
-#[tokio::test]
-async fn mtls_health_reports_serving() {
-    let p = start_provider(StartOptions::mtls()).await;
-    assert_eq!(check(&p, "plugin").await.unwrap(), serving());
-    assert_eq!(check(&p, "").await.unwrap(), serving());
-    assert_eq!(
-        check(&p, "something.else").await.unwrap(),
-        health::health_check_response::ServingStatus::ServiceUnknown as i32
-    );
-}
-
-#[tokio::test]
-async fn provider_service_is_reachable() {
-    let p = start_provider(StartOptions::mtls()).await;
-    let r = p
-        .provider()
-        .get_provider_schema(common::tfplugin6::get_provider_schema::Request {})
-        .await;
-    let schema = r.expect("GetProviderSchema answers over mTLS").into_inner();
-    assert!(schema.resource_schemas.contains_key("mrs_iam_sync"));
-}
-
-#[tokio::test]
-async fn client_without_certificate_is_refused() {
-    let p = start_provider(StartOptions::mtls()).await;
-    let h = &p.handshake;
-    let refused = match common::connect_to(&h.network, &h.address, h.server_cert_pem(), None).await
-    {
-        Err(_) => true,
-        Ok(channel) => health::health_client::HealthClient::new(channel)
-            .check(health::HealthCheckRequest {
-                service: "plugin".into(),
-            })
-            .await
-            .is_err(),
-    };
-    assert!(refused, "a client without a certificate must not be served");
-    // The legitimate client still works.
-    assert_eq!(check(&p, "plugin").await.unwrap(), serving());
-}
-
-#[tokio::test]
-async fn client_with_another_certificate_is_refused() {
-    let p = start_provider(StartOptions::mtls()).await;
-    let h = &p.handshake;
-    let stranger = ClientIdentity::generate();
-    let refused = match common::connect_to(
-        &h.network,
-        &h.address,
-        h.server_cert_pem(),
-        Some(&stranger),
-    )
-    .await
-    {
-        Err(_) => true,
-        Ok(channel) => health::health_client::HealthClient::new(channel)
-            .check(health::HealthCheckRequest {
-                service: "plugin".into(),
-            })
-            .await
-            .is_err(),
-    };
-    assert!(refused, "only Terraform's certificate may connect");
-}
-
-#[tokio::test]
-async fn plaintext_without_client_cert() {
-    let p = start_provider(StartOptions::plaintext()).await;
-    assert_eq!(p.handshake.cert, "");
-    assert!(p.handshake.line.ends_with("|grpc|"));
-    assert_eq!(check(&p, "plugin").await.unwrap(), serving());
-}
-
-#[tokio::test]
-async fn tcp_transport_with_mtls() {
-    let p = start_provider(
-        StartOptions::tcp()
-            .with_env("PLUGIN_MIN_PORT", "21000")
-            .with_env("PLUGIN_MAX_PORT", "21999"),
-    )
-    .await;
-    assert_eq!(p.handshake.network, "tcp");
-    let addr: std::net::SocketAddr = p.handshake.address.parse().unwrap();
-    assert!(addr.ip().is_loopback());
-    assert!((21000..=21999).contains(&addr.port()), "{addr}");
-    assert_eq!(check(&p, "plugin").await.unwrap(), serving());
-}
-
-#[tokio::test]
-async fn unusable_socket_dir_falls_back_to_tcp() {
-    let p = start_provider(
-        StartOptions::plaintext().with_env("PLUGIN_UNIX_SOCKET_DIR", "/nonexistent/mrs/dir"),
-    )
-    .await;
-    assert_eq!(p.handshake.network, "tcp");
-    assert_eq!(check(&p, "plugin").await.unwrap(), serving());
-}
-
-#[tokio::test]
-async fn controller_shutdown_exits_0_and_removes_socket_dir() {
-    let mut p = start_provider(StartOptions::mtls()).await;
-    let dir = p.socket_dir().unwrap();
-    assert!(dir.exists());
-    let started = std::time::Instant::now();
-    let status = p
-        .shutdown(EXIT_TIMEOUT)
-        .await
-        .expect("exits after Shutdown");
-    assert!(status.success(), "{status:?}; stderr: {}", p.stderr());
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
-    assert!(!dir.exists(), "socket dir {dir:?} must be removed");
-}
-
-#[tokio::test]
-async fn shutdown_ends_open_streams_and_exits() {
-    let mut p = start_provider(StartOptions::mtls()).await;
-    // go-plugin's client keeps a stdio stream and may watch health; both must end at
-    // shutdown instead of holding the process open.
-    let mut stdio = plugin::grpc_stdio_client::GrpcStdioClient::new(p.channel.clone())
-        .stream_stdio(plugin::Empty {})
-        .await
-        .unwrap()
-        .into_inner();
-    let mut watch = p
-        .health()
-        .watch(health::HealthCheckRequest {
-            service: "plugin".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(watch.next().await.unwrap().unwrap().status, serving());
-    let idle = tokio::time::timeout(Duration::from_millis(200), stdio.next()).await;
-    assert!(idle.is_err(), "stdio yields nothing while serving");
-
-    let status = p.shutdown(EXIT_TIMEOUT).await.expect("exits");
-    assert!(status.success());
-    let ended = tokio::time::timeout(Duration::from_secs(2), stdio.next()).await;
-    assert!(
-        matches!(ended, Ok(None) | Ok(Some(Err(_)))),
-        "stdio ends: {ended:?}"
-    );
-}
-
-#[tokio::test]
-async fn sigterm_exits_0_and_sigint_is_ignored() {
-    let mut p = start_provider(StartOptions::mtls()).await;
-    let dir = p.socket_dir().unwrap();
-    p.signal("INT");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(p.child.try_wait().unwrap().is_none(), "SIGINT is ignored");
-    assert_eq!(check(&p, "plugin").await.unwrap(), serving());
-
-    p.signal("TERM");
-    let status = p.wait_exit(EXIT_TIMEOUT).expect("exits after SIGTERM");
-    assert!(status.success(), "{status:?}; stderr: {}", p.stderr());
-    assert!(!dir.exists());
-}
-
-#[tokio::test]
-async fn logs_are_hclog_json_with_microsecond_timestamps() {
-    let mut p = start_provider(StartOptions::mtls().with_env("TF_LOG", "debug")).await;
-    p.shutdown(EXIT_TIMEOUT).await.expect("exits");
-    std::thread::sleep(Duration::from_millis(100));
-    let stderr = p.stderr();
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert!(!lines.is_empty(), "TF_LOG=debug produces log lines");
-    for line in lines {
-        let v: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        assert_eq!(v["@module"], "provider");
-        assert!(v["@level"].is_string());
-        let ts = v["@timestamp"].as_str().unwrap();
-        let frac = ts.split('.').nth(1).unwrap();
-        assert_eq!(frac.len(), "123456Z".len(), "{ts}");
-    }
-}
-
-#[tokio::test]
-async fn quiet_without_tf_log() {
-    let mut p = start_provider(StartOptions::mtls()).await;
-    p.shutdown(EXIT_TIMEOUT).await.expect("exits");
-    std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(p.stderr(), "");
-    assert!(p.stdout_after_handshake().is_empty());
-}
-
-#[tokio::test]
-async fn debug_mode_prints_reattach_config() {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(common::BINARY)
-        .arg("--debug")
-        .env_remove(common::COOKIE_KEY)
-        .env_remove("PLUGIN_CLIENT_CERT")
-        .env_remove("TF_PROVIDER_MRS_TRANSPORT")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let line = loop {
-        match rx.recv_timeout(common::STARTUP_TIMEOUT) {
-            Ok(l) if l.contains("TF_REATTACH_PROVIDERS=") => break l,
-            Ok(_) => continue,
-            Err(e) => {
-                let _ = child.kill();
-                panic!("no TF_REATTACH_PROVIDERS line: {e}");
-            }
-        }
-    };
-    let json = line
-        .split_once("TF_REATTACH_PROVIDERS='")
-        .and_then(|(_, rest)| rest.strip_suffix('\''))
-        .unwrap_or_else(|| panic!("quoted JSON: {line}"));
-    let v: serde_json::Value = serde_json::from_str(json).unwrap();
-    let obj = v.as_object().unwrap();
-    assert_eq!(obj.len(), 1);
-    let (_addr, cfg) = obj.iter().next().unwrap();
-    assert_eq!(cfg["Protocol"], "grpc");
-    assert_eq!(cfg["ProtocolVersion"], 6);
-    assert_eq!(cfg["Pid"], child.id());
-    assert_eq!(cfg["Test"], true);
-    assert_eq!(cfg["Addr"]["Network"], "unix");
-    let path = cfg["Addr"]["String"].as_str().unwrap().to_string();
-    assert!(std::path::Path::new(&path).exists());
-
-    // Plaintext, reachable.
-    let channel = common::connect_to("unix", &path, None, None).await.unwrap();
-    let status = health::health_client::HealthClient::new(channel)
-        .check(health::HealthCheckRequest {
-            service: "plugin".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status;
-    assert_eq!(status, serving());
-
-    // In debug mode Ctrl-C stops it.
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = common::wait_exit(&mut child, EXIT_TIMEOUT);
-    if status.is_none() {
-        let _ = child.kill();
-    }
-    assert!(status.expect("exits on Ctrl-C").success());
-    assert!(!std::path::Path::new(&path).exists());
-}
-
-// ------------------------------------------------------------------ the Provider service
-//
-// Every RPC of tfplugin6.Provider against the real binary over AutoMTLS. User-facing
-// failures must arrive as diagnostics: a gRPC error here is a bug, so every call unwraps
-// the transport result with `expect`.
-
-type Client = pb::provider_client::ProviderClient<tonic::transport::Channel>;
-
-fn resource_ty() -> Type {
-    iam_sync::schema().object_type()
-}
-
-fn data_ty() -> Type {
-    iam_sync_users::schema().object_type()
-}
-
-fn provider_ty() -> Type {
-    config::schema().object_type()
-}
-
-/// An object value; attributes not given are encoded as null.
-fn object(pairs: &[(&str, Value)]) -> Value {
-    Value::object(pairs.iter().map(|(k, v)| (*k, v.clone())))
-}
-
-fn dv(v: &Value, ty: &Type) -> Option<pb::DynamicValue> {
-    Some(pb::DynamicValue {
-        msgpack: encode_msgpack(v, ty),
-        json: vec![],
-    })
-}
-
-fn raw(msgpack: &[u8]) -> Option<pb::DynamicValue> {
-    Some(pb::DynamicValue {
-        msgpack: msgpack.to_vec(),
-        json: vec![],
-    })
-}
-
-fn decoded(v: &Option<pb::DynamicValue>, ty: &Type) -> Value {
-    let v = v.as_ref().expect("a DynamicValue");
-    assert!(v.json.is_empty(), "the provider answers in msgpack");
-    decode_msgpack(&v.msgpack, ty).expect("the provider's own msgpack decodes")
-}
-
-fn is_error(d: &pb::Diagnostic) -> bool {
-    d.severity == pb::diagnostic::Severity::Error as i32
-}
-
-fn errors(d: &[pb::Diagnostic]) -> Vec<&pb::Diagnostic> {
-    d.iter().filter(|x| is_error(x)).collect()
-}
-
-fn no_errors(d: &[pb::Diagnostic], what: &str) {
-    assert!(errors(d).is_empty(), "{what}: unexpected errors {d:#?}");
-}
-
-/// The attribute path of a diagnostic as `a.b["k"][0]`; empty without one.
-fn path_of(d: &pb::Diagnostic) -> String {
-    use pb::attribute_path::step::Selector;
-    let mut s = String::new();
-    for step in d.attribute.iter().flat_map(|p| &p.steps) {
-        match &step.selector {
-            Some(Selector::AttributeName(a)) if s.is_empty() => s.push_str(a),
-            Some(Selector::AttributeName(a)) => s.push_str(&format!(".{a}")),
-            Some(Selector::ElementKeyString(k)) => s.push_str(&format!("[{k:?}]")),
-            Some(Selector::ElementKeyInt(i)) => s.push_str(&format!("[{i}]")),
-            None => s.push_str("<none>"),
-        }
-    }
-    s
-}
-
-fn has_error_at(d: &[pb::Diagnostic], path: &str) -> bool {
-    errors(d).iter().any(|x| path_of(x) == path)
-}
-
-/// A provider whose environment cannot supply credentials or settings behind the test's back.
-fn bare_options() -> StartOptions {
-    let mut o = StartOptions::mtls();
-    for k in [
-        "HW_ACCESS_KEY",
-        "HW_SECRET_KEY",
-        "HW_SECURITY_TOKEN",
-        "HW_REGION_NAME",
-        "HW_PROJECT_ID",
-        "HW_MRS_ENDPOINT",
-        "HW_INSECURE",
-        "HW_MAX_RETRIES",
-    ] {
-        o = o.with_env(k, "");
-    }
-    o
-}
-
-/// Like `bare_options`, pointed at a simulator through the environment.
-fn sim_options(sim: &Sim) -> StartOptions {
-    let mut o = bare_options();
-    for (k, v) in sim.provider_env() {
-        o = o.with_env(k, &v);
-    }
-    o
-}
-
-async fn configure(c: &mut Client, config: &Value) -> Vec<pb::Diagnostic> {
-    c.configure_provider(pb::configure_provider::Request {
-        terraform_version: "1.0.3".into(),
-        config: dv(config, &provider_ty()),
-        client_capabilities: None,
-    })
-    .await
-    .expect("ConfigureProvider answers")
-    .into_inner()
-    .diagnostics
-}
-
-async fn metadata_still_served(c: &mut Client) {
-    let m = c
-        .get_metadata(pb::get_metadata::Request {})
-        .await
-        .expect("GetMetadata still answers")
-        .into_inner();
-    assert_eq!(m.resources.len(), 1);
-}
-
-/// A configuration of `mrs_iam_sync` with a cluster and one user.
-fn sync_config(cluster: &str, users: &[&str]) -> Value {
-    object(&[
-        ("cluster_id", Value::string(cluster)),
-        ("user_names", Value::string_set(users.iter().copied())),
-    ])
-}
+use common::{check, serving, start_provider, StartOptions, EXIT_TIMEOUT};
 
 #[tokio::test]
 async fn get_metadata_lists_capabilities_and_types() {
@@ -661,22 +158,6 @@ async fn validate_provider_config_checks_known_values() {
     metadata_still_served(&mut c).await;
 }
 
-/// `mrs_iam_sync` config msgpack with `cluster_id` replaced by the given raw bytes.
-fn resource_config_with_raw_cluster_id(raw_value: &[u8]) -> Vec<u8> {
-    let marker = "MARKER-cluster-id";
-    let bytes = encode_msgpack(&sync_config(marker, &["alice"]), &resource_ty());
-    let mut needle = vec![0xa0 | marker.len() as u8];
-    needle.extend_from_slice(marker.as_bytes());
-    let at = bytes
-        .windows(needle.len())
-        .position(|w| w == needle.as_slice())
-        .expect("marker in encoding");
-    let mut out = bytes[..at].to_vec();
-    out.extend_from_slice(raw_value);
-    out.extend_from_slice(&bytes[at + needle.len()..]);
-    out
-}
-
 #[tokio::test]
 async fn validate_resource_config_points_at_bad_attribute_and_accepts_unknowns() {
     let p = start_provider(bare_options()).await;
@@ -714,7 +195,11 @@ async fn validate_resource_config_points_at_bad_attribute_and_accepts_unknowns()
 
     // Timeouts are checked inside their block, with the nested path.
     let mut with_timeout = sync_config("c1", &["alice"]);
-    with_timeout.set_attr("timeouts", object(&[("create", Value::string("soon"))]));
+    with_attr(
+        &mut with_timeout,
+        "timeouts",
+        object(&[("create", Value::string("soon"))]),
+    );
     let d = validate(dv(&with_timeout, &ty), "mrs_iam_sync").await;
     assert!(has_error_at(&d, "timeouts.create"), "{d:#?}");
 
@@ -735,7 +220,7 @@ async fn validate_resource_config_points_at_bad_attribute_and_accepts_unknowns()
     let all_unknown = object(&[
         ("cluster_id", Value::Unknown),
         ("user_names", Value::Unknown),
-        ("group_names", Value::Set(vec![Value::Unknown])),
+        ("group_names", set_with_one_unknown_element()),
         ("is_all_sync", Value::Unknown),
         ("project_id", Value::Unknown),
         ("region", Value::Unknown),
@@ -943,14 +428,14 @@ fn plan_create_computes_id_and_defaults_from_provider_and_destroy_plans_null() {
     assert_eq!(planned.get("region"), &Value::string(REGION));
     assert_eq!(planned.get("project_id"), &Value::string(PROJECT));
     assert_eq!(planned.get("cluster_id"), &Value::string("c1"));
-    assert_eq!(planned.get("user_names"), &Value::string_set(["alice"]));
+    assert_eq!(planned.get("user_names"), &string_set(["alice"]));
     assert_eq!(planned.get("group_names"), &Value::Null);
     assert_eq!(planned.get("is_all_sync"), &Value::Bool(false));
     assert!(plan.requires_replace.is_empty());
 
     // An unknown cluster leaves the id unknown, but the provider's defaults are known.
     let mut unknown_cluster = config.clone();
-    unknown_cluster.set_attr("cluster_id", Value::Unknown);
+    with_attr(&mut unknown_cluster, "cluster_id", Value::Unknown);
     let plan = h.plan(&Value::Null, &unknown_cluster);
     assert!(plan.diagnostics.is_empty(), "{:#?}", plan.diagnostics);
     let planned2 = decoded(&plan.planned_state, &ty);
@@ -1031,7 +516,7 @@ fn apply_read_import_and_destroy_against_mrs_sim() {
         assert_eq!(s.get("region"), &Value::string(REGION));
         assert_eq!(s.get("project_id"), &Value::string(PROJECT));
         assert_eq!(s.get("cluster_id"), &Value::string("c1"));
-        assert_eq!(s.get("user_names"), &Value::string_set(["alice", "bob"]));
+        assert_eq!(s.get("user_names"), &string_set(["alice", "bob"]));
         assert_eq!(s.get("is_all_sync"), &Value::Bool(false));
         assert_eq!(s.get("timeouts"), &Value::Null);
     }
@@ -1057,8 +542,8 @@ fn apply_read_import_and_destroy_against_mrs_sim() {
     assert!(ds.diagnostics.is_empty(), "{:#?}", ds.diagnostics);
     let s = decoded(&ds.state, &data_ty());
     assert_eq!(s.get("id"), &Value::string(format!("{PROJECT}/c1")));
-    assert_eq!(s.get("user_names"), &Value::string_set(["alice", "bob"]));
-    assert_eq!(s.get("group_names"), &Value::string_set(["admins", "dev"]));
+    assert_eq!(s.get("user_names"), &string_set(["alice", "bob"]));
+    assert_eq!(s.get("group_names"), &string_set(["admins", "dev"]));
     assert_eq!(s.get("is_synchronizing"), &Value::Bool(false));
     assert_eq!(s.get("region"), &Value::string(REGION));
 
@@ -1083,7 +568,7 @@ fn apply_read_import_and_destroy_against_mrs_sim() {
                     ("project_id", Value::string(PROJECT)),
                     ("region", Value::string(REGION)),
                     ("cluster_id", Value::string("nosuchcluster")),
-                    ("user_names", Value::string_set(["alice"])),
+                    ("user_names", string_set(["alice"])),
                     ("is_all_sync", Value::Bool(false)),
                 ]),
                 &ty,
@@ -1129,7 +614,7 @@ async fn upgrade_resource_state_takes_json_and_refuses_flatmap() {
     assert!(r.diagnostics.is_empty(), "{:#?}", r.diagnostics);
     let s = decoded(&r.upgraded_state, &ty);
     assert_eq!(s.get("id"), &Value::string("p1/c1"));
-    assert_eq!(s.get("user_names"), &Value::string_set(["alice", "bob"]));
+    assert_eq!(s.get("user_names"), &string_set(["alice", "bob"]));
     assert_eq!(s.get("group_names"), &Value::Null);
     assert_eq!(s.get("timeouts").get("create"), &Value::string("5m"));
 
@@ -1296,44 +781,6 @@ async fn stop_provider_answers_and_keeps_serving() {
     // GRPCController.Shutdown afterwards.
     metadata_still_served(&mut c).await;
     assert_eq!(check(&p, "plugin").await.unwrap(), serving());
-}
-
-/// Byte strings that are not a valid msgpack `mrs_iam_sync` object.
-fn malformed_msgpack() -> Vec<(&'static str, Vec<u8>)> {
-    let ty = resource_ty();
-    let good = encode_msgpack(&sync_config("c1", &["alice"]), &ty);
-    let mut wrong_attr_types = match ty.clone() {
-        Type::Object(m) => m,
-        _ => unreachable!(),
-    };
-    wrong_attr_types.insert("cluster_id".into(), Type::Bool);
-    wrong_attr_types.insert("user_names".into(), Type::Number);
-    let wrong_types = encode_msgpack(
-        &object(&[
-            ("cluster_id", Value::Bool(true)),
-            ("user_names", Value::int(7)),
-        ]),
-        &Type::Object(wrong_attr_types),
-    );
-    let mut trailing = good.clone();
-    trailing.extend_from_slice(&[0xc0, 0xc0]);
-    vec![
-        ("reserved byte c1", vec![0xc1]),
-        ("random garbage", b"\xff\xfe\x00garbage\x9f\xdd".to_vec()),
-        ("truncated", good[..good.len() / 2].to_vec()),
-        ("only a map header", vec![0xdf, 0xff, 0xff, 0xff, 0xff]),
-        ("string instead of object", vec![0xa3, b'a', b'b', b'c']),
-        ("wrong attribute types", wrong_types),
-        ("trailing bytes", trailing),
-        ("huge array length", vec![0xdd, 0x7f, 0xff, 0xff, 0xff]),
-        // A DynamicPseudoType-style [type, value] pair where an object belongs.
-        (
-            "dynamic pair",
-            vec![
-                0x92, 0xa8, b'"', b's', b't', b'r', b'i', b'n', b'g', b'"', 0xa1, b'x',
-            ],
-        ),
-    ]
 }
 
 #[tokio::test]

@@ -1,9 +1,13 @@
-//! Proves the Terraform harness end to end with real Terraform 1.0.3 and a Go provider
-//! that exists today (hashicorp/null 2.1.2 from tools/), so a harness fault is never
-//! mistaken for a provider fault.
+//! Proves the Terraform harness (the workdir and the step runner) end to end with real
+//! Terraform 1.0.3 and a Go provider that exists today (hashicorp/null 2.1.2 from tools/),
+//! so a harness fault is never mistaken for a provider fault.
 
 mod common;
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use common::sim::Sim;
+use common::steps::{self, Step};
 use common::terraform::{null_provider_dir, state_resource, terraform_bin, TfWorkdir, NULL_SOURCE};
 
 const NULL_CONFIG: &str = r#"
@@ -139,4 +143,91 @@ fn extra_env_reaches_terraform() {
     let state = wd.state_json();
     let res = state_resource(&state, "null_resource.a").expect("resource in state");
     assert_eq!(res["values"]["triggers"]["t"], "from-env");
+}
+
+/// The message of a panic caught by `catch_unwind`.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn step_runner_passes_a_converging_config_and_matches_expected_errors() {
+    let wd = null_workdir();
+    steps::run(
+        &wd,
+        None::<&Sim>,
+        vec![
+            Step::plan_only("resource \"null_resource\" \"a\" {\n  no_such_argument = 1\n}\n")
+                .expect_error("Unsupported argument"),
+            // The destroy at the end runs on the last config written, so the broken one
+            // comes first.
+            Step::apply(NULL_CONFIG).check(|r| {
+                assert_eq!(r.number, 2);
+                assert_eq!(r.attrs("null_resource.a")["triggers"]["t"], "one");
+            }),
+            Step::plan_only(NULL_CONFIG.replace("\"one\"", "\"two\""))
+                .expect_non_empty_plan()
+                .check(|r| {
+                    assert!(
+                        r.out.stdout.contains("must be replaced"),
+                        "{}",
+                        r.out.stdout
+                    )
+                }),
+            Step::destroy().check(|r| assert!(r.resource("null_resource.a").is_none())),
+        ],
+    );
+}
+
+#[test]
+fn step_runner_fails_a_step_whose_plan_after_apply_is_not_empty() {
+    let wd = null_workdir();
+    // timestamp() is known only at apply time, so every plan replaces the resource.
+    let never_converges = NULL_CONFIG.replace("t = var.trigger", "t = timestamp()");
+    let failure = catch_unwind(AssertUnwindSafe(|| {
+        steps::run(
+            &wd,
+            None::<&Sim>,
+            vec![Step::apply(NULL_CONFIG), Step::apply(never_converges)],
+        )
+    }))
+    .expect_err("a non-empty plan after an apply must fail the step");
+    let message = panic_message(failure);
+    assert!(message.contains("step 2 (apply) failed"), "{message}");
+    assert!(message.contains("the plan is not empty"), "{message}");
+    // Terraform's own output of the step is shown: the apply, then the plan.
+    assert!(
+        message.contains("terraform apply -auto-approve"),
+        "{message}"
+    );
+    assert!(
+        message.contains("terraform plan -detailed-exitcode"),
+        "{message}"
+    );
+    assert!(message.contains("must be replaced"), "{message}");
+}
+
+#[test]
+fn step_runner_fails_a_step_whose_expected_error_does_not_come() {
+    let wd = null_workdir();
+    let failure = catch_unwind(AssertUnwindSafe(|| {
+        steps::run(
+            &wd,
+            None::<&Sim>,
+            vec![Step::apply(NULL_CONFIG).expect_error("Unsupported argument")],
+        )
+    }))
+    .expect_err("an apply that succeeds against an expected error must fail the step");
+    let message = panic_message(failure);
+    assert!(
+        message
+            .contains("step 1 (apply, expecting an error matching /Unsupported argument/) failed"),
+        "{message}"
+    );
+    assert!(message.contains("succeeded, but an error"), "{message}");
+    assert!(message.contains("Apply complete!"), "{message}");
 }
