@@ -96,12 +96,6 @@ impl Attribute {
         self
     }
 
-    pub fn plain_description(mut self, text: &str) -> Self {
-        self.description = text.to_string();
-        self.description_kind = DescriptionKind::Plain;
-        self
-    }
-
     /// A default for an optional attribute; it also becomes computed, as Terraform requires
     /// of any attribute whose planned value can differ from a null configuration.
     pub fn default_value(mut self, v: Value) -> Self {
