@@ -2,6 +2,7 @@
 //! validators, plan modifiers and the plan order, the provider/resource traits, and the
 //! server that runs each RPC's logic over them.
 
+pub mod attribute_hooks;
 pub mod diag;
 pub mod plan;
 pub mod resource;

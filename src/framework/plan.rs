@@ -4,29 +4,10 @@
 
 use std::sync::Arc;
 
+pub use super::attribute_hooks::{ModifyRequest, ModifyResponse, PlanModifier};
 use super::diag::{AttributePath, Diagnostics};
 use super::schema::{Attribute, Block, Nesting, Schema};
 use super::value::Value;
-
-/// What an attribute plan modifier sees.
-pub struct ModifyRequest<'a> {
-    pub path: &'a AttributePath,
-    pub config: &'a Value,
-    pub prior: &'a Value,
-    /// The whole prior object is null: this plan creates the resource.
-    pub creating: bool,
-}
-
-/// What an attribute plan modifier may change.
-pub struct ModifyResponse {
-    pub planned: Value,
-    pub requires_replace: bool,
-}
-
-pub trait PlanModifier: Send + Sync {
-    fn description(&self) -> String;
-    fn modify(&self, req: &ModifyRequest<'_>, resp: &mut ModifyResponse, diags: &mut Diagnostics);
-}
 
 struct RequiresReplace;
 

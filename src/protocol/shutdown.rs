@@ -15,7 +15,7 @@ pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
 ///
 /// It triggers on `GRPCController.Shutdown`, on SIGTERM, and (in `--debug` mode only)
 /// on Ctrl-C. The provider service receives a clone through
-/// [`run_main`](super::cli::run_main); it should derive its StopProvider token from
+/// `cli::run_main`; it should derive its StopProvider token from
 /// [`Shutdown::child_token`] so that in-flight operations also stop when the process is
 /// told to exit.
 #[derive(Clone, Debug, Default)]
