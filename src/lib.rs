@@ -5,12 +5,16 @@
 //! Data flows one way: Terraform → [`protocol`] → [`framework`] → [`provider`] → [`api`] → MRS.
 //! Each layer knows only the one below it.
 //!
-//! - [`protocol`]: the only place protobuf/gRPC types appear. The go-plugin handshake
-//!   (cookie, unix socket or TCP, AutoMTLS), the tonic `Provider` service that decodes each
-//!   request, calls the framework and encodes the answer, and the DynamicValue codec.
+//! - [`protocol`]: the only place protobuf/gRPC types appear, and no provider names: the
+//!   binary passes those in. The go-plugin start-up, one job per file (`cli`: command line,
+//!   cookie, handshake line; `listen`: private socket dir, TCP, accept loop; `mtls`:
+//!   AutoMTLS; `shutdown`: the stop signal and OS signals), the tonic `Provider` service
+//!   that only translates (decode, call the framework server, encode), and the
+//!   DynamicValue codec.
 //! - [`framework`]: protocol-neutral building blocks any resource needs: values that may be
 //!   null or unknown, schemas, diagnostics with attribute paths, validators, plan modifiers,
-//!   the plan order, and the `Resource`/`DataSource`/`Provider` traits.
+//!   the plan order, the `Resource`/`DataSource`/`Provider` traits, and `server`: each
+//!   RPC's logic (dispatch by type name, validation, planning, apply), tested in process.
 //! - [`provider`]: this provider's configuration, the `mrs_iam_sync` resource and the
 //!   `mrs_iam_sync_users` data source. No wire types.
 //! - [`api`]: the signed MRS HTTP client. No Terraform types.

@@ -1,10 +1,13 @@
 //! Protocol-neutral building blocks for resources: values, schemas, diagnostics,
-//! validators, plan modifiers and the plan order, and the provider/resource traits.
+//! validators, plan modifiers and the plan order, the provider/resource traits, and the
+//! server that runs each RPC's logic over them.
 
+pub mod attribute_hooks;
 pub mod diag;
 pub mod plan;
 pub mod resource;
 pub mod schema;
+pub mod server;
 pub mod validate;
 pub mod value;
 

@@ -1,33 +1,13 @@
 //! Planning: plan modifiers and the order in which terraform-plugin-framework applies them
-//! (defaults, computed-null-to-unknown on change, attribute modifiers, resource hook).
+//! (defaults, computed-null-to-unknown on change, attribute modifiers, resource hook), at
+//! the top level and inside nested blocks alike.
 
 use std::sync::Arc;
 
+pub use super::attribute_hooks::{ModifyRequest, ModifyResponse, PlanModifier};
 use super::diag::{AttributePath, Diagnostics};
-use super::schema::Schema;
+use super::schema::{Attribute, Block, Nesting, Schema};
 use super::value::Value;
-
-/// What an attribute plan modifier sees.
-pub struct ModifyRequest<'a> {
-    pub path: &'a AttributePath,
-    pub config: &'a Value,
-    pub prior: &'a Value,
-    /// The whole prior object is null: this plan creates the resource.
-    pub creating: bool,
-    /// The whole planned object is null: this plan destroys the resource.
-    pub destroying: bool,
-}
-
-/// What an attribute plan modifier may change.
-pub struct ModifyResponse {
-    pub planned: Value,
-    pub requires_replace: bool,
-}
-
-pub trait PlanModifier: Send + Sync {
-    fn description(&self) -> String;
-    fn modify(&self, req: &ModifyRequest<'_>, resp: &mut ModifyResponse, diags: &mut Diagnostics);
-}
 
 struct RequiresReplace;
 
@@ -37,7 +17,7 @@ impl PlanModifier for RequiresReplace {
     }
 
     fn modify(&self, req: &ModifyRequest<'_>, resp: &mut ModifyResponse, _: &mut Diagnostics) {
-        if req.creating || req.destroying {
+        if req.creating {
             return;
         }
         if &resp.planned == req.prior {
@@ -60,7 +40,7 @@ impl PlanModifier for UseStateForUnknown {
     }
 
     fn modify(&self, req: &ModifyRequest<'_>, resp: &mut ModifyResponse, _: &mut Diagnostics) {
-        if req.creating || req.destroying {
+        if req.creating {
             return;
         }
         if !resp.planned.is_unknown() {
@@ -83,12 +63,27 @@ pub fn use_state_for_unknown() -> Arc<dyn PlanModifier> {
 #[derive(Debug, Default)]
 pub struct PlanOutcome {
     pub planned: Value,
+    /// Each path at most once, in the order first required.
     pub requires_replace: Vec<AttributePath>,
     pub diags: Diagnostics,
 }
 
+impl PlanOutcome {
+    /// Records that changing `path` replaces the resource; a path already recorded is not
+    /// repeated, so Terraform lists each cause once.
+    pub fn require_replace(&mut self, path: AttributePath) {
+        if !self.requires_replace.contains(&path) {
+            self.requires_replace.push(path);
+        }
+    }
+}
+
 /// Plans a create, update or destroy in the framework's order. `hook` is the resource's
 /// own `modify_plan`, called last with the planned state so far.
+///
+/// A destroy (null proposed state) of an existing object still calls `hook`, with a null
+/// plan, so the resource can warn or refuse; the planned state stays null whatever the
+/// hook does to it.
 pub fn plan_change(
     schema: &Schema,
     prior: &Value,
@@ -98,59 +93,143 @@ pub fn plan_change(
 ) -> PlanOutcome {
     let mut out = PlanOutcome::default();
     if proposed.is_null() {
-        // Destroy: nothing to plan beyond the null object.
+        // Planning the removal of nothing has no resource to ask.
+        if !prior.is_null() {
+            let mut planned = Value::Null;
+            hook(&mut planned, &mut out.diags);
+        }
         return out;
     }
     let creating = prior.is_null();
     let mut planned = proposed.clone();
+    let root = AttributePath::root();
 
-    for a in &schema.block.attributes {
-        if let Some(d) = &a.default {
-            if config.get(&a.name).is_null() {
-                planned.set_attr(&a.name, d.clone());
+    for_each_attribute(
+        &schema.block,
+        &root,
+        &mut planned,
+        config,
+        prior,
+        &mut |a, _, planned, config, _| {
+            if let Some(d) = &a.default {
+                if config.get(&a.name).is_null() {
+                    planned.set_attr(&a.name, d.clone());
+                }
             }
-        }
-    }
+        },
+    );
 
     // Terraform proposes prior values for computed attributes the config leaves null; when
     // anything changes they may change too, so they become unknown unless a modifier says
     // otherwise.
     if creating || &planned != prior {
-        for a in &schema.block.attributes {
-            if a.computed && a.default.is_none() && config.get(&a.name).is_null() {
-                planned.set_attr(&a.name, Value::Unknown);
-            }
-        }
+        for_each_attribute(
+            &schema.block,
+            &root,
+            &mut planned,
+            config,
+            prior,
+            &mut |a, _, planned, config, _| {
+                if a.computed && a.default.is_none() && config.get(&a.name).is_null() {
+                    planned.set_attr(&a.name, Value::Unknown);
+                }
+            },
+        );
     }
 
-    for a in &schema.block.attributes {
-        if a.plan_modifiers.is_empty() {
-            continue;
-        }
-        let path = AttributePath::attr(&a.name);
-        let req = ModifyRequest {
-            path: &path,
-            config: config.get(&a.name),
-            prior: prior.get(&a.name),
-            creating,
-            destroying: false,
-        };
-        let mut resp = ModifyResponse {
-            planned: planned.get(&a.name).clone(),
-            requires_replace: false,
-        };
-        for m in &a.plan_modifiers {
-            m.modify(&req, &mut resp, &mut out.diags);
-        }
-        if resp.requires_replace {
-            out.requires_replace.push(path.clone());
-        }
-        planned.set_attr(&a.name, resp.planned);
-    }
+    for_each_attribute(
+        &schema.block,
+        &root,
+        &mut planned,
+        config,
+        prior,
+        &mut |a, path, planned, config, prior| {
+            if a.plan_modifiers.is_empty() {
+                return;
+            }
+            let req = ModifyRequest {
+                path: &path,
+                config: config.get(&a.name),
+                prior: prior.get(&a.name),
+                creating,
+            };
+            let mut resp = ModifyResponse {
+                planned: planned.get(&a.name).clone(),
+                requires_replace: false,
+            };
+            for m in &a.plan_modifiers {
+                m.modify(&req, &mut resp, &mut out.diags);
+            }
+            planned.set_attr(&a.name, resp.planned);
+            if resp.requires_replace {
+                out.require_replace(path);
+            }
+        },
+    );
 
     hook(&mut planned, &mut out.diags);
     out.planned = planned;
     out
+}
+
+/// What [`for_each_attribute`] calls: the attribute, its path, and the objects holding it
+/// in the plan (to change), the configuration and the prior state.
+type AttributeVisit<'f> = dyn FnMut(&Attribute, AttributePath, &mut Value, &Value, &Value) + 'f;
+
+/// Visits every attribute of `block` present in `planned`, then those of its nested
+/// blocks, so nested attributes get the same defaults and modifiers as top-level ones.
+/// A nested list element is paired with the configuration and prior element at the same
+/// index. Set-nested blocks are left as proposed: a set element is known by its value,
+/// so changing one inside the plan would make it a different element from the one the
+/// configuration wrote.
+fn for_each_attribute(
+    block: &Block,
+    path: &AttributePath,
+    planned: &mut Value,
+    config: &Value,
+    prior: &Value,
+    visit: &mut AttributeVisit<'_>,
+) {
+    if !matches!(planned, Value::Object(_)) {
+        return;
+    }
+    for a in &block.attributes {
+        visit(a, path.clone().then_attr(&a.name), planned, config, prior);
+    }
+    for nb in &block.blocks {
+        let name = nb.type_name.as_str();
+        let nested_path = path.clone().then_attr(name);
+        let mut nested = planned.get(name).clone();
+        match nb.nesting {
+            Nesting::Single => for_each_attribute(
+                &nb.block,
+                &nested_path,
+                &mut nested,
+                config.get(name),
+                prior.get(name),
+                visit,
+            ),
+            Nesting::List => {
+                let Value::List(elements) = &mut nested else {
+                    continue;
+                };
+                let config_elements = config.get(name).elements().unwrap_or_default();
+                let prior_elements = prior.get(name).elements().unwrap_or_default();
+                for (i, element) in elements.iter_mut().enumerate() {
+                    for_each_attribute(
+                        &nb.block,
+                        &nested_path.clone().then_index(i as i64),
+                        element,
+                        config_elements.get(i).unwrap_or(&Value::Null),
+                        prior_elements.get(i).unwrap_or(&Value::Null),
+                        visit,
+                    );
+                }
+            }
+            Nesting::Set => continue,
+        }
+        planned.set_attr(name, nested);
+    }
 }
 
 #[cfg(test)]
@@ -171,7 +250,6 @@ mod tests {
             config: &config,
             prior: &prior,
             creating,
-            destroying: false,
         };
         let mut resp = ModifyResponse {
             planned,
@@ -366,7 +444,7 @@ mod tests {
     }
 
     #[test]
-    fn destroy_plans_null() {
+    fn destroy_plans_null_and_still_asks_the_resource() {
         let prior = obj(
             Value::string("i"),
             "n",
@@ -374,9 +452,114 @@ mod tests {
             Value::Null,
             Value::Bool(false),
         );
-        let out = plan_change(&schema(), &prior, &Value::Null, &Value::Null, |_, _| {
-            unreachable!("no hook on destroy")
+        let mut hook_saw = None;
+        let out = plan_change(&schema(), &prior, &Value::Null, &Value::Null, |p, d| {
+            hook_saw = Some(p.clone());
+            *p = Value::string("ignored");
+            d.warning("destroying", "the hook may warn");
         });
         assert!(out.planned.is_null());
+        assert_eq!(hook_saw, Some(Value::Null), "the hook runs on destroy");
+        assert_eq!(out.diags.len(), 1);
+        assert!(out.requires_replace.is_empty());
+
+        let nothing = plan_change(
+            &schema(),
+            &Value::Null,
+            &Value::Null,
+            &Value::Null,
+            |_, _| unreachable!("no resource to ask when nothing exists"),
+        );
+        assert!(nothing.planned.is_null());
+    }
+
+    fn schema_with_timeouts(nesting: Nesting) -> Schema {
+        use crate::framework::schema::NestedBlock;
+        Schema::new(
+            0,
+            Block::new("t")
+                .attribute(
+                    Attribute::string("name")
+                        .required()
+                        .plan_modifier(requires_replace()),
+                )
+                // Declared twice on purpose: the path must still be reported once.
+                .attribute(
+                    Attribute::string("name")
+                        .required()
+                        .plan_modifier(requires_replace()),
+                )
+                .block(NestedBlock {
+                    type_name: "timeouts".into(),
+                    block: Block::new("")
+                        .attribute(
+                            Attribute::string("create")
+                                .optional()
+                                .default_value(Value::string("10m")),
+                        )
+                        .attribute(Attribute::string("stamp").computed())
+                        .attribute(
+                            Attribute::string("zone")
+                                .optional()
+                                .plan_modifier(requires_replace()),
+                        ),
+                    nesting,
+                    min_items: 0,
+                    max_items: 0,
+                }),
+        )
+    }
+
+    #[test]
+    fn nested_blocks_get_defaults_unknowns_and_modifiers() {
+        let t = |create: Value, stamp: Value, zone: &str| {
+            Value::object([
+                ("create", create),
+                ("stamp", stamp),
+                ("zone", Value::string(zone)),
+            ])
+        };
+        let whole = |name: &str, timeouts: Value| {
+            Value::object([("name", Value::string(name)), ("timeouts", timeouts)])
+        };
+        // Single nesting.
+        let s = schema_with_timeouts(Nesting::Single);
+        let prior = whole("n", t(Value::string("10m"), Value::string("s1"), "a"));
+        let config = whole("m", t(Value::Null, Value::Null, "b"));
+        let proposed = whole("m", t(Value::Null, Value::string("s1"), "b"));
+        let out = plan_change(&s, &prior, &proposed, &config, |_, _| {});
+        let planned_t = out.planned.get("timeouts");
+        assert_eq!(planned_t.get("create"), &Value::string("10m"), "default");
+        assert_eq!(
+            planned_t.get("stamp"),
+            &Value::Unknown,
+            "computed on change"
+        );
+        assert_eq!(
+            out.requires_replace,
+            vec![
+                AttributePath::attr("name"),
+                AttributePath::attr("timeouts").then_attr("zone")
+            ]
+        );
+
+        // List nesting: elements pair by index.
+        let s = schema_with_timeouts(Nesting::List);
+        let list = |v: Value| Value::List(vec![v]);
+        let prior = whole("n", list(t(Value::string("10m"), Value::string("s1"), "a")));
+        let config = whole("n", list(t(Value::Null, Value::Null, "a")));
+        let proposed = whole("n", list(t(Value::Null, Value::string("s1"), "a")));
+        let out = plan_change(&s, &prior, &proposed, &config, |_, _| {});
+        assert_eq!(
+            out.planned, prior,
+            "default fills the element; nothing changes"
+        );
+        assert!(out.requires_replace.is_empty());
+
+        // An absent block stays absent.
+        let s = schema_with_timeouts(Nesting::Single);
+        let config = whole("n", Value::Null);
+        let out = plan_change(&s, &Value::Null, &config, &config, |_, _| {});
+        assert!(out.planned.get("timeouts").is_null());
     }
 }

@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::plan::PlanModifier;
-use super::validate::Validator;
+use super::attribute_hooks::{PlanModifier, Validator};
 use super::value::{Type, Value};
 
 /// How a description is written; the registry renders markdown.
@@ -93,12 +92,6 @@ impl Attribute {
 
     pub fn description(mut self, text: &str) -> Self {
         self.description = text.to_string();
-        self
-    }
-
-    pub fn plain_description(mut self, text: &str) -> Self {
-        self.description = text.to_string();
-        self.description_kind = DescriptionKind::Plain;
         self
     }
 

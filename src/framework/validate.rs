@@ -5,23 +5,10 @@ use std::sync::Arc;
 
 use regex::Regex;
 
+pub use super::attribute_hooks::{ValidateRequest, Validator};
 use super::diag::{AttributePath, Diagnostics};
 use super::schema::{Block, Nesting};
 use super::value::Value;
-
-/// What a validator sees: the attribute's value and path, and the object holding it, for
-/// validators that compare siblings.
-pub struct ValidateRequest<'a> {
-    pub path: &'a AttributePath,
-    pub value: &'a Value,
-    pub parent: &'a Value,
-}
-
-pub trait Validator: Send + Sync {
-    /// One sentence for documentation, e.g. "at most 1000 elements".
-    fn description(&self) -> String;
-    fn validate(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics);
-}
 
 struct SizeAtMost(usize);
 

@@ -1,9 +1,12 @@
 //! The Terraform plugin protocol v6 over gRPC: the only module that sees prost/tonic types.
 
+pub mod cli;
 pub mod convert;
-pub mod handshake;
+pub mod listen;
+pub mod mtls;
 pub mod plugin_services;
 pub mod server;
+pub mod shutdown;
 pub mod value_codec;
 
 /// Code generated from `proto/` by build.rs.

@@ -6,13 +6,13 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
-use super::handshake::Shutdown;
 use super::proto::health::health_check_response::ServingStatus;
 use super::proto::health::health_server::Health;
 use super::proto::health::{HealthCheckRequest, HealthCheckResponse};
 use super::proto::plugin::grpc_controller_server::GrpcController;
 use super::proto::plugin::grpc_stdio_server::GrpcStdio;
 use super::proto::plugin::{Empty, StdioData};
+use super::shutdown::Shutdown;
 
 /// The service name go-plugin's client health-checks.
 pub const PLUGIN_HEALTH_SERVICE: &str = "plugin";
