@@ -2,9 +2,11 @@
 //! validators, plan modifiers and the plan order, and the provider/resource traits.
 
 pub mod diag;
+pub mod model;
 pub mod plan;
 pub mod resource;
 pub mod schema;
+pub mod timeouts;
 pub mod validate;
 pub mod value;
 
