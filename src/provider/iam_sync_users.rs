@@ -204,7 +204,10 @@ mod tests {
             let a = s.block.find_attribute(out).expect("attribute");
             assert!(a.computed && !a.optional, "{out}");
         }
-        let c = s.block.find_attribute(CLUSTER_ID).expect("cluster_id");
+        let c = s
+            .block
+            .find_attribute(CLUSTER_ID)
+            .expect("the cluster ID attribute");
         assert!(c.required && !c.validators.is_empty());
     }
 }
