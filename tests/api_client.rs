@@ -4,15 +4,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use terraform_provider_mrs::api::{
-    ApiError, CancelSyncRequest, Client, ClientConfig, Credentials, Secret, UpdateSyncRequest,
+    ApiError, CancelSyncRequest, Client, ClientConfig, ClusterId, Credentials, ProjectId, Secret,
+    UpdateSyncRequest,
 };
 use terraform_provider_mrs::sim::{self, Directory, SimConfig, SimState};
 use tokio_util::sync::CancellationToken;
 
 const AK: &str = "AKTEST";
 const SK: &str = "sk-test-secret";
-const P: &str = "proj0123";
-const C: &str = "cluster-1";
+const P: &ProjectId = &ProjectId::from_static("proj0123").unwrap();
+const C: &ClusterId = &ClusterId::from_static("cluster-1").unwrap();
 
 struct Sim {
     endpoint: String,
@@ -167,7 +168,7 @@ async fn every_call_round_trips_with_implicit_groups() {
     let shown = client.show_sync(P, C, &cancel).await.unwrap_or_default();
     assert!(shown.user_names.is_empty());
     assert_eq!(shown.group_names, names(&["admins", "dev"]));
-    assert_eq!(client.sync_supported(P, C, &cancel).await.ok(), Some(true));
+    assert_eq!(client.sync_status(P, C, &cancel).await.ok(), Some(false));
 
     // All six calls on one kept-alive connection; the second is this admin query's own.
     assert_eq!(sim.state().await["counters"]["connections_accepted"], 2);
@@ -341,7 +342,11 @@ async fn unknown_cluster_is_cluster_not_found() {
     let sim = Sim::start(cfg).await;
     let client = sim.client();
     let e = client
-        .show_sync(P, "gone-cluster", &CancellationToken::new())
+        .show_sync(
+            P,
+            &ClusterId::from_static("gone-cluster").unwrap(),
+            &CancellationToken::new(),
+        )
         .await
         .err();
     assert!(
@@ -522,7 +527,11 @@ async fn lock_cluster_serializes_per_cluster_only() {
     let other = client.clone();
     let blocked = tokio::time::timeout(Duration::from_millis(100), other.lock_cluster(P, C)).await;
     assert!(blocked.is_err(), "same cluster must wait");
-    let free = tokio::time::timeout(Duration::from_millis(100), other.lock_cluster(P, "c2")).await;
+    let free = tokio::time::timeout(
+        Duration::from_millis(100),
+        other.lock_cluster(P, &ClusterId::from_static("c2").unwrap()),
+    )
+    .await;
     assert!(free.is_ok(), "another cluster must not wait");
     drop(guard);
     let now_free = tokio::time::timeout(Duration::from_millis(100), other.lock_cluster(P, C)).await;

@@ -12,10 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::{is_retryable_status, snippet, ApiError};
 use super::signer::{self, SignableRequest};
-use super::types::{
-    CancelSyncRequest, SyncAccepted, SyncStatus, SyncSupport, SyncedNames, UpdateSyncRequest,
-};
-use super::Credentials;
+use super::types::{CancelSyncRequest, SyncAccepted, SyncStatus, SyncedNames, UpdateSyncRequest};
+use super::{ClusterId, Credentials, ProjectId};
 
 /// How to reach MRS and how patiently.
 #[derive(Debug, Clone)]
@@ -50,7 +48,7 @@ impl ClientConfig {
     }
 }
 
-type ClusterKey = (String, String);
+type ClusterKey = (ProjectId, ClusterId);
 
 /// Requests one client has on the wire at once. Terraform runs 10 resource operations in
 /// parallel; a new request that finds every pooled connection busy (or one still being
@@ -96,16 +94,6 @@ fn config_err(message: impl Into<String>) -> ApiError {
     ApiError::Config {
         message: message.into(),
     }
-}
-
-fn valid_project_id(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-fn valid_cluster_id(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl Client {
@@ -171,8 +159,8 @@ impl Client {
     /// Starts synchronizing the given users (with their groups) and groups.
     pub async fn update_sync(
         &self,
-        project_id: &str,
-        cluster_id: &str,
+        project_id: &ProjectId,
+        cluster_id: &ClusterId,
         req: &UpdateSyncRequest,
         cancel: &CancellationToken,
     ) -> Result<SyncAccepted, ApiError> {
@@ -194,8 +182,8 @@ impl Client {
     /// Stops synchronizing exactly the given names.
     pub async fn cancel_sync(
         &self,
-        project_id: &str,
-        cluster_id: &str,
+        project_id: &ProjectId,
+        cluster_id: &ClusterId,
         req: &CancelSyncRequest,
         cancel: &CancellationToken,
     ) -> Result<SyncAccepted, ApiError> {
@@ -217,8 +205,8 @@ impl Client {
     /// The users and groups currently synchronized (including users' implicit groups).
     pub async fn show_sync(
         &self,
-        project_id: &str,
-        cluster_id: &str,
+        project_id: &ProjectId,
+        cluster_id: &ClusterId,
         cancel: &CancellationToken,
     ) -> Result<SyncedNames, ApiError> {
         self.get(project_id, cluster_id, "iam-sync-user", cancel)
@@ -228,8 +216,8 @@ impl Client {
     /// Whether a synchronization is running on the cluster.
     pub async fn sync_status(
         &self,
-        project_id: &str,
-        cluster_id: &str,
+        project_id: &ProjectId,
+        cluster_id: &ClusterId,
         cancel: &CancellationToken,
     ) -> Result<bool, ApiError> {
         self.get::<SyncStatus>(project_id, cluster_id, "iam-sync", cancel)
@@ -237,23 +225,11 @@ impl Client {
             .map(|s| s.is_synchronizing)
     }
 
-    /// Whether the cluster supports IAM synchronization at all.
-    pub async fn sync_supported(
-        &self,
-        project_id: &str,
-        cluster_id: &str,
-        cancel: &CancellationToken,
-    ) -> Result<bool, ApiError> {
-        self.get::<SyncSupport>(project_id, cluster_id, "iam-sync/is-synchronous", cancel)
-            .await
-            .map(|s| s.is_synchronous)
-    }
-
     /// A GET of `suffix` under the cluster, its JSON answer decoded.
     async fn get<T: DeserializeOwned>(
         &self,
-        project_id: &str,
-        cluster_id: &str,
+        project_id: &ProjectId,
+        cluster_id: &ClusterId,
         suffix: &str,
         cancel: &CancellationToken,
     ) -> Result<T, ApiError> {
@@ -269,8 +245,8 @@ impl Client {
     /// included) ends it.
     pub async fn wait_until_idle(
         &self,
-        project_id: &str,
-        cluster_id: &str,
+        project_id: &ProjectId,
+        cluster_id: &ClusterId,
         poll_first: Duration,
         poll_max: Duration,
         timeout: Duration,
@@ -289,17 +265,19 @@ impl Client {
         match tokio::time::timeout(timeout, wait).await {
             Ok(r) => r,
             Err(_) => Err(ApiError::Timeout {
-                message: format!(
-                    "cluster {cluster_id} was still synchronizing after {}",
-                    human_duration(timeout)
-                ),
+                // Callers that know the configured timeout restate this in its terms.
+                message: format!("cluster {cluster_id} was still synchronizing after {timeout:?}"),
             }),
         }
     }
 
     /// Serializes operations on one cluster within this process: hold the guard across
     /// "wait until idle → POST/DELETE → wait until idle" so syncs never overlap.
-    pub async fn lock_cluster(&self, project_id: &str, cluster_id: &str) -> OwnedMutexGuard<()> {
+    pub async fn lock_cluster(
+        &self,
+        project_id: &ProjectId,
+        cluster_id: &ClusterId,
+    ) -> OwnedMutexGuard<()> {
         let m = {
             // A poisoned map only means another task panicked while inserting; the map
             // itself is still consistent.
@@ -309,43 +287,34 @@ impl Client {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             locks
-                .entry((project_id.to_string(), cluster_id.to_string()))
+                .entry((project_id.clone(), cluster_id.clone()))
                 .or_default()
                 .clone()
         };
         m.lock_owned().await
     }
 
-    fn url_for(&self, project_id: &str, cluster_id: &str, suffix: &str) -> Result<Url, ApiError> {
-        if !valid_project_id(project_id) {
-            return Err(config_err(format!(
-                "project_id {project_id:?} must be 1 to 64 letters or digits"
-            )));
-        }
-        if !valid_cluster_id(cluster_id) {
-            return Err(config_err(format!(
-                "cluster_id {cluster_id:?} must be 1 to 64 letters, digits, '_' or '-'"
-            )));
-        }
+    /// The IDs' types admit only characters that need no escaping in a path.
+    fn url_for(&self, project_id: &ProjectId, cluster_id: &ClusterId, suffix: &str) -> Url {
         let mut url = self.inner.base.clone();
         let prefix = url.path().trim_end_matches('/').to_string();
         url.set_path(&format!(
             "{prefix}/v2/{project_id}/clusters/{cluster_id}/{suffix}"
         ));
-        Ok(url)
+        url
     }
 
     /// One API call with retries. Returns the answer on 2xx, otherwise the classified error.
     async fn call(
         &self,
         method: Method,
-        project_id: &str,
-        cluster_id: &str,
+        project_id: &ProjectId,
+        cluster_id: &ClusterId,
         suffix: &str,
         body: Option<Vec<u8>>,
         cancel: &CancellationToken,
     ) -> Result<Answer, ApiError> {
-        let url = self.url_for(project_id, cluster_id, suffix)?;
+        let url = self.url_for(project_id, cluster_id, suffix);
         let cfg = &self.inner.cfg;
         let mut attempt: u32 = 0;
         loop {
@@ -396,7 +365,7 @@ impl Client {
         &self,
         method: &Method,
         url: &Url,
-        project_id: &str,
+        project_id: &ProjectId,
         body: Option<&[u8]>,
     ) -> Result<Answer, String> {
         // Never closed, so acquiring only waits; sign after it so the date is fresh.
@@ -411,7 +380,7 @@ impl Client {
         let mut headers: Vec<(String, String)> = vec![
             ("Host".into(), self.inner.host.clone()),
             ("X-Sdk-Date".into(), sdk_date.clone()),
-            ("X-Project-Id".into(), project_id.to_string()),
+            ("X-Project-Id".into(), project_id.as_str().to_string()),
             ("User-Agent".into(), cfg.user_agent.trim().to_string()),
         ];
         if let Some(tok) = &cfg.credentials.security_token {
@@ -551,16 +520,6 @@ fn decode_accepted(a: Answer) -> Result<SyncAccepted, ApiError> {
     decode(&a)
 }
 
-/// "10m0s"-style text for a person, as Terraform users write timeouts.
-pub(crate) fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    match (secs / 3600, (secs % 3600) / 60, secs % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, s) => format!("{m}m{s}s"),
-        (h, m, s) => format!("{h}h{m}m{s}s"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -604,14 +563,15 @@ mod tests {
         let Ok(c) = Client::new(ClientConfig::new("https://x/prefix/", creds())) else {
             unreachable!("valid config")
         };
-        let u = c.url_for("p1", "c_1-a", "iam-sync").map(|u| u.to_string());
-        assert_eq!(
-            u.ok().as_deref(),
-            Some("https://x/prefix/v2/p1/clusters/c_1-a/iam-sync")
-        );
-        assert!(c.url_for("p/1", "c", "x").is_err());
-        assert!(c.url_for("p", "c/../d", "x").is_err());
-        assert!(c.url_for("p", &"c".repeat(65), "x").is_err());
+        let (Ok(p), Ok(cl)) = (ProjectId::parse("p1"), ClusterId::parse("c_1-a")) else {
+            unreachable!("valid IDs")
+        };
+        let u = c.url_for(&p, &cl, "iam-sync").to_string();
+        assert_eq!(u, "https://x/prefix/v2/p1/clusters/c_1-a/iam-sync");
+        // What could escape the path never becomes an ID.
+        assert!(ProjectId::parse("p/1").is_err());
+        assert!(ClusterId::parse("c/../d").is_err());
+        assert!(ClusterId::parse(&"c".repeat(65)).is_err());
     }
 
     #[test]

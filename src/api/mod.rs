@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod error;
+pub mod ids;
 pub mod signer;
 pub mod types;
 
@@ -9,6 +10,7 @@ use std::fmt;
 
 pub use client::{Client, ClientConfig};
 pub use error::ApiError;
+pub use ids::{ClusterId, IdError, ProjectId, CLUSTER_ID_RULE, PROJECT_ID_RULE};
 pub use types::{CancelSyncRequest, SyncAccepted, SyncedNames, UpdateSyncRequest};
 
 /// A secret string (secret key, security token). It prints as `***` so that it cannot

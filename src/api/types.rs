@@ -45,13 +45,6 @@ pub struct SyncStatus {
     pub is_synchronizing: bool,
 }
 
-/// Answer of `GET .../iam-sync/is-synchronous`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncSupport {
-    #[serde(default)]
-    pub is_synchronous: bool,
-}
-
 /// The error body; MRS uses both key spellings, so both are read.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct ErrorBody {

@@ -1,13 +1,15 @@
 //! Protocol-neutral building blocks for resources: values, schemas, diagnostics,
-//! validators, plan modifiers and the plan order, the provider/resource traits, and the
-//! server that runs each RPC's logic over them.
+//! validators, plan modifiers and the plan order, typed models and
+//! timeouts, the provider/resource traits, and the server that runs each RPC's logic over them.
 
 pub mod attribute_hooks;
 pub mod diag;
+pub mod model;
 pub mod plan;
 pub mod resource;
 pub mod schema;
 pub mod server;
+pub mod timeouts;
 pub mod validate;
 pub mod value;
 

@@ -5,36 +5,85 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::config::{Shared, PROJECT_ID_PATTERN, PROJECT_ID_RULE};
-use super::iam_sync::{CLUSTER_ID_PATTERN, CLUSTER_ID_RULE};
-use crate::framework::validate::{not_empty, regex_matches};
-use crate::framework::{Attribute, AttributePath, Block, DataSource, ReadOutcome, Schema, Value};
+use super::config::Shared;
+use super::iam_sync::schema::{CLUSTER_ID, GROUP_NAMES, ID, PROJECT_ID, REGION, USER_NAMES};
+use super::ids::{cluster_id_validator, parse_at, project_id_validator};
+use crate::api::{ApiError, ClusterId, ProjectId};
+use crate::framework::model::{Attr, FromValue, IntoValue, ObjectReader, Set};
+use crate::framework::validate::not_empty;
+use crate::framework::{
+    Attribute, AttributePath, Block, DataSource, Diagnostics, ReadOutcome, Schema, Value,
+};
 
 pub const TYPE_NAME: &str = "mrs_iam_sync_users";
+/// The other attributes are named as in `mrs_iam_sync`.
+pub const IS_SYNCHRONIZING: &str = "is_synchronizing";
 
 pub fn schema() -> Schema {
     Schema::new(
         0,
         Block::new("Reads the IAM users and groups synchronized to the Manager of an MRS cluster, whoever synced them (including the groups of synced users).")
-            .attribute(Attribute::string("id").computed().description("`{project_id}/{cluster_id}`."))
-            .attribute(Attribute::string("region").optional().computed().validator(not_empty()).description("The region of the cluster. Defaults to the provider's `region`."))
+            .attribute(Attribute::string(ID).computed().description("`{project_id}/{cluster_id}`."))
+            .attribute(Attribute::string(REGION).optional().computed().validator(not_empty()).description("The region of the cluster. Defaults to the provider's `region`."))
             .attribute(
-                Attribute::string("project_id")
+                Attribute::string(PROJECT_ID)
                     .optional()
                     .computed()
-                    .validator(regex_matches(PROJECT_ID_PATTERN, PROJECT_ID_RULE))
+                    .validator(project_id_validator())
                     .description("The project ID. Defaults to the provider's `project_id`."),
             )
             .attribute(
-                Attribute::string("cluster_id")
+                Attribute::string(CLUSTER_ID)
                     .required()
-                    .validator(regex_matches(CLUSTER_ID_PATTERN, CLUSTER_ID_RULE))
+                    .validator(cluster_id_validator())
                     .description("The ID of the MRS cluster."),
             )
-            .attribute(Attribute::string_set("user_names").computed().description("The synchronized IAM user names."))
-            .attribute(Attribute::string_set("group_names").computed().description("The synchronized IAM group names."))
-            .attribute(Attribute::bool("is_synchronizing").computed().description("Whether a synchronization is running on the cluster now.")),
+            .attribute(Attribute::string_set(USER_NAMES).computed().description("The synchronized IAM user names."))
+            .attribute(Attribute::string_set(GROUP_NAMES).computed().description("The synchronized IAM group names."))
+            .attribute(Attribute::bool(IS_SYNCHRONIZING).computed().description("Whether a synchronization is running on the cluster now.")),
     )
+}
+
+/// The data source's configuration (inputs only) and state (every attribute known).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IamSyncUsersModel {
+    pub id: Attr<String>,
+    pub region: Attr<String>,
+    pub project_id: Attr<String>,
+    pub cluster_id: Attr<String>,
+    pub user_names: Attr<Set<String>>,
+    pub group_names: Attr<Set<String>>,
+    pub is_synchronizing: Attr<bool>,
+}
+
+impl FromValue for IamSyncUsersModel {
+    fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
+        let mut r = ObjectReader::new(v, path)?;
+        let m = IamSyncUsersModel {
+            id: r.attr(ID),
+            region: r.attr(REGION),
+            project_id: r.attr(PROJECT_ID),
+            cluster_id: r.attr(CLUSTER_ID),
+            user_names: r.attr(USER_NAMES),
+            group_names: r.attr(GROUP_NAMES),
+            is_synchronizing: r.attr(IS_SYNCHRONIZING),
+        };
+        r.finish(m)
+    }
+}
+
+impl IntoValue for IamSyncUsersModel {
+    fn into_value(self) -> Value {
+        Value::object([
+            (ID, self.id.into_value()),
+            (REGION, self.region.into_value()),
+            (PROJECT_ID, self.project_id.into_value()),
+            (CLUSTER_ID, self.cluster_id.into_value()),
+            (USER_NAMES, self.user_names.into_value()),
+            (GROUP_NAMES, self.group_names.into_value()),
+            (IS_SYNCHRONIZING, self.is_synchronizing.into_value()),
+        ])
+    }
 }
 
 pub struct IamSyncUsers {
@@ -63,6 +112,13 @@ impl DataSource for IamSyncUsers {
 
     async fn read(&self, config: &Value) -> ReadOutcome {
         let mut out = ReadOutcome::default();
+        let config = match IamSyncUsersModel::from_value(config, &AttributePath::root()) {
+            Ok(m) => m,
+            Err(d) => {
+                out.diags = d;
+                return out;
+            }
+        };
         let configured = match self.shared.configured() {
             Ok(c) => c,
             Err(d) => {
@@ -70,31 +126,36 @@ impl DataSource for IamSyncUsers {
                 return out;
             }
         };
-        let region = config
-            .get("region")
-            .as_str()
-            .map(str::to_string)
-            .or(configured.region.clone());
+        let region = config.region.known().cloned().or(configured.region.clone());
         let Some(project_id) = config
-            .get("project_id")
-            .as_str()
-            .map(str::to_string)
+            .project_id
+            .known()
+            .cloned()
             .or(configured.project_id.clone())
         else {
             out.diags.error_at(
-                AttributePath::attr("project_id"),
+                AttributePath::attr(PROJECT_ID),
                 "Missing project ID",
                 "Set project_id on this data source or on the provider (or HW_PROJECT_ID).",
             );
             return out;
         };
-        let Some(cluster_id) = config.get("cluster_id").as_str().map(str::to_string) else {
+        let Some(cluster_id) = config.cluster_id.known().cloned() else {
             out.diags.error_at(
-                AttributePath::attr("cluster_id"),
+                AttributePath::attr(CLUSTER_ID),
                 "Missing cluster ID",
                 "Set cluster_id.",
             );
             return out;
+        };
+        let ids = parse_at(&project_id, PROJECT_ID, ProjectId::parse)
+            .and_then(|p| Ok((p, parse_at(&cluster_id, CLUSTER_ID, ClusterId::parse)?)));
+        let (project, cluster) = match ids {
+            Ok(ids) => ids,
+            Err(d) => {
+                out.diags = d;
+                return out;
+            }
         };
         let client = match configured.client(region.as_deref()) {
             Ok(c) => c,
@@ -105,22 +166,23 @@ impl DataSource for IamSyncUsers {
         };
         let cancel = &self.shared.cancel;
         let result = async {
-            let names = client.show_sync(&project_id, &cluster_id, cancel).await?;
-            let busy = client.sync_status(&project_id, &cluster_id, cancel).await?;
-            Ok::<_, crate::api::ApiError>((names, busy))
+            let names = client.show_sync(&project, &cluster, cancel).await?;
+            let busy = client.sync_status(&project, &cluster, cancel).await?;
+            Ok::<_, ApiError>((names, busy))
         }
         .await;
         match result {
             Ok((names, busy)) => {
-                out.state = Value::object([
-                    ("id", Value::string(format!("{project_id}/{cluster_id}"))),
-                    ("region", region.map(Value::string).unwrap_or(Value::Null)),
-                    ("project_id", Value::string(project_id)),
-                    ("cluster_id", Value::string(cluster_id)),
-                    ("user_names", Value::string_set(names.user_names)),
-                    ("group_names", Value::string_set(names.group_names)),
-                    ("is_synchronizing", Value::Bool(busy)),
-                ]);
+                out.state = IamSyncUsersModel {
+                    id: Attr::Known(format!("{project_id}/{cluster_id}")),
+                    region: region.into(),
+                    project_id: Attr::Known(project_id),
+                    cluster_id: Attr::Known(cluster_id),
+                    user_names: Attr::Known(Set::of_known(names.user_names)),
+                    group_names: Attr::Known(Set::of_known(names.group_names)),
+                    is_synchronizing: Attr::Known(busy),
+                }
+                .into_value();
             }
             Err(e) => out.diags.error(
                 format!("Cannot read the IAM sync of MRS cluster {cluster_id:?}"),
@@ -138,11 +200,14 @@ mod tests {
     #[test]
     fn outputs_are_computed_and_inputs_validated() {
         let s = schema();
-        for out in ["user_names", "group_names", "is_synchronizing", "id"] {
+        for out in [USER_NAMES, GROUP_NAMES, IS_SYNCHRONIZING, ID] {
             let a = s.block.find_attribute(out).expect("attribute");
             assert!(a.computed && !a.optional, "{out}");
         }
-        let c = s.block.find_attribute("cluster_id").expect("cluster_id");
+        let c = s
+            .block
+            .find_attribute(CLUSTER_ID)
+            .expect("the cluster ID attribute");
         assert!(c.required && !c.validators.is_empty());
     }
 }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod docs;
 pub mod iam_sync;
 pub mod iam_sync_users;
+pub mod ids;
 
 use std::sync::Arc;
 

@@ -1,0 +1,549 @@
+//! What `mrs_iam_sync` does at each step, in lifecycle order: validate, plan, create,
+//! read, update, delete. Every step reads and writes the typed model.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::OwnedMutexGuard;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiError, Client, ClusterId, ProjectId, UpdateSyncRequest};
+use crate::framework::model::{Attr, IntoValue};
+use crate::framework::timeouts::{self, human_duration};
+use crate::framework::{ApplyOutcome, AttributePath, Diagnostics, ReadOutcome, Value};
+use crate::provider::config::Shared;
+use crate::provider::ids::parse_at;
+
+use super::model::IamSyncModel;
+use super::names::{cancel_batches, plan_update, Names, UpdatePlan};
+use super::schema::{CLUSTER_ID, PROJECT_ID};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// How often the sync status is polled while a sync runs. Short at first, because the
+/// simulator and small syncs finish fast, then backing off to spare the API.
+const POLL_FIRST: Duration = Duration::from_millis(50);
+const POLL_MAX: Duration = Duration::from_secs(2);
+/// Bound on the read that records the outcome of an apply. That read ignores StopProvider:
+/// after Ctrl-C the state must still say what the cluster holds, and Terraform waits for
+/// the apply to return, so it has to be short.
+const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(3);
+
+// ---------------------------------------------------------------- validate
+
+/// Checks across attributes, beyond each attribute's own validators.
+pub fn validate_config(config: &Value, diags: &mut Diagnostics) {
+    let config = match IamSyncModel::read(config) {
+        Ok(m) => m,
+        Err(d) => return diags.extend(d),
+    };
+    let (all, users, groups) = (&config.is_all_sync, &config.user_names, &config.group_names);
+    if all.is_unknown() || users.is_unknown() || groups.is_unknown() {
+        return;
+    }
+    if !config.all_sync() && users.is_null() && groups.is_null() {
+        diags.error(
+            "Nothing to synchronize",
+            "Set user_names, group_names, or is_all_sync = true.",
+        );
+    }
+}
+
+// ---------------------------------------------------------------- plan
+
+/// A new resource's region and project_id default to the provider's, and its ID follows
+/// from them.
+pub fn modify_plan(
+    shared: &Shared,
+    prior: &Value,
+    config: &Value,
+    planned: &mut Value,
+    diags: &mut Diagnostics,
+) {
+    if !prior.is_null() {
+        return;
+    }
+    let (config, mut plan) = match (IamSyncModel::read(config), IamSyncModel::read(planned)) {
+        (Ok(c), Ok(p)) => (c, p),
+        (c, p) => {
+            for d in [c.err(), p.err()].into_iter().flatten() {
+                diags.extend(d);
+            }
+            return;
+        }
+    };
+    let configured = shared.configured().ok();
+    if config.region.is_null() {
+        plan.region = configured.as_ref().and_then(|c| c.region.clone()).into();
+    }
+    if config.project_id.is_null() {
+        match configured.as_ref().and_then(|c| c.project_id.clone()) {
+            Some(p) => plan.project_id = Attr::Known(p),
+            None => diags.error_at(
+                AttributePath::attr(PROJECT_ID),
+                "Missing project ID",
+                "Set project_id on this resource or on the provider (or HW_PROJECT_ID).",
+            ),
+        }
+    }
+    if let (Some(p), Some(c)) = (plan.project_id.known(), plan.cluster_id.known()) {
+        plan.id = Attr::Known(format!("{p}/{c}"));
+    }
+    *planned = plan.into_value();
+}
+
+// ---------------------------------------------------------------- create
+
+pub async fn create(shared: &Shared, planned: &Value) -> ApplyOutcome {
+    let planned = match IamSyncModel::read(planned) {
+        Ok(m) => m,
+        Err(diags) => {
+            return ApplyOutcome {
+                state: Value::Null,
+                diags,
+            }
+        }
+    };
+    let timeout = timeouts::create_or(&planned.timeouts, DEFAULT_TIMEOUT);
+    converge(
+        shared,
+        &planned,
+        &Names::default(),
+        None,
+        timeout,
+        "sync IAM names",
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- read
+
+pub async fn read(shared: &Shared, state: &Value) -> ReadOutcome {
+    let mut out = ReadOutcome {
+        state: state.clone(),
+        diags: Diagnostics::new(),
+    };
+    let state = match IamSyncModel::read(state) {
+        Ok(m) => m,
+        Err(d) => {
+            out.diags = d;
+            return out;
+        }
+    };
+    let cluster = match Cluster::of(shared, &state) {
+        Ok(Some(c)) => c,
+        Ok(None) => return out,
+        Err(d) => {
+            out.diags = d;
+            return out;
+        }
+    };
+    match cluster.remote().await {
+        Ok(remote) => out.state = state.retain_synced(&remote).into_value(),
+        Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
+        Err(e) => api_diag(&mut out.diags, "read the synced names", &cluster.target, &e),
+    }
+    out
+}
+
+// ---------------------------------------------------------------- update
+
+pub async fn update(shared: &Shared, prior_value: &Value, planned_value: &Value) -> ApplyOutcome {
+    let (prior, planned) = match (
+        IamSyncModel::read(prior_value),
+        IamSyncModel::read(planned_value),
+    ) {
+        (Ok(prior), Ok(planned)) => (prior, planned),
+        (a, b) => {
+            let mut diags = Diagnostics::new();
+            for d in [a.err(), b.err()].into_iter().flatten() {
+                diags.extend(d);
+            }
+            return ApplyOutcome {
+                state: prior_value.clone(),
+                diags,
+            };
+        }
+    };
+    if planned.all_sync() {
+        // Only timeouts can change without replacement: nothing to send.
+        return ApplyOutcome {
+            state: planned_value.clone(),
+            diags: Diagnostics::new(),
+        };
+    }
+    let timeout = timeouts::update_or(&planned.timeouts, DEFAULT_TIMEOUT);
+    converge(
+        shared,
+        &planned,
+        &prior.names(),
+        Some(&prior),
+        timeout,
+        "update IAM names",
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- delete
+
+pub async fn delete(shared: &Shared, prior_value: &Value) -> ApplyOutcome {
+    let mut out = ApplyOutcome {
+        state: prior_value.clone(),
+        diags: Diagnostics::new(),
+    };
+    let prior = match IamSyncModel::read(prior_value) {
+        Ok(m) => m,
+        Err(d) => {
+            out.diags = d;
+            return out;
+        }
+    };
+    let cluster = match Cluster::of(shared, &prior) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            out.state = Value::Null;
+            return out;
+        }
+        Err(d) => {
+            out.diags = d;
+            return out;
+        }
+    };
+    let timeout = timeouts::delete_or(&prior.timeouts, DEFAULT_TIMEOUT);
+    let deadline = Instant::now() + timeout;
+    let all_sync = prior.all_sync();
+    let managed = prior.names();
+    let _guard = cluster.lock().await;
+    let result = async {
+        cluster.wait_idle(deadline).await?;
+        let remote = cluster.remote().await?;
+        let remove = if all_sync {
+            remote
+        } else {
+            managed.intersect(&remote)
+        };
+        let plan = UpdatePlan {
+            add: Names::default(),
+            remove,
+        };
+        let mut wrote = false;
+        cluster.send(&plan, false, deadline, &mut wrote).await
+    }
+    .await
+    .map_err(|e| configured_timeout(e, &cluster.target, timeout));
+    match result {
+        Ok(()) | Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
+        Err(e) => {
+            api_diag(&mut out.diags, "cancel the IAM sync", &cluster.target, &e);
+            // Keep in state whatever is still synced, so nothing is lost.
+            if let Ok(remote) = cluster.remote_for_state().await {
+                if !all_sync {
+                    out.state = prior.retain_synced(&remote).into_value();
+                }
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- shared by the steps
+
+/// Brings the cluster to the names `planned` lists from `prior_managed`, and returns the
+/// state that is then true remotely, with diagnostics for what failed.
+async fn converge(
+    shared: &Shared,
+    planned: &IamSyncModel,
+    prior_managed: &Names,
+    prior: Option<&IamSyncModel>,
+    timeout: Duration,
+    action: &str,
+) -> ApplyOutcome {
+    let mut out = ApplyOutcome {
+        state: prior.map_or(Value::Null, |p| p.clone().into_value()),
+        diags: Diagnostics::new(),
+    };
+    let cluster = match Cluster::of(shared, planned) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            out.diags.error(
+                "Unknown project or cluster",
+                "project_id and cluster_id must be known when applying. Set project_id on the resource or the provider (HW_PROJECT_ID).",
+            );
+            return out;
+        }
+        Err(d) => {
+            out.diags = d;
+            return out;
+        }
+    };
+    let t = &cluster.target;
+    let deadline = Instant::now() + timeout;
+    let desired = planned.names();
+    let all_sync = planned.all_sync();
+    let _guard = cluster.lock().await;
+
+    let mut wrote = false;
+    let sent = async {
+        cluster.wait_idle(deadline).await?;
+        let remote = cluster.remote().await?;
+        let plan = plan_update(prior_managed, &desired, &remote);
+        cluster.send(&plan, all_sync, deadline, &mut wrote).await
+    }
+    .await
+    .map_err(|e| configured_timeout(e, t, timeout));
+    if let Err(e) = &sent {
+        api_diag(&mut out.diags, action, t, e);
+    }
+
+    // Record what is true now. If the cluster cannot be read, assume every name sent
+    // may have been added and nothing cancelled: a name wrongly kept in state is
+    // dropped by the next refresh, whereas a name wrongly dropped would stay synced
+    // and unmanaged.
+    let remote = match cluster.remote_for_state().await {
+        Ok(r) => r,
+        Err(e) => {
+            if sent.is_ok() {
+                api_diag(&mut out.diags, "read the synced names", t, &e);
+            }
+            let maybe = if wrote {
+                desired.union(prior_managed)
+            } else {
+                prior_managed.clone()
+            };
+            if prior.is_none() && maybe.is_empty() {
+                return out;
+            }
+            out.state = planned.clone().with_names(&maybe).into_value();
+            return out;
+        }
+    };
+    // Names cancelled unsuccessfully are still synced and still ours, so they stay.
+    let keep = desired.union(prior_managed).intersect(&remote);
+    let mut state = planned.clone().with_names(&keep);
+    state.id = Attr::Known(format!("{}/{}", t.project_id, t.cluster_id));
+    if sent.is_ok() {
+        let missing = desired.minus(&remote);
+        if !missing.is_empty() {
+            out.diags.error(
+                format!("Some names did not sync to MRS cluster {:?}", t.cluster_id.as_str()),
+                format!(
+                    "MRS accepted the request but did not synchronize {}. Check that they exist in IAM in this account. The state records only the names that are synced.",
+                    missing.describe()
+                ),
+            );
+        }
+        let lingering = prior_managed.minus(&desired).intersect(&remote);
+        if !lingering.is_empty() {
+            out.diags.error(
+                format!("Some names are still synced to MRS cluster {:?}", t.cluster_id.as_str()),
+                format!(
+                    "MRS accepted the cancellation but still lists {}. They stay in the state, so the next apply tries again.",
+                    lingering.describe()
+                ),
+            );
+        }
+    }
+    if out.diags.has_errors() && prior.is_none() && keep.is_empty() && !all_sync {
+        // A failed create that left nothing synced leaves nothing to record.
+        out.state = Value::Null;
+        return out;
+    }
+    if all_sync && sent.is_err() && prior.is_none() {
+        out.state = Value::Null;
+        return out;
+    }
+    out.state = state.into_value();
+    out
+}
+
+/// Where a resource lives.
+pub struct Target {
+    pub region: Option<String>,
+    pub project_id: ProjectId,
+    pub cluster_id: ClusterId,
+}
+
+impl Target {
+    /// None while project or cluster is not known; an error for an ID that breaks its
+    /// rule, which only a state written by something else can hold.
+    fn of(m: &IamSyncModel) -> Result<Option<Target>, Diagnostics> {
+        let (Some(p), Some(c)) = (m.project_id.known(), m.cluster_id.known()) else {
+            return Ok(None);
+        };
+        Ok(Some(Target {
+            region: m.region.known().cloned(),
+            project_id: parse_at(p, PROJECT_ID, ProjectId::parse)?,
+            cluster_id: parse_at(c, CLUSTER_ID, ClusterId::parse)?,
+        }))
+    }
+}
+
+/// One cluster as the steps talk to it: its API client, and the token StopProvider cancels.
+pub struct Cluster<'a> {
+    pub client: Client,
+    pub target: Target,
+    cancel: &'a CancellationToken,
+}
+
+impl<'a> Cluster<'a> {
+    fn of(shared: &'a Shared, m: &IamSyncModel) -> Result<Option<Cluster<'a>>, Diagnostics> {
+        match Target::of(m)? {
+            Some(t) => Cluster::at(shared, t).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn at(shared: &'a Shared, target: Target) -> Result<Cluster<'a>, Diagnostics> {
+        let client = shared.configured()?.client(target.region.as_deref())?;
+        Ok(Cluster {
+            client,
+            target,
+            cancel: &shared.cancel,
+        })
+    }
+
+    async fn lock(&self) -> OwnedMutexGuard<()> {
+        self.client
+            .lock_cluster(&self.target.project_id, &self.target.cluster_id)
+            .await
+    }
+
+    /// Waits until the cluster reports no sync running, polling with backoff.
+    async fn wait_idle(&self, deadline: Instant) -> Result<(), ApiError> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        self.client
+            .wait_until_idle(
+                &self.target.project_id,
+                &self.target.cluster_id,
+                POLL_FIRST,
+                POLL_MAX,
+                remaining,
+                self.cancel,
+            )
+            .await
+    }
+
+    pub async fn remote(&self) -> Result<Names, ApiError> {
+        self.client
+            .show_sync(
+                &self.target.project_id,
+                &self.target.cluster_id,
+                self.cancel,
+            )
+            .await
+            .map(Names::from_remote)
+    }
+
+    /// The names synced now, for recording an apply's outcome: not cancelled by
+    /// StopProvider, but bounded by FINAL_READ_TIMEOUT.
+    async fn remote_for_state(&self) -> Result<Names, ApiError> {
+        let uncancelled = CancellationToken::new();
+        let read = self.client.show_sync(
+            &self.target.project_id,
+            &self.target.cluster_id,
+            &uncancelled,
+        );
+        match tokio::time::timeout(FINAL_READ_TIMEOUT, read).await {
+            Ok(r) => r.map(Names::from_remote),
+            Err(_) => Err(ApiError::Timeout {
+                message: format!(
+                    "reading the synced names of cluster {} took over {}",
+                    self.target.cluster_id,
+                    human_duration(FINAL_READ_TIMEOUT)
+                ),
+            }),
+        }
+    }
+
+    /// Sends the calls of `plan` and waits for the last sync to end. The caller has just
+    /// seen the cluster idle while holding its lock, so only later calls wait first.
+    /// Sets `wrote` once a POST or DELETE has gone out, whatever its answer: from then on
+    /// the cluster may have changed even if the call seemed to fail.
+    async fn send(
+        &self,
+        plan: &UpdatePlan,
+        all_sync: bool,
+        deadline: Instant,
+        wrote: &mut bool,
+    ) -> Result<(), ApiError> {
+        let (p, c) = (&self.target.project_id, &self.target.cluster_id);
+        if all_sync || !plan.add.is_empty() {
+            let body = UpdateSyncRequest {
+                is_all_sync: all_sync,
+                user_names: plan.add.users.iter().cloned().collect(),
+                group_names: plan.add.groups.iter().cloned().collect(),
+            };
+            *wrote = true;
+            self.client.update_sync(p, c, &body, self.cancel).await?;
+        }
+        for batch in cancel_batches(&plan.remove) {
+            if *wrote {
+                self.wait_idle(deadline).await?;
+            }
+            *wrote = true;
+            self.client.cancel_sync(p, c, &batch, self.cancel).await?;
+        }
+        if *wrote {
+            self.wait_idle(deadline).await?;
+        }
+        Ok(())
+    }
+}
+
+pub fn api_diag(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError) {
+    let advice = match e {
+        ApiError::ClusterNotFound { .. } => "Check cluster_id and project_id, and that the cluster still exists.",
+        ApiError::Timeout { .. } => "The sync may still be running: run terraform apply again later, or raise the timeouts.",
+        ApiError::Cancelled => "Terraform was interrupted; the state records what is known to be true.",
+        _ if e.is_auth() => "Check access_key, secret_key and security_token, and that they may use MRS in this project.",
+        _ => "Run terraform apply again; if it keeps failing, give the request ID to Huawei Cloud support.",
+    };
+    d.error(
+        format!("Cannot {action} on MRS cluster {:?}", t.cluster_id.as_str()),
+        format!("{e}\n\n{advice}"),
+    );
+}
+
+/// The client reports the time left of a wait, which after earlier waits is less than the
+/// configured timeout; a person needs the configured one to know what to raise.
+fn configured_timeout(e: ApiError, t: &Target, timeout: Duration) -> ApiError {
+    match e {
+        ApiError::Timeout { .. } => ApiError::Timeout {
+            message: format!(
+                "cluster {} was still synchronizing when the {} timeout ran out",
+                t.cluster_id,
+                human_duration(timeout)
+            ),
+        },
+        e => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_errors_name_the_configured_timeout() {
+        let (Ok(project_id), Ok(cluster_id)) = (ProjectId::parse("p1"), ClusterId::parse("c1"))
+        else {
+            unreachable!("valid IDs")
+        };
+        let t = Target {
+            region: None,
+            project_id,
+            cluster_id,
+        };
+        // The client reports the time left (here 1s of a 2s timeout): say 2s.
+        let left = ApiError::Timeout {
+            message: "cluster c1 was still synchronizing after 1s".into(),
+        };
+        let e = configured_timeout(left, &t, Duration::from_secs(2));
+        assert_eq!(
+            e.to_string(),
+            "timed out: cluster c1 was still synchronizing when the 2s timeout ran out"
+        );
+        assert_eq!(
+            configured_timeout(ApiError::Cancelled, &t, Duration::from_secs(2)),
+            ApiError::Cancelled
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! The typed model of `mrs_iam_sync`: its values read from and written to
+//! `framework::Value`, and the name sets seen as `Names`.
+
+use std::collections::BTreeSet;
+
+use crate::framework::model::{Attr, FromValue, IntoValue, ObjectReader, Set};
+use crate::framework::timeouts::{self, Timeouts};
+use crate::framework::{AttributePath, Diagnostics, Value};
+
+use super::names::Names;
+use super::schema::{CLUSTER_ID, GROUP_NAMES, ID, IS_ALL_SYNC, PROJECT_ID, REGION, USER_NAMES};
+
+/// A configuration, plan or state of the resource. While planning any attribute may be
+/// unknown, and so may single elements of the name sets.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IamSyncModel {
+    pub id: Attr<String>,
+    pub region: Attr<String>,
+    pub project_id: Attr<String>,
+    pub cluster_id: Attr<String>,
+    pub user_names: Attr<Set<String>>,
+    pub group_names: Attr<Set<String>>,
+    pub is_all_sync: Attr<bool>,
+    pub timeouts: Attr<Timeouts>,
+}
+
+impl IamSyncModel {
+    /// Reads a whole configuration, plan or state.
+    pub fn read(v: &Value) -> Result<IamSyncModel, Diagnostics> {
+        IamSyncModel::from_value(v, &AttributePath::root())
+    }
+
+    pub fn all_sync(&self) -> bool {
+        self.is_all_sync == Attr::Known(true)
+    }
+
+    /// The names listed; a set not wholly known counts as empty.
+    pub fn names(&self) -> Names {
+        Names {
+            users: known_names(&self.user_names),
+            groups: known_names(&self.group_names),
+        }
+    }
+
+    /// This model listing exactly `names`. A kind left null stays null when it has no
+    /// names, so a configuration without `group_names` plans no diff.
+    pub fn with_names(mut self, names: &Names) -> IamSyncModel {
+        self.user_names = names_attr(&self.user_names, &names.users);
+        self.group_names = names_attr(&self.group_names, &names.groups);
+        self
+    }
+
+    /// This model keeping only the names the cluster still holds; a set not wholly known
+    /// stays as it is.
+    pub fn retain_synced(mut self, remote: &Names) -> IamSyncModel {
+        self.user_names = retain(self.user_names, &remote.users);
+        self.group_names = retain(self.group_names, &remote.groups);
+        self
+    }
+}
+
+fn known_names(attr: &Attr<Set<String>>) -> BTreeSet<String> {
+    attr.known()
+        .and_then(Set::wholly_known)
+        .map(|names| names.into_iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn names_attr(prior: &Attr<Set<String>>, names: &BTreeSet<String>) -> Attr<Set<String>> {
+    if prior.is_null() && names.is_empty() {
+        Attr::Null
+    } else {
+        Attr::Known(Set::of_known(names.iter().cloned()))
+    }
+}
+
+fn retain(attr: Attr<Set<String>>, keep: &BTreeSet<String>) -> Attr<Set<String>> {
+    let kept = match attr.known().and_then(Set::wholly_known) {
+        Some(names) => names
+            .into_iter()
+            .filter(|n| keep.contains(*n))
+            .cloned()
+            .collect::<Vec<_>>(),
+        None => return attr,
+    };
+    Attr::Known(Set::of_known(kept))
+}
+
+impl FromValue for IamSyncModel {
+    fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
+        let mut r = ObjectReader::new(v, path)?;
+        let m = IamSyncModel {
+            id: r.attr(ID),
+            region: r.attr(REGION),
+            project_id: r.attr(PROJECT_ID),
+            cluster_id: r.attr(CLUSTER_ID),
+            user_names: r.attr(USER_NAMES),
+            group_names: r.attr(GROUP_NAMES),
+            is_all_sync: r.attr(IS_ALL_SYNC),
+            timeouts: r.attr(timeouts::BLOCK),
+        };
+        r.finish(m)
+    }
+}
+
+impl IntoValue for IamSyncModel {
+    fn into_value(self) -> Value {
+        Value::object([
+            (ID, self.id.into_value()),
+            (REGION, self.region.into_value()),
+            (PROJECT_ID, self.project_id.into_value()),
+            (CLUSTER_ID, self.cluster_id.into_value()),
+            (USER_NAMES, self.user_names.into_value()),
+            (GROUP_NAMES, self.group_names.into_value()),
+            (IS_ALL_SYNC, self.is_all_sync.into_value()),
+            (timeouts::BLOCK, self.timeouts.into_value()),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::iam_sync::schema::schema;
+
+    fn names(users: &[&str], groups: &[&str]) -> Names {
+        Names {
+            users: users.iter().map(|s| s.to_string()).collect(),
+            groups: groups.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn state(users: Value, groups: Value) -> Value {
+        Value::object([
+            (ID, Value::string("p1/c1")),
+            (REGION, Value::Null),
+            (PROJECT_ID, Value::string("p1")),
+            (CLUSTER_ID, Value::string("c1")),
+            (USER_NAMES, users),
+            (GROUP_NAMES, groups),
+            (IS_ALL_SYNC, Value::Bool(false)),
+            (
+                timeouts::BLOCK,
+                Value::object([
+                    ("create", Value::string("1m")),
+                    ("update", Value::Null),
+                    ("delete", Value::Null),
+                ]),
+            ),
+        ])
+    }
+
+    #[test]
+    fn the_model_covers_the_schema_and_round_trips() {
+        let v = state(
+            Value::Set(vec![Value::string("a"), Value::Unknown]),
+            Value::Null,
+        );
+        assert_eq!(v.clone().conform(&schema().object_type()), v);
+        let m = IamSyncModel::read(&v);
+        let Ok(m) = m else { panic!("{m:?}") };
+        assert_eq!(m.names(), names(&[], &[]), "a set with an unknown element");
+        assert_eq!(m.into_value(), v);
+    }
+
+    #[test]
+    fn names_are_written_back_and_null_stays_null_when_empty() {
+        let v = state(Value::string_set(["a", "b"]), Value::Null);
+        let Ok(m) = IamSyncModel::read(&v) else {
+            panic!("readable")
+        };
+        assert_eq!(m.names(), names(&["a", "b"], &[]));
+        let out = m.clone().with_names(&names(&["c"], &[])).into_value();
+        assert_eq!(out, state(Value::string_set(["c"]), Value::Null));
+        let out = m.clone().with_names(&names(&[], &["g"])).into_value();
+        assert_eq!(out, state(Value::Set(vec![]), Value::string_set(["g"])));
+        let out = m.retain_synced(&names(&["b", "z"], &["g"])).into_value();
+        assert_eq!(out, state(Value::string_set(["b"]), Value::Null));
+    }
+
+    #[test]
+    fn a_mismatch_names_the_attribute() {
+        let mut v = state(Value::Null, Value::Null);
+        v.set_attr(IS_ALL_SYNC, Value::string("yes"));
+        let Err(d) = IamSyncModel::read(&v) else {
+            panic!("a string is no bool")
+        };
+        let paths: Vec<_> = d.iter().map(|x| x.path.clone()).collect();
+        assert_eq!(paths, vec![Some(AttributePath::attr(IS_ALL_SYNC))]);
+    }
+}

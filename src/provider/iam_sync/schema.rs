@@ -1,0 +1,161 @@
+//! The schema of `mrs_iam_sync`, and the name of each attribute: the one place besides the
+//! model where attribute names are written.
+
+use crate::framework::plan::{requires_replace, use_state_for_unknown};
+use crate::framework::validate::{conflicts_with, each_element, not_empty, size_at_most};
+use crate::framework::{timeouts, Attribute, Block, Schema, Value};
+use crate::provider::ids::{cluster_id_validator, project_id_validator};
+
+use super::names::MAX_NAMES;
+
+pub const ID: &str = "id";
+pub const REGION: &str = "region";
+pub const PROJECT_ID: &str = "project_id";
+pub const CLUSTER_ID: &str = "cluster_id";
+pub const USER_NAMES: &str = "user_names";
+pub const GROUP_NAMES: &str = "group_names";
+pub const IS_ALL_SYNC: &str = "is_all_sync";
+
+pub fn schema() -> Schema {
+    let names = |name: &str, what: &str| {
+        Attribute::string_set(name)
+            .optional()
+            .validator(size_at_most(MAX_NAMES))
+            .validator(each_element(not_empty()))
+            .description(&format!(
+                "Names of the IAM {what} to synchronize to the cluster, at most 1,000. Only these are managed: other synced names (including the groups a synced user belongs to) are left alone."
+            ))
+    };
+    Schema::new(
+        0,
+        Block::new(
+            "Synchronizes IAM users and groups to the Manager of an MRS cluster. The resource manages exactly the names it lists: adding a name syncs it, removing a name cancels its sync, and destroying the resource cancels every name it manages. Names synced by other means are never touched.",
+        )
+        .attribute(
+            Attribute::string(ID)
+                .computed()
+                .plan_modifier(use_state_for_unknown())
+                .description("`{project_id}/{cluster_id}`."),
+        )
+        .attribute(
+            Attribute::string(REGION)
+                .optional()
+                .computed()
+                .validator(not_empty())
+                .plan_modifier(use_state_for_unknown())
+                .plan_modifier(requires_replace())
+                .description("The region of the cluster. Defaults to the provider's `region`. Changing it forces a new resource."),
+        )
+        .attribute(
+            Attribute::string(PROJECT_ID)
+                .optional()
+                .computed()
+                .validator(project_id_validator())
+                .plan_modifier(use_state_for_unknown())
+                .plan_modifier(requires_replace())
+                .description("The project ID, 1 to 64 letters or digits. Defaults to the provider's `project_id`. Changing it forces a new resource."),
+        )
+        .attribute(
+            Attribute::string(CLUSTER_ID)
+                .required()
+                .validator(cluster_id_validator())
+                .plan_modifier(requires_replace())
+                .description("The ID of the MRS cluster, 1 to 64 letters, digits, `_` or `-`. Changing it forces a new resource."),
+        )
+        .attribute(names(USER_NAMES, "users"))
+        .attribute(names(GROUP_NAMES, "groups"))
+        .attribute(
+            Attribute::bool(IS_ALL_SYNC)
+                .optional()
+                .default_value(Value::Bool(false))
+                .validator(conflicts_with(&[USER_NAMES, GROUP_NAMES]))
+                .plan_modifier(requires_replace())
+                .description("Synchronize every IAM user and group of the account. Conflicts with `user_names` and `group_names`; destroying the resource then cancels every synced name. Defaults to `false`. Changing it forces a new resource."),
+        )
+        .block(timeouts::block(
+            "How long to wait for the synchronization to finish, as durations like `30s`, `10m` or `1h30m`. Each defaults to `10m`.",
+        )),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::validate::validate_block;
+    use crate::framework::{AttributePath, Diagnostics};
+
+    #[test]
+    fn schema_validation_table() {
+        let s = schema();
+        let base = |pairs: &[(&str, Value)]| {
+            let mut v = Value::object(
+                s.block
+                    .attributes
+                    .iter()
+                    .map(|a| (a.name.clone(), Value::Null)),
+            );
+            v.set_attr(CLUSTER_ID, Value::string("c1"));
+            for (k, x) in pairs {
+                v.set_attr(k, x.clone());
+            }
+            v
+        };
+        let too_many = Value::string_set((0..1001).map(|i| format!("u{i}")));
+        let cases = [
+            ("ok", base(&[(USER_NAMES, Value::string_set(["a"]))]), None),
+            (
+                "bad cluster",
+                base(&[
+                    (CLUSTER_ID, Value::string("c 1")),
+                    (USER_NAMES, Value::string_set(["a"])),
+                ]),
+                Some(CLUSTER_ID),
+            ),
+            (
+                "bad project",
+                base(&[
+                    (PROJECT_ID, Value::string("p-1")),
+                    (USER_NAMES, Value::string_set(["a"])),
+                ]),
+                Some(PROJECT_ID),
+            ),
+            (
+                "too many",
+                base(&[(USER_NAMES, too_many)]),
+                Some(USER_NAMES),
+            ),
+            (
+                "empty name",
+                base(&[(GROUP_NAMES, Value::string_set([""]))]),
+                Some(GROUP_NAMES),
+            ),
+            (
+                "conflict",
+                base(&[
+                    (IS_ALL_SYNC, Value::Bool(true)),
+                    (USER_NAMES, Value::string_set(["a"])),
+                ]),
+                Some(IS_ALL_SYNC),
+            ),
+            (
+                "unknown cluster skipped",
+                base(&[
+                    (CLUSTER_ID, Value::Unknown),
+                    (USER_NAMES, Value::string_set(["a"])),
+                ]),
+                None,
+            ),
+        ];
+        for (name, config, want) in cases {
+            let mut d = Diagnostics::new();
+            validate_block(&s.block, &config, &AttributePath::root(), &mut d);
+            match want {
+                None => assert!(!d.has_errors(), "{name}: {d:?}"),
+                Some(attr) => {
+                    let hit = d.iter().any(|x| x.path == Some(AttributePath::attr(attr)));
+                    assert!(hit, "{name}: {d:?}");
+                }
+            }
+        }
+    }
+}
