@@ -1,13 +1,14 @@
-//! The signed MRS HTTP client: credentials, request signing, bodies and errors. No Terraform types.
+//! The signed MRS and IAM HTTP clients: credentials, request signing, bodies and errors. No Terraform types.
 
 pub mod client;
 pub mod error;
+pub mod iam;
 pub mod signer;
 pub mod types;
 
 use std::fmt;
 
-pub use client::{Client, ClientConfig};
+pub use client::{Client, ClientConfig, CredentialSource};
 pub use error::ApiError;
 pub use types::{CancelSyncRequest, SyncAccepted, SyncedNames, UpdateSyncRequest};
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::config::{Shared, PROJECT_ID_PATTERN, PROJECT_ID_RULE};
+use super::config::{ProviderState, PROJECT_ID_PATTERN, PROJECT_ID_RULE};
 use crate::api::client::human_duration;
 use crate::api::{ApiError, CancelSyncRequest, Client, SyncedNames, UpdateSyncRequest};
 use crate::framework::plan::{requires_replace, use_state_for_unknown};
@@ -316,6 +316,8 @@ fn api_diag(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError) {
         ApiError::ClusterNotFound { .. } => "Check cluster_id and project_id, and that the cluster still exists.",
         ApiError::Timeout { .. } => "The sync may still be running: run terraform apply again later, or raise the timeouts.",
         ApiError::Cancelled => "Terraform was interrupted; the state records what is known to be true.",
+        ApiError::Transport { .. } => "Nothing answered, so there is no request ID: check `region`, `cloud` and `endpoints`, and that this machine can reach the endpoint, then run terraform apply again.",
+        ApiError::Credentials { .. } => "Check the credential source named above; the provider renews temporary keys before they expire.",
         _ if e.is_auth() => "Check access_key, secret_key and security_token, and that they may use MRS in this project.",
         _ => "Run terraform apply again; if it keeps failing, give the request ID to Huawei Cloud support.",
     };
@@ -351,12 +353,12 @@ fn timeout_of(v: &Value, which: &str) -> Duration {
 // ---------------------------------------------------------------- resource
 
 pub struct IamSync {
-    shared: Arc<Shared>,
+    shared: Arc<ProviderState>,
     schema: Schema,
 }
 
 impl IamSync {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub fn new(shared: Arc<ProviderState>) -> Self {
         IamSync {
             shared,
             schema: schema(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::config::{Shared, PROJECT_ID_PATTERN, PROJECT_ID_RULE};
+use super::config::{ProviderState, PROJECT_ID_PATTERN, PROJECT_ID_RULE};
 use super::iam_sync::{CLUSTER_ID_PATTERN, CLUSTER_ID_RULE};
 use crate::framework::validate::{not_empty, regex_matches};
 use crate::framework::{Attribute, AttributePath, Block, DataSource, ReadOutcome, Schema, Value};
@@ -38,12 +38,12 @@ pub fn schema() -> Schema {
 }
 
 pub struct IamSyncUsers {
-    shared: Arc<Shared>,
+    shared: Arc<ProviderState>,
     schema: Schema,
 }
 
 impl IamSyncUsers {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub fn new(shared: Arc<ProviderState>) -> Self {
         IamSyncUsers {
             shared,
             schema: schema(),
