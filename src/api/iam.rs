@@ -491,9 +491,8 @@ pub async fn metadata_credentials(
         endpoint: base.to_string(),
         message,
     };
+    // One deadline for connecting and answering, below, so its message is the same.
     let http = client_builder(false)
-        .timeout(timeout)
-        .connect_timeout(timeout)
         // Its answer is for this host only; a proxy would break that.
         .no_proxy()
         .build()

@@ -530,7 +530,7 @@ async fn base_keys(m: &ProviderModel, metadata: &str, d: &mut Diagnostics) -> Op
                 d.error_at(
                     AttributePath::attr(at),
                     "Cannot use the shared config file",
-                    format!("{e} (from `shared_config_file`/HW_SHARED_CONFIG_FILE and `profile`/HW_PROFILE)"),
+                    format!("{e} The file is `shared_config_file` (or HW_SHARED_CONFIG_FILE), the profile `profile` (or HW_PROFILE)."),
                 );
                 None
             }
