@@ -312,7 +312,10 @@ fn temporary_keys_and_shared_config_secrets_never_reach_logs_or_errors() {
     tf.write_main_tf(&main_tf(""));
     seen.push_str(&tf.fail(&["plan"]).combined());
     let tf = bare();
-    tf.write_file("bad.json", &format!("{{\"profiles\": [{{\"secretAccessKey\": \"{SECRET}\""));
+    tf.write_file(
+        "bad.json",
+        &format!("{{\"profiles\": [{{\"secretAccessKey\": \"{SECRET}\""),
+    );
     tf.write_main_tf(&main_tf(&format!(
         "  shared_config_file = \"{}\"",
         tf.path().join("bad.json").display()
@@ -329,12 +332,19 @@ fn temporary_keys_and_shared_config_secrets_never_reach_logs_or_errors() {
         .iter()
         .filter_map(|c| c["issued_by"]["kind"].as_str())
         .collect();
-    assert!(kinds.contains(&"agency") && kinds.contains(&"metadata"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"agency") && kinds.contains(&"metadata"),
+        "{kinds:?}"
+    );
     for c in &issued {
         for field in ["secret", "securitytoken"] {
             let s = c[field].as_str().unwrap_or_default();
             assert!(s.len() >= 16, "{c}");
-            assert!(!seen.contains(s), "{field} of a {} key leaked", c["issued_by"]);
+            assert!(
+                !seen.contains(s),
+                "{field} of a {} key leaked",
+                c["issued_by"]
+            );
         }
     }
 }

@@ -45,7 +45,8 @@ struct Args {
 }
 
 enum Parsed {
-    Run(Args),
+    // Boxed: the flags are many and `Help` is nothing.
+    Run(Box<Args>),
     Help,
 }
 
@@ -119,7 +120,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Parsed::Run(a))
+    Ok(Parsed::Run(Box::new(a)))
 }
 
 /// A comma-separated flag value, blanks dropped.

@@ -39,7 +39,8 @@ enum Fetch {
         endpoint: String,
     },
     Agency {
-        iam: IamClient,
+        // Boxed: the client is large and the metadata variant is not.
+        iam: Box<IamClient>,
         base: Arc<dyn CredentialSource>,
         domain_name: String,
         agency_name: String,
@@ -100,7 +101,7 @@ impl RenewingKeys {
                 iam.endpoint()
             ),
             fetch: Fetch::Agency {
-                iam,
+                iam: Box::new(iam),
                 base,
                 domain_name: domain_name.to_string(),
                 agency_name: agency_name.to_string(),

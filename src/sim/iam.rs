@@ -157,43 +157,43 @@ pub struct AgencyRequest {
 }
 
 /// Parses and checks a security-token request body; `Err` is the answer to send.
-pub fn parse_token_request(body: &[u8]) -> Result<AgencyRequest, Response> {
+pub fn parse_token_request(body: &[u8]) -> Result<AgencyRequest, Box<Response>> {
     let req: TokenRequest = serde_json::from_slice(body).map_err(|e| {
-        iam3_error(
+        Box::new(iam3_error(
             StatusCode::BAD_REQUEST,
             "IAM.0011",
             &format!("Request parameter error: {e}"),
-        )
+        ))
     })?;
     let id = req.auth.identity;
     if id.methods != ["assume_role"] {
-        return Err(iam3_error(
+        return Err(Box::new(iam3_error(
             StatusCode::BAD_REQUEST,
             "IAM.0011",
             "Request parameter error: the simulator supports only the assume_role method",
-        ));
+        )));
     }
     let Some(role) = id.assume_role else {
-        return Err(iam3_error(
+        return Err(Box::new(iam3_error(
             StatusCode::BAD_REQUEST,
             "IAM.0011",
             "Request parameter error: assume_role is missing",
-        ));
+        )));
     };
     let Some(domain_name) = role.domain_name.or(role.domain_id) else {
-        return Err(iam3_error(
+        return Err(Box::new(iam3_error(
             StatusCode::BAD_REQUEST,
             "IAM.0011",
             "Request parameter error: domain_name or domain_id is required",
-        ));
+        )));
     };
     let secs = role.duration_seconds.unwrap_or(MIN_DURATION_SECS);
     if !(MIN_DURATION_SECS..=MAX_DURATION_SECS).contains(&secs) {
-        return Err(iam3_error(
+        return Err(Box::new(iam3_error(
             StatusCode::BAD_REQUEST,
             "IAM.0011",
             "Request parameter error: duration_seconds must be from 900 to 86400",
-        ));
+        )));
     }
     Ok(AgencyRequest {
         domain_name,

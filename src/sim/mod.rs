@@ -991,7 +991,7 @@ fn answer_inner(
 fn assume_agency(s: &SimState, body: &[u8], caller: Option<&Caller>) -> Response {
     let req = match iam::parse_token_request(body) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let cfg = &s.sim.cfg;
     let allowed = cfg
