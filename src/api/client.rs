@@ -387,9 +387,9 @@ impl Client {
                     // No answer, so no request ID: say where we tried and what decides it.
                     return Err(ApiError::Transport {
                         message: format!(
-                            "{} did not answer: {message} (after {} attempts). Check `region`, `cloud` and `endpoints`, which decide this endpoint",
+                            "{message} (after {} attempts). Nothing answered at {}: check `region`, `cloud` and `endpoints`, which decide this endpoint",
+                            attempt + 1,
                             cfg.endpoint.trim().trim_end_matches('/'),
-                            attempt + 1
                         ),
                     });
                 }
