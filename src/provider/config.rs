@@ -546,7 +546,9 @@ async fn base_keys(m: &ProviderModel, metadata: &str, d: &mut Diagnostics) -> Op
             profile: None,
         }),
         Err(e) => {
-            d.error(
+            // At `access_key`, the first source in the order: the one most people set.
+            d.error_at(
+                AttributePath::attr(attr::ACCESS_KEY),
                 "No credentials",
                 format!("No `access_key` and `secret_key` (nor HW_ACCESS_KEY and HW_SECRET_KEY), no shared config file (`shared_config_file`, `profile`, HW_SHARED_CONFIG_FILE, HW_PROFILE), and {e}. Off an ECS instance, set one of the others; the metadata endpoint is `endpoints.metadata` or HW_METADATA_ENDPOINT."),
             );
