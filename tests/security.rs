@@ -1,5 +1,6 @@
 //! Security checks with real Terraform 1.0.3: secrets never reach logs or error messages
-//! (even at TF_LOG=trace), the plugin socket lives in a private directory and speaks only
+//! (even at TF_LOG=trace; static keys, a shared config file's, temporary keys and tokens
+//! from an agency or the metadata service), the plugin socket lives in a private directory and speaks only
 //! TLS (AutoMTLS), and the MRS endpoint's certificate is verified unless `insecure = true`,
 //! which warns.
 
@@ -248,4 +249,102 @@ fn tls_is_verified_unless_insecure_which_warns() {
     assert_eq!(sim.names("c1").0, vec!["bob".to_string()]);
     tf.ok(&["destroy", "-auto-approve"]);
     assert!(sim.names("c1").0.is_empty());
+}
+
+/// Every secret of the new credential sources: a profile's secret key, the agency's and the
+/// metadata service's temporary keys and tokens (which the sim lists), and the keys of an
+/// expired token, in trace logs and in errors.
+#[test]
+fn temporary_keys_and_shared_config_secrets_never_reach_logs_or_errors() {
+    let sim = Sim::start(&[
+        "--secret-key",
+        SECRET,
+        "--agencies",
+        "corp/mrs_ops",
+        "--metadata",
+        "--token-ttl-ms",
+        "2000",
+        "--sync-delay-ms",
+        "2500",
+    ]);
+    let bare = || {
+        TfWorkdir::new()
+            .env("HW_MRS_ENDPOINT", &sim.url)
+            .env("HW_AUTH_URL", &format!("{}/v3", sim.url))
+            .env("HW_REGION_NAME", common::sim::REGION)
+            .env("TF_PROVIDER_MRS_RETRY_BASE_MS", "20")
+            .env("TF_LOG", "trace")
+    };
+    let mut seen = String::new();
+
+    // An agency assumed with keys from a profile of a shared config file.
+    let tf = bare();
+    let file = json!({"current": "p", "profiles": [{"name": "p", "accessKeyId": common::sim::AK, "secretAccessKey": SECRET}]});
+    tf.write_file("config.json", &file.to_string());
+    tf.write_main_tf(&main_tf(&format!(
+        "  shared_config_file = \"{}\"\n  assume_role {{\n    agency_name = \"mrs_ops\"\n    domain_name = \"corp\"\n  }}",
+        tf.path().join("config.json").display()
+    )));
+    seen.push_str(&tf.ok(&["apply", "-auto-approve"]).combined());
+    seen.push_str(&tf.ok(&["destroy", "-auto-approve"]).combined());
+
+    // Metadata keys alone.
+    let tf = bare().env("HW_METADATA_ENDPOINT", &sim.url);
+    tf.write_main_tf(&main_tf(""));
+    seen.push_str(&tf.ok(&["apply", "-auto-approve"]).combined());
+
+    // Errors: an agency that cannot be assumed, an expired token, a malformed file.
+    let tf = bare()
+        .env("HW_ACCESS_KEY", common::sim::AK)
+        .env("HW_SECRET_KEY", SECRET);
+    tf.write_main_tf(&main_tf(
+        "  assume_role {\n    agency_name = \"other\"\n    domain_name = \"corp\"\n  }",
+    ));
+    seen.push_str(&tf.fail(&["plan"]).combined());
+    let expired = sim.issue_temporary(0);
+    let tf = bare()
+        .env("HW_ACCESS_KEY", expired["access"].as_str().unwrap_or(""))
+        .env("HW_SECRET_KEY", expired["secret"].as_str().unwrap_or(""))
+        .env(
+            "HW_SECURITY_TOKEN",
+            expired["securitytoken"].as_str().unwrap_or(""),
+        );
+    tf.write_main_tf(&main_tf(""));
+    seen.push_str(&tf.fail(&["plan"]).combined());
+    let tf = bare();
+    tf.write_file(
+        "bad.json",
+        &format!("{{\"profiles\": [{{\"secretAccessKey\": \"{SECRET}\""),
+    );
+    tf.write_main_tf(&main_tf(&format!(
+        "  shared_config_file = \"{}\"",
+        tf.path().join("bad.json").display()
+    )));
+    seen.push_str(&tf.fail(&["plan"]).combined());
+
+    assert!(seen.contains("[TRACE]"), "not a trace log");
+    assert!(seen.contains("Cannot assume the agency"), "{seen}");
+    assert!(seen.contains("Security token expired"), "{seen}");
+    assert!(seen.contains("Cannot use the shared config file"), "{seen}");
+    assert_no_secret("trace logs and errors of the new sources", &seen);
+    let issued = sim.temporary_credentials();
+    let kinds: Vec<&str> = issued
+        .iter()
+        .filter_map(|c| c["issued_by"]["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"agency") && kinds.contains(&"metadata"),
+        "{kinds:?}"
+    );
+    for c in &issued {
+        for field in ["secret", "securitytoken"] {
+            let s = c[field].as_str().unwrap_or_default();
+            assert!(s.len() >= 16, "{c}");
+            assert!(
+                !seen.contains(s),
+                "{field} of a {} key leaked",
+                c["issued_by"]
+            );
+        }
+    }
 }

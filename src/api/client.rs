@@ -11,16 +11,26 @@ use tokio::sync::OwnedMutexGuard;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{is_retryable_status, snippet, ApiError};
-use super::signer::{self, SignableRequest};
+use super::signer;
 use super::types::{CancelSyncRequest, SyncAccepted, SyncStatus, SyncedNames, UpdateSyncRequest};
 use super::{ClusterId, Credentials, ProjectId};
+
+/// Where the keys for each request come from when they can change while the client lives
+/// (temporary keys renewed before they expire). Asked before every attempt.
+#[async_trait::async_trait]
+pub trait CredentialSource: Send + Sync + std::fmt::Debug {
+    async fn credentials(&self) -> Result<Credentials, ApiError>;
+}
 
 /// How to reach MRS and how patiently.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// e.g. `https://mrs.cn-north-4.myhuaweicloud.com` or `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    /// The keys, unless `credential_source` is set.
     pub credentials: Credentials,
+    /// When set, asked for the keys before each attempt instead of `credentials`.
+    pub credential_source: Option<Arc<dyn CredentialSource>>,
     /// Skip TLS certificate verification (private clouds with self-signed certificates).
     pub insecure: bool,
     /// Attempts after the first for retryable failures.
@@ -37,6 +47,7 @@ impl ClientConfig {
         ClientConfig {
             endpoint: endpoint.into(),
             credentials,
+            credential_source: None,
             insecure: false,
             max_retries: 5,
             connect_timeout: Duration::from_secs(10),
@@ -119,10 +130,10 @@ impl Client {
             Some(p) => format!("{host_name}:{p}"),
             None => host_name.to_string(),
         };
-        if cfg.credentials.access_key.trim().is_empty() {
+        if cfg.credential_source.is_none() && cfg.credentials.access_key.trim().is_empty() {
             return Err(config_err("the access key is empty"));
         }
-        if cfg.credentials.secret_key.is_empty() {
+        if cfg.credential_source.is_none() && cfg.credentials.secret_key.is_empty() {
             return Err(config_err("the secret key is empty"));
         }
         if HeaderValue::from_str(&cfg.user_agent).is_err() {
@@ -321,27 +332,45 @@ impl Client {
             if cancel.is_cancelled() {
                 return Err(ApiError::Cancelled);
             }
+            let credentials = match &cfg.credential_source {
+                Some(source) => source.credentials().await?,
+                None => cfg.credentials.clone(),
+            };
             let started = std::time::Instant::now();
             let outcome = tokio::select! {
                 _ = cancel.cancelled() => return Err(ApiError::Cancelled),
-                r = self.attempt(&method, &url, project_id, body.as_deref()) => r,
+                r = self.attempt(&method, &url, project_id, body.as_deref(), &credentials) => r,
             };
             log_attempt(&method, &url, attempt, started, &outcome);
             let retries_left = attempt < cfg.max_retries;
-            let delay = match outcome {
+            let (delay, reason) = match outcome {
                 Ok(a) if (200..300).contains(&a.status) => return Ok(a),
-                Ok(a) if retries_left && is_retryable_status(a.status) => {
+                Ok(a) if retries_left && is_retryable_status(a.status) => (
                     retry_after(&a.headers, cfg.retry_max_delay)
-                        .unwrap_or_else(|| self.backoff(attempt))
-                }
+                        .unwrap_or_else(|| self.backoff(attempt)),
+                    format!("HTTP {}", a.status),
+                ),
                 Ok(a) => return Err(ApiError::from_response(a.status, &a.body, a.request_id)),
-                Err(_) if retries_left => self.backoff(attempt),
+                Err(message) if retries_left => (self.backoff(attempt), message),
                 Err(message) => {
+                    // No answer, so no request ID: say where we tried and what decides it.
                     return Err(ApiError::Transport {
-                        message: format!("{message} (after {} attempts)", attempt + 1),
-                    })
+                        message: format!(
+                            "{message} (after {} attempts). Nothing answered at {}: check `region`, `cloud` and `endpoints`, which decide this endpoint",
+                            attempt + 1,
+                            cfg.endpoint.trim().trim_end_matches('/'),
+                        ),
+                    });
                 }
             };
+            crate::log_warn!(
+                "retrying the MRS API call",
+                method = method,
+                path = url.path(),
+                attempt = attempt + 1,
+                reason = reason,
+                delay_ms = delay.as_millis()
+            );
             sleep_or_cancel(delay, cancel).await?;
             attempt += 1;
         }
@@ -367,6 +396,7 @@ impl Client {
         url: &Url,
         project_id: &ProjectId,
         body: Option<&[u8]>,
+        credentials: &Credentials,
     ) -> Result<Answer, String> {
         // Never closed, so acquiring only waits; sign after it so the date is fresh.
         let _permit = self
@@ -383,31 +413,25 @@ impl Client {
             ("X-Project-Id".into(), project_id.as_str().to_string()),
             ("User-Agent".into(), cfg.user_agent.trim().to_string()),
         ];
-        if let Some(tok) = &cfg.credentials.security_token {
-            headers.push(("X-Security-Token".into(), tok.expose().trim().to_string()));
-        }
         if body.is_some() {
             headers.push(("Content-Type".into(), "application/json".into()));
         }
-        let body_bytes = body.unwrap_or_default();
-        let auth = signer::authorization(
-            &SignableRequest {
-                method: method.as_str(),
-                path: url.path(),
-                query: &[],
-                headers: &headers,
-                body: body_bytes,
-            },
-            cfg.credentials.access_key.trim(),
-            cfg.credentials.secret_key.expose(),
+        signer::sign_headers(
+            &mut headers,
+            method.as_str(),
+            url.path(),
+            &[],
+            body.unwrap_or_default(),
+            credentials,
             &sdk_date,
         );
         let mut map = HeaderMap::new();
-        headers.push(("Authorization".into(), auth));
         for (k, v) in &headers {
-            // Every value was validated in `Client::new` or is produced here.
+            // Static values were validated in `Client::new`; a renewed token is checked
+            // here, and the error never quotes the value.
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
-            let value = HeaderValue::from_str(v).map_err(|e| e.to_string())?;
+            let value =
+                HeaderValue::from_str(v).map_err(|_| format!("the {k} header is not valid"))?;
             map.insert(name, value);
         }
         let mut rb = self

@@ -39,6 +39,8 @@ pub enum ApiError {
     Cancelled,
     /// The client configuration or call arguments are unusable.
     Config { message: String },
+    /// Temporary keys could not be renewed (the message names their source).
+    Credentials { message: String },
 }
 
 impl ApiError {
@@ -179,9 +181,20 @@ fn parse_error_body(body: &[u8]) -> (String, String) {
                     .as_bytes(),
             ),
         ),
+        // IAM's own shape, which the gateway answers for a refused (e.g. expired) token.
+        _ if iam_error_body(body).is_some() => iam_error_body(body).unwrap_or_default(),
         _ if body.is_empty() => (String::new(), "empty response body".to_string()),
         _ => (String::new(), snippet(body)),
     }
+}
+
+/// `{"error":{"code":401,"message":"..."}}` as (code, message).
+fn iam_error_body(body: &[u8]) -> Option<(String, String)> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let e = v.get("error")?.as_object()?;
+    let code = e.get("code").map(json_text).unwrap_or_default();
+    let message = e.get("message").map(json_text).unwrap_or_default();
+    Some((snippet(code.as_bytes()), snippet(message.as_bytes())))
 }
 
 fn fmt_request_id(f: &mut fmt::Formatter<'_>, request_id: &Option<String>) -> fmt::Result {
@@ -237,6 +250,9 @@ impl fmt::Display for ApiError {
             ApiError::Cancelled => write!(f, "the MRS API call was cancelled"),
             ApiError::Config { message } => {
                 write!(f, "invalid MRS client configuration: {message}")
+            }
+            ApiError::Credentials { message } => {
+                write!(f, "no credentials to sign the MRS API call: {message}")
             }
         }
     }
@@ -308,6 +324,18 @@ mod tests {
             unreachable!("500 is an Api error")
         };
         assert!(message.chars().count() <= 201);
+    }
+
+    #[test]
+    fn iam_shaped_errors_are_read() {
+        let e = ApiError::from_response(
+            401,
+            br#"{"error":{"code":401,"message":"The security token has expired.","title":"Unauthorized"}}"#,
+            rid(),
+        );
+        assert_eq!(e.code(), Some("401"));
+        assert!(e.to_string().contains("The security token has expired."));
+        assert!(e.is_auth());
     }
 
     #[test]

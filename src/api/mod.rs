@@ -1,14 +1,15 @@
-//! The signed MRS HTTP client: credentials, request signing, bodies and errors. No Terraform types.
+//! The signed MRS and IAM HTTP clients: credentials, request signing, bodies and errors. No Terraform types.
 
 pub mod client;
 pub mod error;
+pub mod iam;
 pub mod ids;
 pub mod signer;
 pub mod types;
 
 use std::fmt;
 
-pub use client::{Client, ClientConfig};
+pub use client::{Client, ClientConfig, CredentialSource};
 pub use error::ApiError;
 pub use ids::{ClusterId, IdError, ProjectId, CLUSTER_ID_RULE, PROJECT_ID_RULE};
 pub use types::{CancelSyncRequest, SyncAccepted, SyncedNames, UpdateSyncRequest};

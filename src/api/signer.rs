@@ -2,11 +2,16 @@
 //!
 //! Nothing here reads the clock or the network: the caller supplies the `X-Sdk-Date` value,
 //! so the same canonicalization signs requests in the client and verifies them in the sim.
+//! Temporary credentials (keys plus a security token that IAM or the ECS metadata service
+//! hands out with an expiry) are signed like permanent ones; the token travels as
+//! `X-Security-Token` and is itself signed, so it cannot be swapped in transit.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+
+use super::Credentials;
 
 /// The algorithm name, both in the string to sign and in the `Authorization` header.
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
@@ -26,6 +31,42 @@ pub struct SignableRequest<'a> {
     /// Headers to sign: (name, value); names are matched case-insensitively.
     pub headers: &'a [(String, String)],
     pub body: &'a [u8],
+}
+
+/// Keys that stop working at `expires_at`: an agency's or the ECS metadata service's.
+#[derive(Debug, Clone)]
+pub struct TemporaryCredentials {
+    pub credentials: Credentials,
+    pub expires_at: SystemTime,
+}
+
+/// Adds `X-Security-Token` (temporary credentials) and then `Authorization` to `headers`,
+/// which must already hold `Host` and `X-Sdk-Date` (= `sdk_date`).
+pub fn sign_headers(
+    headers: &mut Vec<(String, String)>,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    body: &[u8],
+    credentials: &Credentials,
+    sdk_date: &str,
+) {
+    if let Some(token) = &credentials.security_token {
+        headers.push(("X-Security-Token".into(), token.expose().trim().to_string()));
+    }
+    let auth = authorization(
+        &SignableRequest {
+            method,
+            path,
+            query,
+            headers,
+            body,
+        },
+        credentials.access_key.trim(),
+        credentials.secret_key.expose(),
+        sdk_date,
+    );
+    headers.push(("Authorization".into(), auth));
 }
 
 /// The parts of an `Authorization` header that a verifier needs.
@@ -315,9 +356,111 @@ pub fn parse_sdk_date(s: &str) -> Option<SystemTime> {
     Some(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
+/// IAM's `expires_at`, e.g. `2026-01-15T08:30:05.587000Z`: UTC (`Z` or `+00:00`),
+/// fractional seconds optional. `None` for anything else.
+pub fn parse_iso8601(s: &str) -> Option<SystemTime> {
+    let s = s.trim();
+    let s = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00"))?;
+    let (date, time) = s.split_once('T')?;
+    let (whole, fraction) = match time.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (time, None),
+    };
+    let compact = format!("{}T{}Z", date.replace('-', ""), whole.replace(':', ""));
+    if date.len() != 10 || whole.len() != 8 {
+        return None;
+    }
+    let t = parse_sdk_date(&compact)?;
+    let nanos = match fraction {
+        None => 0,
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => {
+            let padded = format!("{f:0<9}");
+            padded.parse::<u32>().ok()?
+        }
+        Some(_) => return None,
+    };
+    Some(t + Duration::from_nanos(u64::from(nanos)))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, the form IAM writes `expires_at` in.
+pub fn format_iso8601(t: SystemTime) -> String {
+    let compact = format_sdk_date(t);
+    let micros = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_micros())
+        .unwrap_or(0);
+    let c = compact.as_bytes();
+    let part = |r: std::ops::Range<usize>| std::str::from_utf8(&c[r]).unwrap_or("00");
+    format!(
+        "{}-{}-{}T{}:{}:{}.{micros:06}Z",
+        part(0..4),
+        part(4..6),
+        part(6..8),
+        part(9..11),
+        part(11..13),
+        part(13..15)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso8601_round_trip_and_garbage() {
+        let t = UNIX_EPOCH + Duration::from_micros(1_768_465_805_587_000);
+        assert_eq!(format_iso8601(t), "2026-01-15T08:30:05.587000Z");
+        assert_eq!(parse_iso8601("2026-01-15T08:30:05.587000Z"), Some(t));
+        assert_eq!(
+            parse_iso8601("2026-01-15T08:30:05+00:00"),
+            Some(UNIX_EPOCH + Duration::from_secs(1_768_465_805))
+        );
+        for bad in [
+            "",
+            "2026-01-15",
+            "2026-01-15T08:30:05",
+            "2026-01-15T08:30:05.Z",
+            "2026-01-15T08:30:05+08:00",
+            "2026-1-15T08:30:05Z",
+            "2026-01-15T08:30:05.12a4Z",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn sign_headers_adds_and_signs_the_token() {
+        let creds = Credentials {
+            access_key: AK.into(),
+            secret_key: crate::api::Secret::new(SK),
+            security_token: Some(crate::api::Secret::new("tok")),
+        };
+        let mut headers = h(&[("X-Sdk-Date", DATE), ("Host", "h")]);
+        sign_headers(&mut headers, "GET", "/v3/projects", &[], b"", &creds, DATE);
+        let auth = headers
+            .iter()
+            .find(|(k, _)| k == "Authorization")
+            .and_then(|(_, v)| parse_authorization(v));
+        let Some(auth) = auth else {
+            unreachable!("signed")
+        };
+        assert!(auth
+            .signed_headers
+            .contains(&"x-security-token".to_string()));
+        let signed: Vec<_> = headers
+            .iter()
+            .filter(|(k, _)| k != "Authorization")
+            .cloned()
+            .collect();
+        let req = SignableRequest {
+            method: "GET",
+            path: "/v3/projects",
+            query: &[],
+            headers: &signed,
+            body: b"",
+        };
+        assert!(verify(&req, &auth, SK, DATE));
+    }
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -1,5 +1,7 @@
-//! mrs-sim: runs the local MRS IAM-synchronization API (see `terraform_provider_mrs::sim`).
+//! mrs-sim: runs the local MRS IAM-synchronization API, with IAM's project list and
+//! security tokens and the ECS metadata service (see `terraform_provider_mrs::sim`).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +12,8 @@ use terraform_provider_mrs::sim::{self, Directory, SimConfig, SimState};
 const USAGE: &str = "\
 usage: mrs-sim [--listen ADDR] --access-key AK --secret-key SK [--sync-delay-ms N]
                [--clusters a,b] [--directory FILE] [--state-file FILE]
+               [--projects REGION=ID,..] [--agencies DOMAIN/AGENCY,..]
+               [--token-ttl-ms N] [--metadata]
 
   --listen ADDR        address to listen on (default 127.0.0.1:8080; port 0 picks one)
   --access-key AK      access key requests must be signed with (env HW_ACCESS_KEY)
@@ -18,6 +22,11 @@ usage: mrs-sim [--listen ADDR] --access-key AK --secret-key SK [--sync-delay-ms 
   --clusters a,b       the only cluster ids that exist (default: any)
   --directory FILE     IAM directory JSON: {\"users\": {\"alice\": [\"admins\"]}, \"groups\": [..]}
   --state-file FILE    load synced names at start, save them after each change
+  --projects R=ID,..   IAM projects by region name, for GET /v3/projects?name=R
+  --agencies D/A,..    agencies (domain name / agency name) the access key may assume
+  --token-ttl-ms N     every temporary key (agency, metadata) lives N ms (default: as
+                       asked, 900 s to 24 h; metadata 1 h)
+  --metadata           serve ECS metadata credentials at /openstack/latest/securitykey
 
 The first line on stdout is `listening on http://HOST:PORT`.";
 
@@ -29,10 +38,15 @@ struct Args {
     clusters: Option<Vec<String>>,
     directory: Option<PathBuf>,
     state_file: Option<PathBuf>,
+    projects: BTreeMap<String, String>,
+    agencies: Vec<(String, String)>,
+    token_ttl_ms: Option<u64>,
+    metadata: bool,
 }
 
 enum Parsed {
-    Run(Args),
+    // Boxed: the flags are many and `Help` is nothing.
+    Run(Box<Args>),
     Help,
 }
 
@@ -45,6 +59,10 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
         clusters: None,
         directory: None,
         state_file: None,
+        projects: BTreeMap::new(),
+        agencies: Vec::new(),
+        token_ttl_ms: None,
+        metadata: false,
     };
     while let Some(flag) = it.next() {
         // Accept both `--flag value` and `--flag=value`.
@@ -71,21 +89,46 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
                     .parse()
                     .map_err(|_| format!("--sync-delay-ms {v:?} is not a whole number"))?;
             }
-            "--clusters" => {
-                let v = value()?;
-                a.clusters = Some(
-                    v.split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect(),
-                );
-            }
+            "--clusters" => a.clusters = Some(list(&value()?)),
             "--directory" => a.directory = Some(PathBuf::from(value()?)),
             "--state-file" => a.state_file = Some(PathBuf::from(value()?)),
+            "--projects" => {
+                for pair in list(&value()?) {
+                    let Some((region, id)) = pair.split_once('=') else {
+                        return Err(format!("--projects {pair:?} is not REGION=PROJECT_ID"));
+                    };
+                    a.projects.insert(region.trim().into(), id.trim().into());
+                }
+            }
+            "--agencies" => {
+                for pair in list(&value()?) {
+                    let Some((domain, agency)) = pair.split_once('/') else {
+                        return Err(format!("--agencies {pair:?} is not DOMAIN/AGENCY"));
+                    };
+                    a.agencies
+                        .push((domain.trim().into(), agency.trim().into()));
+                }
+            }
+            "--token-ttl-ms" => {
+                let v = value()?;
+                a.token_ttl_ms = Some(
+                    v.parse()
+                        .map_err(|_| format!("--token-ttl-ms {v:?} is not a whole number"))?,
+                );
+            }
+            "--metadata" => a.metadata = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Parsed::Run(a))
+    Ok(Parsed::Run(Box::new(a)))
+}
+
+/// A comma-separated flag value, blanks dropped.
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -152,6 +195,10 @@ async fn main() -> ExitCode {
     cfg.clusters = args.clusters;
     cfg.directory = directory;
     cfg.state_file = args.state_file;
+    cfg.projects = args.projects;
+    cfg.agencies = args.agencies;
+    cfg.token_ttl = args.token_ttl_ms.map(Duration::from_millis);
+    cfg.metadata = args.metadata;
     let state = match SimState::new(cfg) {
         Ok(s) => s,
         Err(e) => return fail(&format!("cannot load state: {e}")),
@@ -201,6 +248,23 @@ mod tests {
         assert_eq!(a.access_key.as_deref(), Some("AK"));
         assert_eq!(a.sync_delay_ms, 250);
         assert_eq!(a.clusters, Some(vec!["a".to_string(), "b".to_string()]));
+        let Ok(Parsed::Run(a)) = args(&[
+            "--projects",
+            "cn-north-4=p1, eu-west-101=p2",
+            "--agencies=corp/ops",
+            "--token-ttl-ms",
+            "1500",
+            "--metadata",
+        ]) else {
+            unreachable!("valid flags")
+        };
+        assert_eq!(
+            a.projects.get("eu-west-101").map(String::as_str),
+            Some("p2")
+        );
+        assert_eq!(a.agencies, vec![("corp".to_string(), "ops".to_string())]);
+        assert_eq!(a.token_ttl_ms, Some(1500));
+        assert!(a.metadata);
         assert!(matches!(args(&["--help"]), Ok(Parsed::Help)));
     }
 
@@ -209,5 +273,8 @@ mod tests {
         assert!(args(&["--sync-delay-ms", "soon"]).is_err());
         assert!(args(&["--listen"]).is_err());
         assert!(args(&["--bogus"]).is_err());
+        assert!(args(&["--projects", "cn-north-4"]).is_err());
+        assert!(args(&["--agencies", "ops"]).is_err());
+        assert!(args(&["--token-ttl-ms", "-1"]).is_err());
     }
 }

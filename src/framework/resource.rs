@@ -88,7 +88,8 @@ pub trait DataSource: Send + Sync {
 pub trait Provider: Send + Sync {
     fn schema(&self) -> &Schema;
     fn validate_config(&self, _config: &Value, _diags: &mut Diagnostics) {}
-    /// Called once per process before any resource operation; makes no network call.
+    /// Called once per process before any resource operation. It may call the network (a
+    /// provider may look up credentials or IDs there); its diagnostics stop the run.
     async fn configure(&self, terraform_version: &str, config: &Value) -> Diagnostics;
     fn resources(&self) -> Vec<Arc<dyn Resource>>;
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>>;

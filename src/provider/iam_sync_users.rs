@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::config::Shared;
+use super::config::ProviderState;
 use super::iam_sync::schema::{CLUSTER_ID, GROUP_NAMES, ID, PROJECT_ID, REGION, USER_NAMES};
 use super::ids::{cluster_id_validator, parse_at, project_id_validator};
 use crate::api::{ApiError, ClusterId, ProjectId};
@@ -87,12 +87,12 @@ impl IntoValue for IamSyncUsersModel {
 }
 
 pub struct IamSyncUsers {
-    shared: Arc<Shared>,
+    shared: Arc<ProviderState>,
     schema: Schema,
 }
 
 impl IamSyncUsers {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub fn new(shared: Arc<ProviderState>) -> Self {
         IamSyncUsers {
             shared,
             schema: schema(),

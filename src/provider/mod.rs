@@ -2,6 +2,7 @@
 //! `mrs_iam_sync_users` data source. No wire types here.
 
 pub mod config;
+pub mod credentials;
 pub mod docs;
 pub mod iam_sync;
 pub mod iam_sync_users;
@@ -13,11 +14,11 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::framework::{DataSource, Diagnostics, Provider, Resource, Schema, Value};
-use config::Shared;
+use config::ProviderState;
 
 pub struct MrsProvider {
     schema: Schema,
-    shared: Arc<Shared>,
+    shared: Arc<ProviderState>,
     resources: Vec<Arc<dyn Resource>>,
     data_sources: Vec<Arc<dyn DataSource>>,
 }
@@ -26,7 +27,7 @@ impl MrsProvider {
     /// `cancel` ends in-flight waits and retries: StopProvider cancels it, and so does
     /// the process shutting down.
     pub fn new(cancel: CancellationToken) -> Self {
-        let shared = Arc::new(Shared::new(cancel));
+        let shared = Arc::new(ProviderState::new(cancel));
         MrsProvider {
             schema: config::schema(),
             resources: vec![Arc::new(iam_sync::IamSync::new(shared.clone()))],
@@ -43,7 +44,7 @@ impl Provider for MrsProvider {
     }
 
     async fn configure(&self, _terraform_version: &str, config: &Value) -> Diagnostics {
-        config::configure(&self.shared, config)
+        config::configure(&self.shared, config).await
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {

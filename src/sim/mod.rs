@@ -1,4 +1,5 @@
-//! `mrs-sim`: a local MRS IAM-synchronization API (axum) for the demo and the tests.
+//! `mrs-sim`: a local MRS IAM-synchronization API (axum) for the demo and the tests, with
+//! the parts of IAM and the ECS metadata service that the provider's credential sources use.
 //!
 //! # API calls (signed with SDK-HMAC-SHA256, like the real gateway)
 //! - `POST /v2/{project_id}/clusters/{cluster_id}/iam-sync-user` `{"is_all_sync", "user_names",
@@ -19,12 +20,32 @@
 //! the GET only when the sync ends. Syncing a user also syncs the user's groups
 //! (from the directory); names not in the directory are accepted but never synced.
 //!
+//! # IAM and ECS metadata (see `iam.rs`)
+//! - `GET /v3/projects?name={region}` (signed) → 200 `{"projects":[{"id","name",..}]}` from
+//!   `--projects region=id,..`; an unknown name gives an empty list, as IAM does.
+//! - `POST /v3.0/OS-CREDENTIAL/securitytokens` (signed) `{"auth":{"identity":{"methods":
+//!   ["assume_role"],"assume_role":{"agency_name","domain_name","duration_seconds"}}}}` →
+//!   201 `{"credential":{"access","secret","securitytoken","expires_at"}}` for an agency in
+//!   `--agencies domain/agency,..`; 403 `IAM.0003` for any other.
+//! - `GET /openstack/latest/securitykey` (unsigned, only with `--metadata`) → 200
+//!   `{"credential":{..}}`, fresh keys each time.
+//!
+//! Temporary keys are accepted like the permanent pair when the request carries their
+//! `X-Security-Token`; they live for the requested duration (metadata: an hour), or for
+//! `--token-ttl-ms` when given. A call signed with an expired key gets IAM's 401
+//! `{"error":{"code":401,"message":"The security token has expired.","title":"Unauthorized"}}`.
+//!
 //! # Test knobs (unsigned, under `/_sim/`)
 //! - `GET /_sim/state` → `{"clusters":[{"project_id","cluster_id","user_names",
 //!   "group_names","is_synchronizing"}], "counters":{"requests_total","requests_by_method":
 //!   {"GET":n,..}, "overlapping_requests","auth_failures","connections_accepted"}}`
-//! - `GET /_sim/requests` → `[{"method","path","body": JSON or null,"status": u16 or null
-//!   (dropped),"request_id","fault": null or the fault kind}]`, oldest first (last 10,000).
+//! - `GET /_sim/requests` → `[{"method","path","query","body": JSON or null,"status": u16 or
+//!   null (dropped),"request_id","fault": null or the fault kind,"access_key": the signing key
+//!   or null,"credential": "permanent" | "agency" | "metadata" | "admin" | null}]`, oldest
+//!   first (last 10,000).
+//! - `GET /_sim/temporary-credentials` → every temporary key issued, secrets included (so a
+//!   test can check that none leaks); `POST` with `{"ttl_ms": N}` issues one (0: already
+//!   expired).
 //! - `POST /_sim/faults` with `{"method": "POST" | "*" (default), "path_contains": optional,
 //!   "count": N (default 1), "kind": ...}` → 201 `{"queued": <faults pending>}`. Kinds:
 //!   `{"kind":"status","status":503,"error_code":"..","error_msg":"..","retry_after":1}`,
@@ -38,6 +59,7 @@
 //! - `PUT /_sim/clusters/{project_id}/{cluster_id}` `{"user_names":[..],"group_names":[..]}`
 //!   → 204: sets the synced names out of band (drift), ending any running sync.
 
+mod iam;
 mod model;
 mod net;
 
@@ -83,6 +105,14 @@ pub struct SimConfig {
     pub clusters: Option<Vec<String>>,
     pub directory: Directory,
     pub state_file: Option<PathBuf>,
+    /// IAM's projects: region name → project id.
+    pub projects: BTreeMap<String, String>,
+    /// Agencies the permanent key may assume: (domain name, agency name).
+    pub agencies: Vec<(String, String)>,
+    /// When set, every temporary key lives this long, whatever was asked for.
+    pub token_ttl: Option<Duration>,
+    /// Serve `/openstack/latest/securitykey`.
+    pub metadata: bool,
 }
 
 impl SimConfig {
@@ -94,6 +124,10 @@ impl SimConfig {
             clusters: None,
             directory: Directory::Open,
             state_file: None,
+            projects: BTreeMap::new(),
+            agencies: Vec::new(),
+            token_ttl: None,
+            metadata: false,
         }
     }
 }
@@ -157,10 +191,13 @@ fn one() -> u32 {
 struct LogEntry {
     method: String,
     path: String,
+    query: Option<String>,
     body: Value,
     status: Option<u16>,
     request_id: String,
     fault: Option<&'static str>,
+    access_key: Option<String>,
+    credential: Option<&'static str>,
 }
 
 #[derive(Debug, Default)]
@@ -177,11 +214,14 @@ struct Data {
     faults: VecDeque<FaultSpec>,
     log: VecDeque<LogEntry>,
     counters: Counters,
+    /// Temporary keys issued, by access key.
+    issued: BTreeMap<String, iam::Issued>,
     /// Set when the synced names changed and the state file must be rewritten.
     dirty: bool,
 }
 
-struct Shared {
+/// One running simulator: its configuration, its data and its connection count.
+struct Simulator {
     cfg: SimConfig,
     data: Mutex<Data>,
     connections: Arc<AtomicU64>,
@@ -190,7 +230,7 @@ struct Shared {
 /// The simulator's state; cheap to clone (shared).
 #[derive(Clone)]
 pub struct SimState {
-    shared: Arc<Shared>,
+    sim: Arc<Simulator>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -236,7 +276,7 @@ impl SimState {
             }
         }
         Ok(SimState {
-            shared: Arc::new(Shared {
+            sim: Arc::new(Simulator {
                 cfg,
                 data: Mutex::new(data),
                 connections: Arc::new(AtomicU64::new(0)),
@@ -244,14 +284,23 @@ impl SimState {
         })
     }
 
+    /// Issues and remembers a temporary key.
+    fn issue(&self, by: iam::IssuedBy, ttl: Duration) -> iam::Issued {
+        let issued = iam::Issued::new(by, ttl);
+        self.lock()
+            .issued
+            .insert(issued.access.clone(), issued.clone());
+        issued
+    }
+
     /// Connections accepted by [`run`] so far.
     pub fn connections_accepted(&self) -> u64 {
-        self.shared.connections.load(Ordering::SeqCst)
+        self.sim.connections.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, Data> {
         // Handlers never panic while holding the lock; if one did, the data is still usable.
-        self.shared
+        self.sim
             .data
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -276,7 +325,7 @@ impl SimState {
     }
 
     fn persist(&self, data: &Data) {
-        let Some(path) = &self.shared.cfg.state_file else {
+        let Some(path) = &self.sim.cfg.state_file else {
             return;
         };
         let file = StateFile {
@@ -343,6 +392,10 @@ pub fn app(state: SimState) -> Router {
         .route("/_sim/faults", post(admin_faults))
         .route("/_sim/reset", post(admin_reset))
         .route(
+            "/_sim/temporary-credentials",
+            get(admin_list_temporary).post(admin_issue_temporary),
+        )
+        .route(
             "/_sim/clusters/{project_id}/{cluster_id}",
             put(admin_set_cluster),
         )
@@ -357,7 +410,7 @@ pub async fn run(
     state: SimState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = net::SimListener::new(listener, state.shared.connections.clone());
+    let listener = net::SimListener::new(listener, state.sim.connections.clone());
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<ConnHandle>(),
@@ -422,12 +475,36 @@ async fn admin_faults(State(s): State<SimState>, body: Bytes) -> Response {
     (StatusCode::CREATED, Json(json!({ "queued": queued }))).into_response()
 }
 
+async fn admin_list_temporary(State(s): State<SimState>) -> Response {
+    let issued: Vec<iam::Issued> = s.lock().issued.values().cloned().collect();
+    Json(issued).into_response()
+}
+
+#[derive(Deserialize)]
+struct IssueSpec {
+    ttl_ms: u64,
+}
+
+async fn admin_issue_temporary(State(s): State<SimState>, body: Bytes) -> Response {
+    let spec: IssueSpec = match serde_json::from_slice(&body) {
+        Ok(x) => x,
+        Err(e) => return bad_request(&format!("invalid request: {e}")),
+    };
+    let issued = s.issue(iam::IssuedBy::Admin, Duration::from_millis(spec.ttl_ms));
+    (
+        StatusCode::CREATED,
+        Json(json!({ "credential": issued.credential_json() })),
+    )
+        .into_response()
+}
+
 async fn admin_reset(State(s): State<SimState>) -> Response {
     s.with_data(|d, _| {
         d.clusters.clear();
         d.faults.clear();
         d.log.clear();
         d.counters = Counters::default();
+        d.issued.clear();
         d.dirty = true;
     });
     StatusCode::NO_CONTENT.into_response()
@@ -473,9 +550,9 @@ fn validate_ids(project_id: &str, cluster_id: &str) -> Result<(), &'static str> 
     Ok(())
 }
 
-/// Which documented call a request is.
+/// Which documented MRS call a request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
+enum MrsCall {
     Update,
     Cancel,
     Show,
@@ -483,18 +560,35 @@ enum Call {
     Supported,
 }
 
-fn route(method: &Method, path: &str) -> Option<(Call, String, String)> {
+/// Which API (and call) a request is for.
+enum Endpoint {
+    Mrs(MrsCall, String, String),
+    ProjectList,
+    SecurityToken,
+    Metadata,
+}
+
+fn route_any(method: &Method, path: &str) -> Option<Endpoint> {
+    match (method.as_str(), path.trim_end_matches('/')) {
+        ("GET", "/v3/projects") => Some(Endpoint::ProjectList),
+        ("POST", "/v3.0/OS-CREDENTIAL/securitytokens") => Some(Endpoint::SecurityToken),
+        ("GET", "/openstack/latest/securitykey") => Some(Endpoint::Metadata),
+        _ => route(method, path).map(|(c, p, cl)| Endpoint::Mrs(c, p, cl)),
+    }
+}
+
+fn route(method: &Method, path: &str) -> Option<(MrsCall, String, String)> {
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let (p, c, rest) = match segs.as_slice() {
         ["", "v2", p, "clusters", c, rest @ ..] => (*p, *c, rest),
         _ => return None,
     };
     let call = match (method.as_str(), rest) {
-        ("POST", ["iam-sync-user"]) => Call::Update,
-        ("DELETE", ["iam-sync-user"]) => Call::Cancel,
-        ("GET", ["iam-sync-user"]) => Call::Show,
-        ("GET", ["iam-sync"]) => Call::Status,
-        ("GET", ["iam-sync", "is-synchronous"]) => Call::Supported,
+        ("POST", ["iam-sync-user"]) => MrsCall::Update,
+        ("DELETE", ["iam-sync-user"]) => MrsCall::Cancel,
+        ("GET", ["iam-sync-user"]) => MrsCall::Show,
+        ("GET", ["iam-sync"]) => MrsCall::Status,
+        ("GET", ["iam-sync", "is-synchronous"]) => MrsCall::Supported,
         _ => return None,
     };
     Some((call, signer::percent_decode(p), signer::percent_decode(c)))
@@ -511,40 +605,115 @@ fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Checks the SDK-HMAC-SHA256 signature and the date window.
+/// Who signed a request.
+#[derive(Debug, Clone)]
+struct Caller {
+    access_key: String,
+    /// "permanent", or who issued the temporary key.
+    credential: &'static str,
+}
+
+/// Why a signature was refused.
+enum Refusal {
+    /// The gateway's 401 `APIGW.0301`.
+    Signature(&'static str),
+    /// IAM's 401: a temporary key past its expiry.
+    Expired,
+}
+
+impl From<&'static str> for Refusal {
+    fn from(why: &'static str) -> Refusal {
+        Refusal::Signature(why)
+    }
+}
+
+impl Refusal {
+    fn response(&self) -> Response {
+        match self {
+            Refusal::Signature(why) => error_response(
+                StatusCode::UNAUTHORIZED,
+                "APIGW.0301",
+                &format!("Incorrect IAM authentication information: {why}"),
+            ),
+            Refusal::Expired => {
+                iam::iam_error(StatusCode::UNAUTHORIZED, "The security token has expired.")
+            }
+        }
+    }
+}
+
+/// Checks the SDK-HMAC-SHA256 signature and the date window, with the permanent key or a
+/// temporary one (whose token must come along, and which must not have expired).
 fn check_signature(
-    cfg: &SimConfig,
+    s: &SimState,
     method: &Method,
     path: &str,
     query: Option<&str>,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), &'static str> {
+) -> Result<Caller, Refusal> {
+    let cfg = &s.sim.cfg;
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .ok_or("missing Authorization header")?;
     let parsed = signer::parse_authorization(auth).ok_or("malformed Authorization header")?;
-    if parsed.access_key != cfg.access_key {
-        return Err("unknown access key");
-    }
+    let (secret, caller) = if parsed.access_key == cfg.access_key {
+        (
+            cfg.secret_key.expose().to_string(),
+            Caller {
+                access_key: parsed.access_key.clone(),
+                credential: "permanent",
+            },
+        )
+    } else {
+        let issued = s.lock().issued.get(&parsed.access_key).cloned();
+        let Some(issued) = issued else {
+            return Err("unknown access key".into());
+        };
+        let token = headers
+            .get("x-security-token")
+            .and_then(|v| v.to_str().ok())
+            .ok_or("a temporary access key needs its X-Security-Token")?;
+        if token.trim() != issued.securitytoken {
+            return Err("the security token does not belong to the access key".into());
+        }
+        if !parsed
+            .signed_headers
+            .iter()
+            .any(|h| h == "x-security-token")
+        {
+            return Err("X-Security-Token must be signed".into());
+        }
+        if issued.is_expired(SystemTime::now()) {
+            return Err(Refusal::Expired);
+        }
+        (
+            issued.secret.clone(),
+            Caller {
+                access_key: parsed.access_key.clone(),
+                credential: issued.issued_by.label(),
+            },
+        )
+    };
     let date = headers
         .get("x-sdk-date")
         .and_then(|v| v.to_str().ok())
         .ok_or("missing X-Sdk-Date header")?;
     let t = signer::parse_sdk_date(date).ok_or("malformed X-Sdk-Date header")?;
+    let date = date.to_string();
     let now = SystemTime::now();
     let skew = now
         .duration_since(t)
         .or_else(|_| t.duration_since(now))
         .unwrap_or(Duration::MAX);
     if skew > CLOCK_SKEW {
-        return Err("X-Sdk-Date is more than 15 minutes off");
+        return Err("X-Sdk-Date is more than 15 minutes off".into());
     }
     // Without these signed, a captured request could be replayed later or elsewhere.
     for required in ["x-sdk-date", "host"] {
         if !parsed.signed_headers.iter().any(|h| h == required) {
-            return Err("X-Sdk-Date and Host must be signed");
+            return Err("X-Sdk-Date and Host must be signed".into());
         }
     }
     let mut pairs = Vec::new();
@@ -555,7 +724,7 @@ fn check_signature(
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
         if values.is_empty() {
-            return Err("a signed header is missing");
+            return Err("a signed header is missing".into());
         }
         pairs.push((name.clone(), values.join(",")));
     }
@@ -567,10 +736,10 @@ fn check_signature(
         headers: &pairs,
         body,
     };
-    if signer::verify(&req, &parsed, cfg.secret_key.expose(), date) {
-        Ok(())
+    if signer::verify(&req, &parsed, &secret, &date) {
+        Ok(caller)
     } else {
-        Err("signature mismatch")
+        Err("signature mismatch".into())
     }
 }
 
@@ -583,8 +752,10 @@ async fn api(State(s): State<SimState>, req: Request) -> Response {
         .get::<ConnectInfo<ConnHandle>>()
         .map(|c| c.0.clone());
     let path = parts.uri.path().to_string();
+    let query = parts.uri.query().map(str::to_string);
     let method = parts.method.clone();
     let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let mut caller = None;
     let (resp, status, fault, logged_body) = match body {
         Err(_) => (
             error_response(
@@ -602,7 +773,7 @@ async fn api(State(s): State<SimState>, req: Request) -> Response {
             let (resp, status) = match &fault {
                 Some(FaultKind::Latency { latency_ms }) => {
                     tokio::time::sleep(Duration::from_millis(*latency_ms)).await;
-                    answer(&s, &parts, &body)
+                    answer(&s, &parts, &body, &mut caller)
                 }
                 Some(FaultKind::Status {
                     status,
@@ -651,7 +822,7 @@ async fn api(State(s): State<SimState>, req: Request) -> Response {
                         .insert("content-type", HeaderValue::from_static("application/json"));
                     (r, Some(st.as_u16()))
                 }
-                None => answer(&s, &parts, &body),
+                None => answer(&s, &parts, &body, &mut caller),
             };
             (
                 resp,
@@ -671,13 +842,20 @@ async fn api(State(s): State<SimState>, req: Request) -> Response {
     if status == Some(401) {
         d.counters.auth_failures += 1;
     }
+    let (access_key, credential) = match caller {
+        Some(c) => (Some(c.access_key), Some(c.credential)),
+        None => (None, None),
+    };
     d.log.push_back(LogEntry {
         method: method.to_string(),
         path,
+        query,
         body: logged_body,
         status,
         request_id,
         fault,
+        access_key,
+        credential,
     });
     while d.log.len() > MAX_LOG {
         d.log.pop_front();
@@ -705,36 +883,59 @@ fn answer(
     s: &SimState,
     parts: &axum::http::request::Parts,
     body: &[u8],
+    caller: &mut Option<Caller>,
 ) -> (Response, Option<u16>) {
-    let r = answer_inner(s, parts, body);
+    let r = answer_inner(s, parts, body, caller);
     let st = r.status().as_u16();
     (r, Some(st))
 }
 
-fn answer_inner(s: &SimState, parts: &axum::http::request::Parts, body: &[u8]) -> Response {
-    let cfg = &s.shared.cfg;
+fn answer_inner(
+    s: &SimState,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    caller: &mut Option<Caller>,
+) -> Response {
+    let cfg = &s.sim.cfg;
     let path = parts.uri.path();
-    let Some((call, project_id, cluster_id)) = route(&parts.method, path) else {
-        return error_response(
+    let not_found = || {
+        error_response(
             StatusCode::NOT_FOUND,
             "APIGW.0101",
             "The API does not exist",
-        );
+        )
     };
-    if let Err(why) = check_signature(
-        cfg,
+    let Some(endpoint) = route_any(&parts.method, path) else {
+        return not_found();
+    };
+    if let Endpoint::Metadata = endpoint {
+        // The metadata service is reached from inside the instance and is not signed.
+        if !cfg.metadata {
+            return not_found();
+        }
+        let ttl = cfg.token_ttl.unwrap_or(iam::METADATA_TTL);
+        let issued = s.issue(iam::IssuedBy::Metadata, ttl);
+        return Json(json!({ "credential": issued.credential_json() })).into_response();
+    }
+    match check_signature(
+        s,
         &parts.method,
         path,
         parts.uri.query(),
         &parts.headers,
         body,
     ) {
-        return error_response(
-            StatusCode::UNAUTHORIZED,
-            "APIGW.0301",
-            &format!("Incorrect IAM authentication information: {why}"),
-        );
+        Ok(c) => *caller = Some(c),
+        Err(refusal) => return refusal.response(),
     }
+    let (call, project_id, cluster_id) = match endpoint {
+        Endpoint::Mrs(call, p, c) => (call, p, c),
+        Endpoint::ProjectList => {
+            return iam::list_projects(&cfg.projects, &parse_query(parts.uri.query()))
+        }
+        Endpoint::SecurityToken => return assume_agency(s, body, caller.as_ref()),
+        Endpoint::Metadata => return not_found(),
+    };
     if let Err(why) = validate_ids(&project_id, &cluster_id) {
         return bad_request(why);
     }
@@ -749,7 +950,7 @@ fn answer_inner(s: &SimState, parts: &axum::http::request::Parts, body: &[u8]) -
     }
     let key = (project_id, cluster_id);
     match call {
-        Call::Show => s.with_data(|d, _| {
+        MrsCall::Show => s.with_data(|d, _| {
             let names = d
                 .clusters
                 .get(&key)
@@ -758,22 +959,22 @@ fn answer_inner(s: &SimState, parts: &axum::http::request::Parts, body: &[u8]) -
             Json(json!({"user_names": names.user_names, "group_names": names.group_names}))
                 .into_response()
         }),
-        Call::Status => s.with_data(|d, now| {
+        MrsCall::Status => s.with_data(|d, now| {
             let busy = d
                 .clusters
                 .get(&key)
                 .is_some_and(|c| c.is_synchronizing(now));
             Json(json!({ "is_synchronizing": busy })).into_response()
         }),
-        Call::Supported => Json(json!({ "is_synchronous": true })).into_response(),
-        Call::Update => {
+        MrsCall::Supported => Json(json!({ "is_synchronous": true })).into_response(),
+        MrsCall::Update => {
             let req: UpdateSyncRequest = match serde_json::from_slice(body) {
                 Ok(r) => r,
                 Err(e) => return bad_request(&format!("invalid request body: {e}")),
             };
             start_sync(s, key, |dir, names| model::after_update(dir, names, &req))
         }
-        Call::Cancel => {
+        MrsCall::Cancel => {
             let req: CancelSyncRequest = match serde_json::from_slice(body) {
                 Ok(r) => r,
                 Err(e) => return bad_request(&format!("invalid request body: {e}")),
@@ -786,19 +987,52 @@ fn answer_inner(s: &SimState, parts: &axum::http::request::Parts, body: &[u8]) -
     }
 }
 
+/// IAM's `assume_role`: only the permanent key may assume, and only a listed agency.
+fn assume_agency(s: &SimState, body: &[u8], caller: Option<&Caller>) -> Response {
+    let req = match iam::parse_token_request(body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    let cfg = &s.sim.cfg;
+    let allowed = cfg
+        .agencies
+        .iter()
+        .any(|(d, a)| d == &req.domain_name && a == &req.agency_name);
+    if caller.is_none_or(|c| c.credential != "permanent") || !allowed {
+        return iam::iam3_error(
+            StatusCode::FORBIDDEN,
+            "IAM.0003",
+            "Policy doesn't allow assume_role to be performed.",
+        );
+    }
+    let ttl = cfg.token_ttl.unwrap_or(req.duration);
+    let issued = s.issue(
+        iam::IssuedBy::Agency {
+            domain_name: req.domain_name,
+            agency_name: req.agency_name,
+        },
+        ttl,
+    );
+    (
+        StatusCode::CREATED,
+        Json(json!({ "credential": issued.credential_json() })),
+    )
+        .into_response()
+}
+
 fn start_sync(
     s: &SimState,
     key: (String, String),
     next: impl FnOnce(&Directory, &Names) -> Names,
 ) -> Response {
-    let delay = s.shared.cfg.sync_delay;
+    let delay = s.sim.cfg.sync_delay;
     let accepted = s.with_data(|d, now| {
         let cluster = d.clusters.entry(key).or_default();
         if cluster.is_synchronizing(now) {
             d.counters.overlapping += 1;
             return false;
         }
-        let result = next(&s.shared.cfg.directory, &cluster.names);
+        let result = next(&s.sim.cfg.directory, &cluster.names);
         if cluster.start_sync(result, now, delay) {
             d.dirty = true;
         }

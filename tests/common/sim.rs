@@ -57,6 +57,7 @@ impl Sim {
             ])
             .arg("--directory")
             .arg(&dir)
+            .args(["--projects", &format!("{REGION}={PROJECT}")])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -167,6 +168,24 @@ impl Sim {
             sorted_strings(&c["user_names"]),
             sorted_strings(&c["group_names"]),
         )
+    }
+
+    /// Every temporary key the sim issued, secrets included.
+    pub fn temporary_credentials(&self) -> Vec<Value> {
+        match self.call(reqwest::Method::GET, "/_sim/temporary-credentials", None) {
+            Value::Array(a) => a,
+            other => panic!("temporary credentials: {other}"),
+        }
+    }
+
+    /// Issues a temporary key that lives `ttl_ms` (0: already expired): `{"access", ..}`.
+    pub fn issue_temporary(&self, ttl_ms: u64) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/_sim/temporary-credentials",
+            Some(json!({ "ttl_ms": ttl_ms })),
+        )["credential"]
+            .clone()
     }
 
     pub fn counter(&self, name: &str) -> u64 {

@@ -10,7 +10,7 @@ use crate::api::{ApiError, Client, ClusterId, ProjectId, UpdateSyncRequest};
 use crate::framework::model::{Attr, IntoValue};
 use crate::framework::timeouts::{self, human_duration};
 use crate::framework::{ApplyOutcome, AttributePath, Diagnostics, ReadOutcome, Value};
-use crate::provider::config::Shared;
+use crate::provider::config::ProviderState;
 use crate::provider::ids::parse_at;
 
 use super::model::IamSyncModel;
@@ -52,7 +52,7 @@ pub fn validate_config(config: &Value, diags: &mut Diagnostics) {
 /// A new resource's region and project_id default to the provider's, and its ID follows
 /// from them.
 pub fn modify_plan(
-    shared: &Shared,
+    shared: &ProviderState,
     prior: &Value,
     config: &Value,
     planned: &mut Value,
@@ -92,7 +92,7 @@ pub fn modify_plan(
 
 // ---------------------------------------------------------------- create
 
-pub async fn create(shared: &Shared, planned: &Value) -> ApplyOutcome {
+pub async fn create(shared: &ProviderState, planned: &Value) -> ApplyOutcome {
     let planned = match IamSyncModel::read(planned) {
         Ok(m) => m,
         Err(diags) => {
@@ -116,7 +116,7 @@ pub async fn create(shared: &Shared, planned: &Value) -> ApplyOutcome {
 
 // ---------------------------------------------------------------- read
 
-pub async fn read(shared: &Shared, state: &Value) -> ReadOutcome {
+pub async fn read(shared: &ProviderState, state: &Value) -> ReadOutcome {
     let mut out = ReadOutcome {
         state: state.clone(),
         diags: Diagnostics::new(),
@@ -146,7 +146,11 @@ pub async fn read(shared: &Shared, state: &Value) -> ReadOutcome {
 
 // ---------------------------------------------------------------- update
 
-pub async fn update(shared: &Shared, prior_value: &Value, planned_value: &Value) -> ApplyOutcome {
+pub async fn update(
+    shared: &ProviderState,
+    prior_value: &Value,
+    planned_value: &Value,
+) -> ApplyOutcome {
     let (prior, planned) = match (
         IamSyncModel::read(prior_value),
         IamSyncModel::read(planned_value),
@@ -184,7 +188,7 @@ pub async fn update(shared: &Shared, prior_value: &Value, planned_value: &Value)
 
 // ---------------------------------------------------------------- delete
 
-pub async fn delete(shared: &Shared, prior_value: &Value) -> ApplyOutcome {
+pub async fn delete(shared: &ProviderState, prior_value: &Value) -> ApplyOutcome {
     let mut out = ApplyOutcome {
         state: prior_value.clone(),
         diags: Diagnostics::new(),
@@ -249,7 +253,7 @@ pub async fn delete(shared: &Shared, prior_value: &Value) -> ApplyOutcome {
 /// Brings the cluster to the names `planned` lists from `prior_managed`, and returns the
 /// state that is then true remotely, with diagnostics for what failed.
 async fn converge(
-    shared: &Shared,
+    shared: &ProviderState,
     planned: &IamSyncModel,
     prior_managed: &Names,
     prior: Option<&IamSyncModel>,
@@ -384,14 +388,14 @@ pub struct Cluster<'a> {
 }
 
 impl<'a> Cluster<'a> {
-    fn of(shared: &'a Shared, m: &IamSyncModel) -> Result<Option<Cluster<'a>>, Diagnostics> {
+    fn of(shared: &'a ProviderState, m: &IamSyncModel) -> Result<Option<Cluster<'a>>, Diagnostics> {
         match Target::of(m)? {
             Some(t) => Cluster::at(shared, t).map(Some),
             None => Ok(None),
         }
     }
 
-    pub fn at(shared: &'a Shared, target: Target) -> Result<Cluster<'a>, Diagnostics> {
+    pub fn at(shared: &'a ProviderState, target: Target) -> Result<Cluster<'a>, Diagnostics> {
         let client = shared.configured()?.client(target.region.as_deref())?;
         Ok(Cluster {
             client,
@@ -493,6 +497,8 @@ pub fn api_diag(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError) {
         ApiError::ClusterNotFound { .. } => "Check cluster_id and project_id, and that the cluster still exists.",
         ApiError::Timeout { .. } => "The sync may still be running: run terraform apply again later, or raise the timeouts.",
         ApiError::Cancelled => "Terraform was interrupted; the state records what is known to be true.",
+        ApiError::Transport { .. } => "Nothing answered, so there is no request ID: check `region`, `cloud` and `endpoints`, and that this machine can reach the endpoint, then run terraform apply again.",
+        ApiError::Credentials { .. } => "Check the credential source named above; the provider renews temporary keys before they expire.",
         _ if e.is_auth() => "Check access_key, secret_key and security_token, and that they may use MRS in this project.",
         _ => "Run terraform apply again; if it keeps failing, give the request ID to Huawei Cloud support.",
     };

@@ -4,7 +4,7 @@
 use crate::api::{ClusterId, ProjectId};
 use crate::framework::model::{Attr, IntoValue};
 use crate::framework::{Diagnostics, Value};
-use crate::provider::config::Shared;
+use crate::provider::config::ProviderState;
 
 use super::crud::{api_diag, Cluster, Target};
 use super::model::IamSyncModel;
@@ -45,7 +45,7 @@ pub fn parse_import_id(
 
 /// The state of the sync that `id` names: every name the cluster holds, since import
 /// cannot know which of them a configuration means to manage.
-pub async fn import(shared: &Shared, id: &str) -> Result<Value, Diagnostics> {
+pub async fn import(shared: &ProviderState, id: &str) -> Result<Value, Diagnostics> {
     let configured = shared.configured()?;
     let default_project = match configured.project_id.as_deref().map(ProjectId::parse) {
         Some(Ok(p)) => Some(p),

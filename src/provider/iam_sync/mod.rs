@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::config::Shared;
+use super::config::ProviderState;
 use crate::framework::{ApplyOutcome, Diagnostics, ReadOutcome, Resource, Schema, Value};
 
 pub use import::parse_import_id;
@@ -21,12 +21,12 @@ pub use schema::schema;
 pub const TYPE_NAME: &str = "mrs_iam_sync";
 
 pub struct IamSync {
-    shared: Arc<Shared>,
+    shared: Arc<ProviderState>,
     schema: Schema,
 }
 
 impl IamSync {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub fn new(shared: Arc<ProviderState>) -> Self {
         IamSync {
             shared,
             schema: schema(),
