@@ -35,10 +35,10 @@ run of (2).
 
 Environment: BENCH_RUNS (default 5), BENCH_RESOURCES (default 300) for part one;
 BENCH_DELAY_RUNS (default 3), BENCH_RTT_MS (50), BENCH_SYNC_MS (2000) for part two;
-BENCH_ONLY=null|delay, BENCH_KEEP=1 keeps
-the temp dir, BENCH_NO_BUILD=1 skips cargo build, BENCH_JSON=FILE also writes the
-figures as JSON (part two under "delay_line"). No assertion fails on a timing: it prints the figures and which
-targets are met; the exit status is 0 unless something could not be run.
+BENCH_ONLY=null|delay; BENCH_KEEP=1 keeps the temp dir, BENCH_NO_BUILD=1 skips cargo
+build, BENCH_JSON=FILE also writes the figures as JSON (part two under "delay_line").
+No assertion fails on a timing: it prints the figures and which targets are met; the
+exit status is 0 unless something could not be run.
 """
 
 import json

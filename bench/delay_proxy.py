@@ -1,4 +1,4 @@
-# A byte-forwarding TCP proxy that gives every round trip through it a set delay (the delay line).
+# The delay line: a byte-forwarding TCP proxy that gives every round trip a set delay.
 """A delay line: `python3 bench/delay_proxy.py --upstream HOST:PORT [--rtt-ms 50]`.
 
 It listens on 127.0.0.1 (port 0 picks one; first stdout line `listening on
