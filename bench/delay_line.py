@@ -329,9 +329,12 @@ class Bench:
     def measured(self, d, args, rpc, expect_rpcs):
         """Runs one Terraform command; returns its provider time, wall time and calls."""
         before = len(self.sim.requests())
+        conns_before = self.sim.connections()
         self.clear_logs()
         wall = self.tf_run(d, args)
         calls = self.sim.requests()[before:]
+        # The proxy opens one upstream connection per connection the provider opens.
+        conns = self.sim.connections() - conns_before
         spans = rpc_spans(self.logs, rpc)
         if len(spans) != expect_rpcs:
             die(
@@ -339,7 +342,12 @@ class Bench:
                 f"provider's log, expected {expect_rpcs}"
             )
         provider = max(e for _, e in spans) - min(s for s, _ in spans)
-        return {"provider_s": provider, "wall_s": wall, "calls": summarize(calls)}
+        return {
+            "provider_s": provider,
+            "wall_s": wall,
+            "calls": summarize(calls),
+            "connections": conns,
+        }
 
     def apply_step(self, d, plan_args, expect_rpcs):
         """`plan -out` (untimed), then the measured `apply tfplan`."""
@@ -503,8 +511,9 @@ def report(results, line_check):
         plan = [r["plan_calls"] for r in runs if r["plan_calls"] is not None]
         plan_note = f"; its plan made {spread(plan, str)} calls" if plan else ""
         walls = spread([r["wall_s"] for r in runs], lambda t: f"{t:.2f}")
+        conns = spread([r["connections"] for r in runs], str)
         notes.append(
-            f"  {label}: {kinds}{refused} (last run){plan_note}; "
+            f"  {label}: {kinds}{refused} (last run){plan_note}; {conns} connections; "
             f"provider {spread([r['provider_s'] for r in runs], lambda t: f'{t:.3f}')} s, "
             f"terraform wall {walls} s"
         )
@@ -514,6 +523,7 @@ def report(results, line_check):
             "wall_s": [round(r["wall_s"], 4) for r in runs],
             "calls": [r["calls"] for r in runs],
             "plan_calls": [r["plan_calls"] for r in runs],
+            "connections": [r["connections"] for r in runs],
             "limit_s": round(limit_s, 4),
             "limit_calls": limit_calls,
             "ratio": round(ratio, 3),
@@ -536,7 +546,10 @@ def report(results, line_check):
         f"the line itself: first request on a new connection {line_check[0] * 1e3:.0f} ms "
         f"(2 RTT), later ones on it {line_check[1] * 1e3:.0f} ms (median, 1 RTT)"
     )
-    print("per scenario, the calls of the apply by method, and the spread over runs:")
+    print(
+        "per scenario: the measured run's calls by method, the calls of the plan before it,"
+    )
+    print("the TCP connections it opened, and the spread over runs:")
     for n in notes:
         print(n)
     print("delay line: all targets met" if met_all else "delay line: some targets missed")

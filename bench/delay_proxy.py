@@ -89,6 +89,9 @@ def make_handler(upstream_host, upstream_port, rtt):
                 pipe(loop, client_r, up_w, rtt / 2, accepted + rtt),
                 pipe(loop, up_r, client_w, rtt / 2, accepted),
             )
+        except asyncio.CancelledError:
+            # Shut down while a connection was still open or closing: nothing to report.
+            pass
         finally:
             await close(up_w)
             await close(client_w)
