@@ -44,6 +44,7 @@ exit status is 0 unless something could not be run.
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -216,6 +217,8 @@ def parts_wanted(argv):
 
 def main():
     parts = parts_wanted(sys.argv[1:])
+    # On SIGTERM, unwind through the `finally` blocks that stop mrs-sim and the proxy.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     install_tools()
     rel = build()
     tf_bin = os.path.join(ROOT, "tools/bin/terraform")
@@ -347,7 +350,7 @@ def null_comparison(rel, tf_bin, tmp_root):
                     if name == "plan-refresh" and who == "ours":
                         before = sim_refresh.connections()
                         times[(name, who)].append(fn(who, plain))
-                        conns.append(sim_refresh.connections() - before)
+                        conns.append(sim_refresh.connections_since(before))
                     else:
                         times[(name, who)].append(fn(who, plain))
                     cpus[(name, who)].append(tf.last_cpu)

@@ -103,7 +103,13 @@ class Sim:
         return self._call("GET", "/_sim/requests")
 
     def connections(self):
+        """TCP connections mrs-sim has accepted, this call's own included."""
         return self.state()["counters"]["connections_accepted"]
+
+    def connections_since(self, before):
+        """Connections accepted since `connections()` returned `before`, not counting
+        this call's own; call it before any other admin call."""
+        return self.connections() - before - 1
 
     def reset(self):
         self._call("POST", "/_sim/reset")

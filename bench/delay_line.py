@@ -332,9 +332,9 @@ class Bench:
         conns_before = self.sim.connections()
         self.clear_logs()
         wall = self.tf_run(d, args)
-        calls = self.sim.requests()[before:]
         # The proxy opens one upstream connection per connection the provider opens.
-        conns = self.sim.connections() - conns_before
+        conns = self.sim.connections_since(conns_before)
+        calls = self.sim.requests()[before:]
         spans = rpc_spans(self.logs, rpc)
         if len(spans) != expect_rpcs:
             die(
@@ -509,11 +509,11 @@ def report(results, line_check):
         kinds = ", ".join(f"{n} {m}" for m, n in last["by_method"].items())
         refused = f", {last['refused_409']} refused (409)" if last["refused_409"] else ""
         plan = [r["plan_calls"] for r in runs if r["plan_calls"] is not None]
-        plan_note = f"; its plan made {spread(plan, str)} calls" if plan else ""
+        plan_note = f"; calls of the plan before it: {spread(plan, str)}" if plan else ""
         walls = spread([r["wall_s"] for r in runs], lambda t: f"{t:.2f}")
         conns = spread([r["connections"] for r in runs], str)
         notes.append(
-            f"  {label}: {kinds}{refused} (last run){plan_note}; {conns} connections; "
+            f"  {label}: {kinds}{refused} (last run){plan_note}; connections: {conns}; "
             f"provider {spread([r['provider_s'] for r in runs], lambda t: f'{t:.3f}')} s, "
             f"terraform wall {walls} s"
         )
