@@ -50,8 +50,11 @@ import subprocess
 import sys
 import tempfile
 
-import delay_line
-from common import (
+# The sibling modules below are imported from a source tree: leave no __pycache__ in it.
+sys.dont_write_bytecode = True
+
+import delay_line  # noqa: E402
+from common import (  # noqa: E402
     AK,
     MRS_SOURCE,
     NULL_SOURCE,
