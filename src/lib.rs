@@ -13,12 +13,18 @@
 //!   DynamicValue codec.
 //! - [`framework`]: protocol-neutral building blocks any resource needs: values that may be
 //!   null or unknown, schemas, diagnostics with attribute paths, validators, plan modifiers,
-//!   the plan order, the `Resource`/`DataSource`/`Provider` traits, and `server`: each
-//!   RPC's logic (dispatch by type name, validation, planning, apply), tested in process.
-//! - [`provider`]: this provider's configuration, the `mrs_iam_sync` resource and the
+//!   the plan order, typed models (`model`) and the `timeouts` block, the
+//!   `Resource`/`DataSource`/`Provider` traits, and `server`: each RPC's logic (dispatch by
+//!   type name, validation, planning, apply), tested in process.
+//! - [`provider`]: this provider's configuration and credential sources, the `mrs_iam_sync`
+//!   resource (`iam_sync/`: schema, model, name planner, CRUD, import) and the
 //!   `mrs_iam_sync_users` data source. No wire types.
-//! - [`api`]: the signed MRS HTTP client. No Terraform types.
-//! - [`sim`]: `mrs-sim`, a faithful local MRS API used by the demo and the tests.
+//! - [`api`]: the signed MRS, IAM and ECS-metadata HTTP clients, and the validated
+//!   `ProjectId`/`ClusterId`. No Terraform types.
+//! - [`sim`]: `mrs-sim`, a faithful local MRS API (with IAM's project list, agency tokens and
+//!   the metadata service) used by the demo and the tests.
+//!
+//! docs/architecture.md draws the layers and says where each kind of change goes.
 //! - [`log`]: hclog-compatible JSON lines on stderr, which Terraform re-emits.
 
 pub mod api;
