@@ -2,6 +2,7 @@
 //! validators, plan modifiers and the plan order, and the provider/resource traits.
 
 pub mod diag;
+pub mod oracle;
 pub mod plan;
 pub mod resource;
 pub mod schema;
@@ -11,4 +12,4 @@ pub mod value;
 pub use diag::{AttributePath, Diagnostic, Diagnostics, PathStep, Severity};
 pub use resource::{ApplyOutcome, DataSource, Provider, ReadOutcome, Resource};
 pub use schema::{Attribute, Block, DescriptionKind, NestedBlock, Nesting, Schema};
-pub use value::{Number, Type, Value};
+pub use value::{Number, Refinements, Type, Value};

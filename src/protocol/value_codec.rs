@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::framework::{Number, Type, Value};
+use crate::framework::{Number, Refinements, Type, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodecError {
@@ -21,8 +21,9 @@ impl fmt::Display for CodecError {
 
 impl std::error::Error for CodecError {}
 
-/// Decodes msgpack bytes of the given type. Extension types 0 (unknown) and 12 (unknown
-/// with refinements, Terraform 1.3+) both decode as `Value::Unknown`.
+/// Decodes msgpack bytes of the given type. Extension type 0 decodes as `Value::Unknown`;
+/// type 12 (unknown with refinements, Terraform 1.3+) as `Value::RefinedUnknown` holding
+/// its payload, which must be one msgpack map.
 pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
     let mut r = Reader { buf: bytes, pos: 0 };
     let v = r.value(ty)?;
@@ -33,11 +34,22 @@ pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
 }
 
 /// Encodes a value as msgpack, writing every attribute the type declares (null when the
-/// value lacks it), unknowns as `d4 00 00`.
+/// value lacks it), unknowns as `d4 00 00`, refined unknowns as extension 12 with their
+/// refinements as received.
 pub fn encode_msgpack(v: &Value, ty: &Type) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     write_value(&mut out, v, ty);
     out
+}
+
+/// Encodes a value as JSON (the form of `RawState.json`), every declared attribute present.
+/// JSON has no unknowns and no NaN or infinity, so those are errors.
+pub fn encode_json(v: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
+    let j = to_json(v, ty, "")?;
+    serde_json::to_vec(&j).map_err(|e| CodecError {
+        message: format!("cannot write JSON: {e}"),
+        offset: 0,
+    })
 }
 
 /// Decodes JSON (as in `RawState.json`) of the given type. Attributes the type does not
@@ -94,8 +106,8 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| self.err("unexpected end of input".into()))
     }
 
-    /// Reads an extension if one is next: Some(its type), with the payload skipped.
-    fn ext(&mut self) -> Result<Option<i8>, CodecError> {
+    /// Reads an extension if one is next: Some((its type, its payload)).
+    fn ext(&mut self) -> Result<Option<(i8, &'a [u8])>, CodecError> {
         let b = self.peek()?;
         let len = match b {
             0xd4 => 1,
@@ -114,8 +126,48 @@ impl<'a> Reader<'a> {
             self.pos += 1;
         }
         let t = self.u8()? as i8;
-        self.take(len)?;
-        Ok(Some(t))
+        let payload = self.take(len)?;
+        Ok(Some((t, payload)))
+    }
+
+    /// Steps over one msgpack value of any shape, `depth` levels deep at most.
+    fn skip_any(&mut self, depth: usize) -> Result<(), CodecError> {
+        if depth == 0 {
+            return Err(self.err("msgpack nested too deeply".into()));
+        }
+        if self.ext()?.is_some() {
+            return Ok(());
+        }
+        let b = self.peek()?;
+        match b {
+            0xc0 | 0xc2 | 0xc3 | 0x00..=0x7f | 0xe0..=0xff => {
+                self.pos += 1;
+            }
+            0xcc..=0xcf | 0xd0..=0xd3 | 0xca | 0xcb => {
+                self.number()?;
+            }
+            0xa0..=0xbf | 0xd9..=0xdb => {
+                self.string()?;
+            }
+            0xc4..=0xc6 => {
+                self.pos += 1;
+                let n = self.be(1usize << (b - 0xc4))? as usize;
+                self.take(n)?;
+            }
+            0x90..=0x9f | 0xdc | 0xdd => {
+                for _ in 0..self.array_len()? {
+                    self.skip_any(depth - 1)?;
+                }
+            }
+            0x80..=0x8f | 0xde | 0xdf => {
+                for _ in 0..self.map_len()? {
+                    self.skip_any(depth - 1)?;
+                    self.skip_any(depth - 1)?;
+                }
+            }
+            _ => return Err(self.err(format!("invalid msgpack byte 0x{b:02x}"))),
+        }
+        Ok(())
     }
 
     fn array_len(&mut self) -> Result<usize, CodecError> {
@@ -221,9 +273,10 @@ impl<'a> Reader<'a> {
             return Ok(Value::Null);
         }
         let at = self.pos;
-        if let Some(t) = self.ext()? {
+        if let Some((t, payload)) = self.ext()? {
             return match t {
-                0 | 12 => Ok(Value::Unknown),
+                0 => Ok(Value::Unknown),
+                12 => refinements(payload, at).map(Value::RefinedUnknown),
                 other => Err(CodecError {
                     message: format!("unsupported msgpack extension type {other}"),
                     offset: at,
@@ -248,7 +301,7 @@ impl<'a> Reader<'a> {
                     items.push(self.value(e)?);
                 }
                 Ok(if matches!(ty, Type::Set(_)) {
-                    Value::set(items)
+                    Value::canonical_set(items)
                 } else {
                     Value::List(items)
                 })
@@ -289,6 +342,28 @@ impl<'a> Reader<'a> {
             }),
         }
     }
+}
+
+/// Checks that a refinement payload is exactly one msgpack map, as cty writes it.
+fn refinements(payload: &[u8], at: usize) -> Result<Refinements, CodecError> {
+    // cty nests refinements two levels at most (a bound is `[number, inclusive]`).
+    const MAX_DEPTH: usize = 8;
+    let bad = |message: String| CodecError {
+        message: format!("refinements of an unknown value: {message}"),
+        offset: at,
+    };
+    if !matches!(payload.first(), Some(0x80..=0x8f | 0xde | 0xdf)) {
+        return Err(bad("not a msgpack map".into()));
+    }
+    let mut r = Reader {
+        buf: payload,
+        pos: 0,
+    };
+    r.skip_any(MAX_DEPTH).map_err(|e| bad(e.message))?;
+    if r.pos != payload.len() {
+        return Err(bad(format!("{} trailing bytes", payload.len() - r.pos)));
+    }
+    Ok(Refinements(payload.to_vec()))
 }
 
 fn parse_number(s: &str) -> Option<Number> {
@@ -348,6 +423,20 @@ fn write_value(out: &mut Vec<u8>, v: &Value, ty: &Type) {
     match v {
         Value::Null => out.push(0xc0),
         Value::Unknown => out.extend_from_slice(&[0xd4, 0x00, 0x00]),
+        Value::RefinedUnknown(Refinements(payload)) => {
+            let n = payload.len();
+            if n <= 0xff {
+                out.extend_from_slice(&[0xc7, n as u8]);
+            } else if n <= 0xffff {
+                out.push(0xc8);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            } else {
+                out.push(0xc9);
+                out.extend_from_slice(&(n as u32).to_be_bytes());
+            }
+            out.push(12);
+            out.extend_from_slice(payload);
+        }
         Value::Bool(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
         Value::Number(Number::Int(i)) => write_int(out, *i),
         Value::Number(Number::Float(f)) => {
@@ -431,7 +520,7 @@ fn from_json(j: &serde_json::Value, ty: &Type, path: &str) -> Result<Value, Code
                 .map(|(i, x)| from_json(x, e, &format!("{path}[{i}]")))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(if matches!(ty, Type::Set(_)) {
-                Value::set(items)
+                Value::canonical_set(items)
             } else {
                 Value::List(items)
             })
@@ -463,6 +552,75 @@ fn from_json(j: &serde_json::Value, ty: &Type, path: &str) -> Result<Value, Code
         }
         Type::Dynamic => Err(bad("a statically-typed value")),
     }
+}
+
+fn to_json(v: &Value, ty: &Type, path: &str) -> Result<serde_json::Value, CodecError> {
+    use serde_json::Value as J;
+    let at = |p: &str| if p.is_empty() { "value" } else { p }.to_string();
+    let elem = |t: &Type| match t {
+        Type::List(e) | Type::Set(e) | Type::Map(e) => e.as_ref().clone(),
+        _ => Type::Dynamic,
+    };
+    Ok(match v {
+        Value::Null => J::Null,
+        Value::Unknown | Value::RefinedUnknown(_) => {
+            return Err(CodecError {
+                message: format!("{}: JSON cannot hold an unknown value", at(path)),
+                offset: 0,
+            })
+        }
+        Value::Bool(b) => J::Bool(*b),
+        Value::Number(Number::Int(i)) => J::from(*i),
+        Value::Number(Number::Float(f)) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .ok_or_else(|| CodecError {
+                message: format!("{}: {f} has no JSON form", at(path)),
+                offset: 0,
+            })?,
+        Value::String(s) => J::from(s.as_str()),
+        Value::List(items) | Value::Set(items) => {
+            let e = elem(ty);
+            J::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| to_json(x, &e, &format!("{path}[{i}]")))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        Value::Map(m) => {
+            let e = elem(ty);
+            let mut o = serde_json::Map::new();
+            for (k, x) in m {
+                o.insert(k.clone(), to_json(x, &e, &format!("{path}[{k:?}]"))?);
+            }
+            J::Object(o)
+        }
+        Value::Object(m) => {
+            let mut o = serde_json::Map::new();
+            let declared: Vec<(&String, &Type)> = match ty {
+                Type::Object(attrs) => attrs.iter().collect(),
+                _ => Vec::new(),
+            };
+            for (name, t) in declared {
+                let p = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                o.insert(name.clone(), to_json(v.get(name), t, &p)?);
+            }
+            if !matches!(ty, Type::Object(_)) {
+                for (k, x) in m {
+                    o.insert(
+                        k.clone(),
+                        to_json(x, &Type::Dynamic, &format!("{path}.{k}"))?,
+                    );
+                }
+            }
+            J::Object(o)
+        }
+    })
 }
 
 fn kind(j: &serde_json::Value) -> &'static str {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::config::{Shared, PROJECT_ID_PATTERN, PROJECT_ID_RULE};
+use super::iam_names;
 use crate::api::client::human_duration;
 use crate::api::{ApiError, CancelSyncRequest, Client, SyncedNames, UpdateSyncRequest};
 use crate::framework::plan::{requires_replace, use_state_for_unknown};
@@ -40,13 +41,13 @@ const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(3);
 // ---------------------------------------------------------------- schema
 
 pub fn schema() -> Schema {
-    let names = |name: &str, what: &str| {
+    let names = |name: &str, what: &str, rule: Arc<dyn Validator>| {
         Attribute::string_set(name)
             .optional()
             .validator(size_at_most(MAX_NAMES))
-            .validator(each_element(not_empty()))
+            .validator(each_element(rule))
             .description(&format!(
-                "Names of the IAM {what} to synchronize to the cluster, at most 1,000. Only these are managed: other synced names (including the groups a synced user belongs to) are left alone."
+                "Names of the IAM {what} to synchronize to the cluster, at most 1,000, each 1 to 64 characters without leading or trailing whitespace or control characters. Only these are managed: other synced names (including the groups a synced user belongs to) are left alone. An empty set (`[]`) and leaving the argument out mean the same: no {what} managed."
             ))
     };
     Schema::new(
@@ -85,8 +86,8 @@ pub fn schema() -> Schema {
                 .plan_modifier(requires_replace())
                 .description("The ID of the MRS cluster, 1 to 64 letters, digits, `_` or `-`. Changing it forces a new resource."),
         )
-        .attribute(names("user_names", "users"))
-        .attribute(names("group_names", "groups"))
+        .attribute(names("user_names", "users", iam_names::user_name()))
+        .attribute(names("group_names", "groups", iam_names::group_name()))
         .attribute(
             Attribute::bool("is_all_sync")
                 .optional()
@@ -589,7 +590,9 @@ impl Resource for IamSync {
         if all.is_unknown() || users.is_unknown() || groups.is_unknown() {
             return;
         }
-        if all.as_bool() != Some(true) && users.is_null() && groups.is_null() {
+        // `[]` and an absent argument mean the same: no names.
+        let none = |v: &Value| v.is_null() || v.elements().is_some_and(<[Value]>::is_empty);
+        if all.as_bool() != Some(true) && none(users) && none(groups) {
             diags.error(
                 "Nothing to synchronize",
                 "Set user_names, group_names, or is_all_sync = true.",

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod docs;
+pub mod iam_names;
 pub mod iam_sync;
 pub mod iam_sync_users;
 
