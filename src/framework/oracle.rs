@@ -519,6 +519,33 @@ fn set_compatible(
     }
 }
 
+/// Terraform's `ProposedNew` (objchange.go), what it sends as PlanResourceChange's
+/// proposed new state: the config, except that computed attributes the config leaves null
+/// keep their prior value. Nested list and set blocks are taken from config as they are;
+/// Terraform merges their computed attributes element by element, which no schema here
+/// needs.
+pub fn proposed_new(block: &Block, prior: &Value, config: &Value) -> Value {
+    if config.is_null() || config.is_unknown() {
+        return config.clone();
+    }
+    let mut out = config.clone();
+    for a in &block.attributes {
+        if a.computed && config.get(&a.name).is_null() {
+            out.set_attr(&a.name, prior.get(&a.name).clone());
+        }
+    }
+    for b in &block.blocks {
+        let c = config.get(&b.type_name);
+        if b.nesting == Nesting::Single && !c.is_null() && !c.is_unknown() {
+            out.set_attr(
+                &b.type_name,
+                proposed_new(&b.block, prior.get(&b.type_name), c),
+            );
+        }
+    }
+    out
+}
+
 /// What Terraform checks of an ApplyResourceChange answer: the new state is wholly known
 /// and, when the provider reported no error and this was not a destroy, a completion of
 /// the plan.
@@ -831,30 +858,6 @@ mod tests {
     }
 
     // ------------------------------------------------------------ property tests
-
-    /// Terraform's `ProposedNew` for a flat block with one single nested block: config
-    /// values, except computed attributes the config leaves null, which keep the prior.
-    pub(crate) fn proposed_new(block: &Block, prior: &Value, config: &Value) -> Value {
-        if config.is_null() {
-            return Value::Null;
-        }
-        let mut out = config.clone();
-        for a in &block.attributes {
-            if a.computed && config.get(&a.name).is_null() {
-                out.set_attr(&a.name, prior.get(&a.name).clone());
-            }
-        }
-        for b in &block.blocks {
-            let c = config.get(&b.type_name);
-            if b.nesting == Nesting::Single && !c.is_null() && !c.is_unknown() {
-                out.set_attr(
-                    &b.type_name,
-                    proposed_new(&b.block, prior.get(&b.type_name), c),
-                );
-            }
-        }
-        out
-    }
 
     fn string() -> impl Strategy<Value = Value> {
         prop_oneof![

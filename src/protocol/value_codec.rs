@@ -23,7 +23,7 @@ impl std::error::Error for CodecError {}
 
 /// Decodes msgpack bytes of the given type. Extension type 0 decodes as `Value::Unknown`;
 /// type 12 (unknown with refinements, Terraform 1.3+) as `Value::RefinedUnknown` holding
-/// its payload, which must be one msgpack map.
+/// its payload as sent.
 pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
     let mut r = Reader { buf: bytes, pos: 0 };
     let v = r.value(ty)?;
@@ -128,46 +128,6 @@ impl<'a> Reader<'a> {
         let t = self.u8()? as i8;
         let payload = self.take(len)?;
         Ok(Some((t, payload)))
-    }
-
-    /// Steps over one msgpack value of any shape, `depth` levels deep at most.
-    fn skip_any(&mut self, depth: usize) -> Result<(), CodecError> {
-        if depth == 0 {
-            return Err(self.err("msgpack nested too deeply".into()));
-        }
-        if self.ext()?.is_some() {
-            return Ok(());
-        }
-        let b = self.peek()?;
-        match b {
-            0xc0 | 0xc2 | 0xc3 | 0x00..=0x7f | 0xe0..=0xff => {
-                self.pos += 1;
-            }
-            0xcc..=0xcf | 0xd0..=0xd3 | 0xca | 0xcb => {
-                self.number()?;
-            }
-            0xa0..=0xbf | 0xd9..=0xdb => {
-                self.string()?;
-            }
-            0xc4..=0xc6 => {
-                self.pos += 1;
-                let n = self.be(1usize << (b - 0xc4))? as usize;
-                self.take(n)?;
-            }
-            0x90..=0x9f | 0xdc | 0xdd => {
-                for _ in 0..self.array_len()? {
-                    self.skip_any(depth - 1)?;
-                }
-            }
-            0x80..=0x8f | 0xde | 0xdf => {
-                for _ in 0..self.map_len()? {
-                    self.skip_any(depth - 1)?;
-                    self.skip_any(depth - 1)?;
-                }
-            }
-            _ => return Err(self.err(format!("invalid msgpack byte 0x{b:02x}"))),
-        }
-        Ok(())
     }
 
     fn array_len(&mut self) -> Result<usize, CodecError> {
@@ -276,7 +236,9 @@ impl<'a> Reader<'a> {
         if let Some((t, payload)) = self.ext()? {
             return match t {
                 0 => Ok(Value::Unknown),
-                12 => refinements(payload, at).map(Value::RefinedUnknown),
+                // Kept as sent, unparsed: this provider reads no refinement, and an
+                // unparsed payload cannot be rejected wrongly.
+                12 => Ok(Value::RefinedUnknown(Refinements(payload.to_vec()))),
                 other => Err(CodecError {
                     message: format!("unsupported msgpack extension type {other}"),
                     offset: at,
@@ -342,28 +304,6 @@ impl<'a> Reader<'a> {
             }),
         }
     }
-}
-
-/// Checks that a refinement payload is exactly one msgpack map, as cty writes it.
-fn refinements(payload: &[u8], at: usize) -> Result<Refinements, CodecError> {
-    // cty nests refinements two levels at most (a bound is `[number, inclusive]`).
-    const MAX_DEPTH: usize = 8;
-    let bad = |message: String| CodecError {
-        message: format!("refinements of an unknown value: {message}"),
-        offset: at,
-    };
-    if !matches!(payload.first(), Some(0x80..=0x8f | 0xde | 0xdf)) {
-        return Err(bad("not a msgpack map".into()));
-    }
-    let mut r = Reader {
-        buf: payload,
-        pos: 0,
-    };
-    r.skip_any(MAX_DEPTH).map_err(|e| bad(e.message))?;
-    if r.pos != payload.len() {
-        return Err(bad(format!("{} trailing bytes", payload.len() - r.pos)));
-    }
-    Ok(Refinements(payload.to_vec()))
 }
 
 fn parse_number(s: &str) -> Option<Number> {
@@ -688,15 +628,24 @@ mod tests {
     #[test]
     fn refined_unknown_and_ext_forms_decode_as_unknown() {
         // Terraform 1.3+: extension 12 carrying a msgpack map of refinements.
+        // Refined unknowns are unknowns that keep their refinements (issue 12: they must
+        // round-trip), so they are compared as unknowns, then by their payload.
         let refined = [0xc7, 0x03, 0x0c, 0x81, 0x01, 0xc3];
-        assert_eq!(decode_msgpack(&refined, &Type::String), Ok(Value::Unknown));
+        assert_eq!(
+            decode_msgpack(&refined, &Type::String).map(|v| v.is_unknown()),
+            Ok(true)
+        );
+        assert_eq!(
+            decode_msgpack(&refined, &Type::String),
+            Ok(Value::RefinedUnknown(Refinements(vec![0x81, 0x01, 0xc3])))
+        );
         assert_eq!(
             decode_msgpack(&[0xd4, 0x00, 0x00], &Type::Bool),
             Ok(Value::Unknown)
         );
         assert_eq!(
-            decode_msgpack(&[0xd5, 0x0c, 1, 2], &Type::Number),
-            Ok(Value::Unknown)
+            decode_msgpack(&[0xd5, 0x0c, 1, 2], &Type::Number).map(|v| v.is_unknown()),
+            Ok(true)
         );
         assert!(decode_msgpack(&[0xd4, 0x05, 0x00], &Type::Bool).is_err());
     }
@@ -791,5 +740,154 @@ mod tests {
             decode_json(b"{}", &ty).map(|v| v.get("id").is_null()),
             Ok(true)
         );
+    }
+
+    #[test]
+    fn refined_unknowns_round_trip_with_their_refinements() {
+        // {1: false} (not null) and {2: "a-"} (string prefix), as cty writes them.
+        let payloads: [&[u8]; 3] = [
+            &[0x81, 0x01, 0xc2],
+            &[0x81, 0x02, 0xa2, b'a', b'-'],
+            &[0x80],
+        ];
+        for payload in payloads {
+            let mut bytes = vec![0xc7, payload.len() as u8, 0x0c];
+            bytes.extend_from_slice(payload);
+            let v = decode_msgpack(&bytes, &Type::String).expect("decodes");
+            assert_eq!(v, Value::RefinedUnknown(Refinements(payload.to_vec())));
+            assert_eq!(encode_msgpack(&v, &Type::String), bytes);
+        }
+        // fixext forms are read too, and written back as ext 8.
+        let v = decode_msgpack(&[0xd4, 0x0c, 0x80], &Type::String).expect("fixext 1");
+        assert_eq!(encode_msgpack(&v, &Type::String), [0xc7, 0x01, 0x0c, 0x80]);
+        // Within a set, each refined unknown is its own element.
+        let set = [0x92, 0xc7, 0x01, 0x0c, 0x80, 0xc7, 0x01, 0x0c, 0x80];
+        let v = decode_msgpack(&set, &Type::set_of(Type::String)).expect("set");
+        assert_eq!(v.elements().map(<[Value]>::len), Some(2));
+        // The payload must be as long as its header says.
+        let bad: [&[u8]; 3] = [
+            &[0xc7, 0x02, 0x0c, 0x80],
+            &[0xc8, 0x00, 0x03, 0x0c, 0x80],
+            &[0xd5, 0x0c, 0x80],
+        ];
+        for b in bad {
+            assert!(decode_msgpack(b, &Type::String).is_err(), "{b:?}");
+        }
+    }
+
+    #[test]
+    fn json_cannot_hold_unknowns() {
+        let ty = Type::set_of(Type::String);
+        assert!(encode_json(&Value::Set(vec![Value::Unknown]), &ty).is_err());
+        assert!(encode_json(&Value::Number(Number::Float(f64::NAN)), &Type::Number).is_err());
+        assert_eq!(
+            encode_json(&Value::Set(vec![]), &ty).ok(),
+            Some(b"[]".to_vec())
+        );
+    }
+
+    mod props {
+        //! Every value of every type, unknowns (plain and refined, whole and inside
+        //! collections), nulls and empty collections included, survives encode → decode
+        //! exactly, in msgpack and (when it holds no unknown) in JSON.
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn types() -> impl Strategy<Value = Type> {
+            let leaf = prop_oneof![Just(Type::Bool), Just(Type::Number), Just(Type::String)];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    inner.clone().prop_map(Type::list_of),
+                    inner.clone().prop_map(Type::set_of),
+                    inner.clone().prop_map(Type::map_of),
+                    prop::collection::btree_map("[a-z_]{1,6}", inner, 0..4).prop_map(Type::Object),
+                ]
+            })
+        }
+
+        fn refinements() -> impl Strategy<Value = Value> {
+            prop::sample::select(vec![
+                vec![0x80],
+                vec![0x81, 0x01, 0xc2],
+                vec![0x82, 0x01, 0xc2, 0x02, 0xa2, b'a', b'-'],
+                vec![0x81, 0x03, 0x92, 0x05, 0xc3],
+            ])
+            .prop_map(|p| Value::RefinedUnknown(Refinements(p)))
+        }
+
+        fn known(ty: &Type) -> BoxedStrategy<Value> {
+            match ty {
+                Type::Bool => any::<bool>().prop_map(Value::Bool).boxed(),
+                Type::Number => prop_oneof![
+                    any::<i64>().prop_map(Value::int),
+                    any::<i32>().prop_map(|k| Value::Number(Number::Float(f64::from(k) / 8.0))),
+                ]
+                .boxed(),
+                Type::String => ".{0,6}".prop_map(Value::String).boxed(),
+                Type::List(e) => prop::collection::vec(value(e), 0..4)
+                    .prop_map(Value::List)
+                    .boxed(),
+                Type::Set(e) => prop::collection::vec(value(e), 0..4)
+                    .prop_map(Value::canonical_set)
+                    .boxed(),
+                Type::Map(e) => prop::collection::btree_map("[a-z]{0,3}", value(e), 0..4)
+                    .prop_map(Value::Map)
+                    .boxed(),
+                Type::Object(attrs) => {
+                    let parts: Vec<(Just<String>, BoxedStrategy<Value>)> = attrs
+                        .iter()
+                        .map(|(k, t)| (Just(k.clone()), value(t)))
+                        .collect();
+                    parts
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect()))
+                        .boxed()
+                }
+                Type::Dynamic => Just(Value::Null).boxed(),
+            }
+        }
+
+        fn value(ty: &Type) -> BoxedStrategy<Value> {
+            prop_oneof![
+                1 => Just(Value::Null),
+                1 => Just(Value::Unknown),
+                1 => refinements(),
+                6 => known(ty),
+            ]
+            .boxed()
+        }
+
+        fn typed_value() -> impl Strategy<Value = (Type, Value)> {
+            types().prop_flat_map(|t| {
+                let v = value(&t);
+                (Just(t), v)
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn msgpack_round_trips_exactly((ty, v) in typed_value(), cut in any::<prop::sample::Index>()) {
+                let bytes = encode_msgpack(&v, &ty);
+                prop_assert_eq!(decode_msgpack(&bytes, &ty), Ok(v.clone()));
+                // Terraform's own encoding of the value decodes the same: re-encoding is
+                // stable.
+                prop_assert_eq!(encode_msgpack(&v, &ty), bytes.clone());
+                let n = cut.index(bytes.len());
+                prop_assert!(decode_msgpack(&bytes[..n], &ty).is_err(), "prefix {} of {:?}", n, bytes);
+            }
+
+            #[test]
+            fn json_round_trips_exactly((ty, v) in typed_value()) {
+                match encode_json(&v, &ty) {
+                    Ok(bytes) => {
+                        prop_assert!(v.is_wholly_known());
+                        prop_assert_eq!(decode_json(&bytes, &ty), Ok(v));
+                    }
+                    Err(_) => prop_assert!(!v.is_wholly_known()),
+                }
+            }
+        }
     }
 }

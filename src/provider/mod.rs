@@ -6,6 +6,8 @@ pub mod docs;
 pub mod iam_names;
 pub mod iam_sync;
 pub mod iam_sync_users;
+#[cfg(test)]
+mod plan_props;
 
 use std::sync::Arc;
 
