@@ -47,7 +47,7 @@ pub fn schema() -> Schema {
             .validator(size_at_most(MAX_NAMES))
             .validator(each_element(rule))
             .description(&format!(
-                "Names of the IAM {what} to synchronize to the cluster, at most 1,000, each 1 to 64 characters without leading or trailing whitespace or control characters. Only these are managed: other synced names (including the groups a synced user belongs to) are left alone. An empty set (`[]`) and leaving the argument out mean the same: no {what} managed."
+                "Names of the IAM {what} to synchronize to the cluster, at most 1,000 (names known only at apply are counted then, before any change), each 1 to 64 characters without leading or trailing whitespace or control characters. Only these are managed: other synced names (including the groups a synced user belongs to) are left alone. An empty set (`[]`) and leaving the argument out mean the same: no {what} managed."
             ))
     };
     Schema::new(
