@@ -5,6 +5,7 @@
 pub mod attribute_hooks;
 pub mod diag;
 pub mod model;
+pub mod oracle;
 pub mod plan;
 pub mod resource;
 pub mod schema;
@@ -16,4 +17,4 @@ pub mod value;
 pub use diag::{AttributePath, Diagnostic, Diagnostics, PathStep, Severity};
 pub use resource::{ApplyOutcome, DataSource, Provider, ReadOutcome, Resource};
 pub use schema::{Attribute, Block, DescriptionKind, NestedBlock, Nesting, Schema};
-pub use value::{Number, Type, Value};
+pub use value::{Number, Refinements, Type, Value};

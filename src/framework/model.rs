@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::diag::{AttributePath, Diagnostic, Diagnostics, Severity};
-use super::value::{canonical_cmp, Number, Value};
+use super::value::{Number, Value};
 
 /// An attribute that the schema lets be null or unknown. Plain Rust types in a model say
 /// the value is always known and not null.
@@ -95,7 +95,7 @@ pub fn mismatch(path: &AttributePath, expected: &str, got: &Value) -> Diagnostic
 fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
-        Value::Unknown => "an unknown value",
+        Value::Unknown | Value::RefinedUnknown(_) => "an unknown value",
         Value::Bool(_) => "a bool",
         Value::Number(_) => "a number",
         Value::String(_) => "a string",
@@ -110,7 +110,8 @@ impl<T: FromValue> FromValue for Attr<T> {
     fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
         match v {
             Value::Null => Ok(Attr::Null),
-            Value::Unknown => Ok(Attr::Unknown),
+            // A refined unknown is still unknown; its refinements are Terraform's to keep.
+            v if v.is_unknown() => Ok(Attr::Unknown),
             v => T::from_value(v, path).map(Attr::Known),
         }
     }
@@ -194,20 +195,9 @@ impl<T: FromValue> FromValue for Set<T> {
 
 impl<T: IntoValue> IntoValue for Set<T> {
     fn into_value(self) -> Value {
-        // Equal known elements are one element, but two unknown ones may become two
-        // values: only the wholly known go through the merging constructor.
-        let (known, partly_unknown): (Vec<Value>, Vec<Value>) = self
-            .0
-            .into_iter()
-            .map(IntoValue::into_value)
-            .partition(Value::is_wholly_known);
-        let mut elements = match Value::set(known) {
-            Value::Set(e) => e,
-            _ => Vec::new(),
-        };
-        elements.extend(partly_unknown);
-        elements.sort_by(canonical_cmp);
-        Value::Set(elements)
+        // The set constructor follows cty: equal known elements merge, unknown ones stay
+        // distinct, since two unknowns may become two values.
+        Value::canonical_set(self.0.into_iter().map(IntoValue::into_value).collect())
     }
 }
 

@@ -243,6 +243,23 @@ impl FrameworkServer {
             }
         };
         let r = &e.resource;
+        if !req.planned_state.is_null() {
+            // Values unknown at plan time (a set's unknown elements among them) are known
+            // now: the attribute validators run again before the resource writes anything.
+            let mut diags = Diagnostics::new();
+            validate_block(
+                &r.schema().block,
+                &req.config,
+                &AttributePath::root(),
+                &mut diags,
+            );
+            if diags.has_errors() {
+                return ApplyOutcome {
+                    state: req.prior_state.clone(),
+                    diags,
+                };
+            }
+        }
         let out = if req.planned_state.is_null() {
             r.delete(&req.prior_state).await
         } else if req.prior_state.is_null() {

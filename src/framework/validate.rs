@@ -18,17 +18,23 @@ impl Validator for SizeAtMost {
     }
 
     fn validate(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics) {
-        let Some(elems) = req.value.elements() else {
-            return;
+        let count = match req.value {
+            // Unknown elements of a set may turn out equal to each other or to a known
+            // one, so only the known ones are sure to count; the whole set is checked
+            // again at apply, when every element is known.
+            Value::Set(elems) => elems.iter().filter(|e| e.is_wholly_known()).count(),
+            Value::List(elems) => elems.len(),
+            Value::Map(m) => m.len(),
+            _ => return,
         };
-        if elems.len() > self.0 {
+        if count > self.0 {
             diags.error_at(
                 req.path.clone(),
                 "Too many elements",
                 format!(
                     "Attribute {} holds {} elements; it takes at most {}. Split the names over several resources if you need more.",
                     req.path,
-                    elems.len(),
+                    count,
                     self.0
                 ),
             );
@@ -36,7 +42,8 @@ impl Validator for SizeAtMost {
     }
 }
 
-/// A list, set or map may hold at most `n` elements.
+/// A list, set or map may hold at most `n` elements. A set's unknown elements are not
+/// counted until they are known (at apply), because they may merge.
 pub fn size_at_most(n: usize) -> Arc<dyn Validator> {
     Arc::new(SizeAtMost(n))
 }
@@ -148,7 +155,10 @@ impl Validator for ConflictsWith {
             return;
         }
         for other in &self.0 {
-            if req.parent.get(other).is_set() {
+            let v = req.parent.get(other);
+            // An empty collection sets nothing: `[]` means the same as leaving it out.
+            let empty = v.elements().is_some_and(<[Value]>::is_empty);
+            if v.is_known_non_null() && !empty {
                 diags.error_at(
                     req.path.clone(),
                     "Conflicting attributes",
@@ -162,7 +172,8 @@ impl Validator for ConflictsWith {
     }
 }
 
-/// When this attribute is set (and not `false`), none of `others` may be set.
+/// When this attribute is set (and not `false`), none of `others` may be set (an empty
+/// list or set counts as not set).
 pub fn conflicts_with(others: &[&str]) -> Arc<dyn Validator> {
     Arc::new(ConflictsWith(
         others.iter().map(|s| s.to_string()).collect(),
@@ -177,7 +188,7 @@ pub fn validate_block(
     path: &AttributePath,
     diags: &mut Diagnostics,
 ) {
-    if !config.is_set() {
+    if !config.is_known_non_null() {
         return;
     }
     for a in &block.attributes {
@@ -258,7 +269,32 @@ mod tests {
             ("over", Value::string_set(["a", "b", "c"]), true),
             (
                 "unknown elements counted",
+                Value::List(vec![Value::Unknown; 3]),
+                true,
+            ),
+            (
+                "unknown set elements may merge: checked at apply",
                 Value::Set(vec![Value::Unknown; 3]),
+                false,
+            ),
+            (
+                "known set elements over the limit whatever the unknowns",
+                Value::Set(vec![
+                    Value::string("a"),
+                    Value::string("b"),
+                    Value::string("c"),
+                    Value::Unknown,
+                ]),
+                true,
+            ),
+            (
+                "map",
+                Value::Map(
+                    [("a", 1), ("b", 2), ("c", 3)]
+                        .into_iter()
+                        .map(|(k, i)| (k.to_string(), Value::int(i)))
+                        .collect(),
+                ),
                 true,
             ),
         ];
@@ -308,6 +344,7 @@ mod tests {
         let with_users = Value::object([("user_names", Value::string_set(["a"]))]);
         let unknown_users = Value::object([("user_names", Value::Unknown)]);
         let no_users = Value::object([("user_names", Value::Null)]);
+        let empty_users = Value::object([("user_names", Value::Set(vec![]))]);
         let cases = [
             ("null", Value::Null, with_users.clone(), false),
             ("unknown", Value::Unknown, with_users.clone(), false),
@@ -320,6 +357,7 @@ mod tests {
                 false,
             ),
             ("true alone", Value::Bool(true), no_users, false),
+            ("true, users empty", Value::Bool(true), empty_users, false),
         ];
         for (name, value, parent, err) in cases {
             assert_eq!(run(&v, value, parent).has_errors(), err, "{name}");

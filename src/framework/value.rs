@@ -76,15 +76,25 @@ impl Number {
     }
 }
 
+/// What Terraform 1.3+ knows about an unknown value (msgpack extension 12): a msgpack map
+/// of refinements (not null, string prefix, number and length bounds). Kept verbatim: this
+/// provider reads none of them, but a value it echoes back must carry them unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Refinements(pub Vec<u8>);
+
 /// A value that is known, null, or not yet known (only during validation and planning).
 ///
-/// Sets are kept in canonical order (sorted, without duplicates) by [`Value::set`] and the
-/// codec, so that derived equality is set equality.
+/// Sets are kept in canonical order by [`Value::canonical_set`] and the codec, following
+/// cty: wholly known elements are sorted and de-duplicated, so derived equality is set
+/// equality; an element that is or contains an unknown equals nothing, not even another
+/// unknown, so each one stays its own element (`["a-${x}", "b-${x}"]` is two elements).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {
     #[default]
     Null,
     Unknown,
+    /// Unknown, with refinements Terraform sent and expects back.
+    RefinedUnknown(Refinements),
     Bool(bool),
     Number(Number),
     String(String),
@@ -105,10 +115,16 @@ impl Value {
         Value::Number(Number::Int(i))
     }
 
-    /// A set in canonical order: sorted and deduplicated.
-    pub fn set(mut elems: Vec<Value>) -> Value {
+    /// A set as cty builds one: elements sorted, wholly known equal elements merged, every
+    /// element holding an unknown kept as its own element (two unknowns may still turn out
+    /// different, so merging them would shrink the set Terraform planned).
+    pub fn canonical_set(mut elems: Vec<Value>) -> Value {
         elems.sort_by(canonical_cmp);
-        elems.dedup();
+        elems.dedup_by(|later, earlier| {
+            earlier.is_wholly_known()
+                && later.is_wholly_known()
+                && canonical_cmp(earlier, later) == Ordering::Equal
+        });
         Value::Set(elems)
     }
 
@@ -118,7 +134,7 @@ impl Value {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Value::set(names.into_iter().map(|s| Value::String(s.into())).collect())
+        Value::canonical_set(names.into_iter().map(|s| Value::String(s.into())).collect())
     }
 
     pub fn object<I, K>(attrs: I) -> Value
@@ -133,19 +149,20 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// Unknown, refined or not.
     pub fn is_unknown(&self) -> bool {
-        matches!(self, Value::Unknown)
+        matches!(self, Value::Unknown | Value::RefinedUnknown(_))
     }
 
     /// Known and not null at the top level (elements may still be unknown).
-    pub fn is_set(&self) -> bool {
+    pub fn is_known_non_null(&self) -> bool {
         !self.is_null() && !self.is_unknown()
     }
 
     /// True when no part of the value is unknown.
     pub fn is_wholly_known(&self) -> bool {
         match self {
-            Value::Unknown => false,
+            Value::Unknown | Value::RefinedUnknown(_) => false,
             Value::List(v) | Value::Set(v) => v.iter().all(Value::is_wholly_known),
             Value::Map(m) | Value::Object(m) => m.values().all(Value::is_wholly_known),
             _ => true,
@@ -220,7 +237,7 @@ impl Value {
                 Value::List(v.into_iter().map(|e| e.conform(t)).collect())
             }
             (Value::Set(v), Type::Set(t)) => {
-                Value::set(v.into_iter().map(|e| e.conform(t)).collect())
+                Value::canonical_set(v.into_iter().map(|e| e.conform(t)).collect())
             }
             (v, _) => v,
         }
@@ -240,11 +257,15 @@ pub fn canonical_cmp(a: &Value, b: &Value) -> Ordering {
             Value::Map(_) => 6,
             Value::Object(_) => 7,
             Value::Unknown => 8,
+            Value::RefinedUnknown(_) => 9,
         }
     }
     match (a, b) {
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        // Integers compare exactly: through f64, 2^53 and 2^53 + 1 would be one element.
+        (Value::Number(Number::Int(x)), Value::Number(Number::Int(y))) => x.cmp(y),
         (Value::Number(x), Value::Number(y)) => x.as_f64().total_cmp(&y.as_f64()),
+        (Value::RefinedUnknown(x), Value::RefinedUnknown(y)) => x.cmp(y),
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::List(x), Value::List(y)) | (Value::Set(x), Value::Set(y)) => {
             for (p, q) in x.iter().zip(y) {
@@ -278,6 +299,34 @@ mod tests {
         let b = Value::string_set(["a", "b"]);
         assert_eq!(a, b);
         assert_eq!(a.as_strings(), Some(vec!["a".to_string(), "b".to_string()]));
+    }
+
+    #[test]
+    fn unknown_set_elements_stay_distinct() {
+        let two = Value::canonical_set(vec![Value::Unknown, Value::Unknown]);
+        assert_eq!(two.elements().map(<[Value]>::len), Some(2));
+        let partly = |x: Value| Value::object([("a", x), ("b", Value::Unknown)]);
+        let mixed = Value::canonical_set(vec![
+            Value::string("k"),
+            Value::Unknown,
+            Value::string("k"),
+            Value::Unknown,
+        ]);
+        assert_eq!(
+            mixed,
+            Value::Set(vec![Value::string("k"), Value::Unknown, Value::Unknown])
+        );
+        let objs = Value::canonical_set(vec![
+            partly(Value::int(1)),
+            partly(Value::int(1)),
+            Value::object([("a", Value::int(1)), ("b", Value::int(2))]),
+            Value::object([("a", Value::int(1)), ("b", Value::int(2))]),
+        ]);
+        assert_eq!(objs.elements().map(<[Value]>::len), Some(3));
+        let big = 1i64 << 53;
+        let ints = Value::canonical_set(vec![Value::int(big), Value::int(big + 1)]);
+        assert_eq!(ints.elements().map(<[Value]>::len), Some(2));
+        assert!(Value::RefinedUnknown(Refinements(vec![0x80])).is_unknown());
     }
 
     #[test]

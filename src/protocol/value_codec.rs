@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::framework::{Number, Type, Value};
+use crate::framework::{Number, Refinements, Type, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodecError {
@@ -21,8 +21,9 @@ impl fmt::Display for CodecError {
 
 impl std::error::Error for CodecError {}
 
-/// Decodes msgpack bytes of the given type. Extension types 0 (unknown) and 12 (unknown
-/// with refinements, Terraform 1.3+) both decode as `Value::Unknown`.
+/// Decodes msgpack bytes of the given type. Extension type 0 decodes as `Value::Unknown`;
+/// type 12 (unknown with refinements, Terraform 1.3+) as `Value::RefinedUnknown` holding
+/// its payload as sent.
 pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
     let mut r = Reader { buf: bytes, pos: 0 };
     let v = r.value(ty)?;
@@ -33,11 +34,22 @@ pub fn decode_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
 }
 
 /// Encodes a value as msgpack, writing every attribute the type declares (null when the
-/// value lacks it), unknowns as `d4 00 00`.
+/// value lacks it), unknowns as `d4 00 00`, refined unknowns as extension 12 with their
+/// refinements as received.
 pub fn encode_msgpack(v: &Value, ty: &Type) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     write_value(&mut out, v, ty);
     out
+}
+
+/// Encodes a value as JSON (the form of `RawState.json`), every declared attribute present.
+/// JSON has no unknowns and no NaN or infinity, so those are errors.
+pub fn encode_json(v: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
+    let j = to_json(v, ty, "")?;
+    serde_json::to_vec(&j).map_err(|e| CodecError {
+        message: format!("cannot write JSON: {e}"),
+        offset: 0,
+    })
 }
 
 /// Decodes JSON (as in `RawState.json`) of the given type. Attributes the type does not
@@ -94,8 +106,8 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| self.err("unexpected end of input".into()))
     }
 
-    /// Reads an extension if one is next: Some(its type), with the payload skipped.
-    fn ext(&mut self) -> Result<Option<i8>, CodecError> {
+    /// Reads an extension if one is next: Some((its type, its payload)).
+    fn ext(&mut self) -> Result<Option<(i8, &'a [u8])>, CodecError> {
         let b = self.peek()?;
         let len = match b {
             0xd4 => 1,
@@ -114,8 +126,8 @@ impl<'a> Reader<'a> {
             self.pos += 1;
         }
         let t = self.u8()? as i8;
-        self.take(len)?;
-        Ok(Some(t))
+        let payload = self.take(len)?;
+        Ok(Some((t, payload)))
     }
 
     fn array_len(&mut self) -> Result<usize, CodecError> {
@@ -221,9 +233,12 @@ impl<'a> Reader<'a> {
             return Ok(Value::Null);
         }
         let at = self.pos;
-        if let Some(t) = self.ext()? {
+        if let Some((t, payload)) = self.ext()? {
             return match t {
-                0 | 12 => Ok(Value::Unknown),
+                0 => Ok(Value::Unknown),
+                // Kept as sent, unparsed: this provider reads no refinement, and an
+                // unparsed payload cannot be rejected wrongly.
+                12 => Ok(Value::RefinedUnknown(Refinements(payload.to_vec()))),
                 other => Err(CodecError {
                     message: format!("unsupported msgpack extension type {other}"),
                     offset: at,
@@ -248,7 +263,7 @@ impl<'a> Reader<'a> {
                     items.push(self.value(e)?);
                 }
                 Ok(if matches!(ty, Type::Set(_)) {
-                    Value::set(items)
+                    Value::canonical_set(items)
                 } else {
                     Value::List(items)
                 })
@@ -348,6 +363,20 @@ fn write_value(out: &mut Vec<u8>, v: &Value, ty: &Type) {
     match v {
         Value::Null => out.push(0xc0),
         Value::Unknown => out.extend_from_slice(&[0xd4, 0x00, 0x00]),
+        Value::RefinedUnknown(Refinements(payload)) => {
+            let n = payload.len();
+            if n <= 0xff {
+                out.extend_from_slice(&[0xc7, n as u8]);
+            } else if n <= 0xffff {
+                out.push(0xc8);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            } else {
+                out.push(0xc9);
+                out.extend_from_slice(&(n as u32).to_be_bytes());
+            }
+            out.push(12);
+            out.extend_from_slice(payload);
+        }
         Value::Bool(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
         Value::Number(Number::Int(i)) => write_int(out, *i),
         Value::Number(Number::Float(f)) => {
@@ -431,7 +460,7 @@ fn from_json(j: &serde_json::Value, ty: &Type, path: &str) -> Result<Value, Code
                 .map(|(i, x)| from_json(x, e, &format!("{path}[{i}]")))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(if matches!(ty, Type::Set(_)) {
-                Value::set(items)
+                Value::canonical_set(items)
             } else {
                 Value::List(items)
             })
@@ -463,6 +492,75 @@ fn from_json(j: &serde_json::Value, ty: &Type, path: &str) -> Result<Value, Code
         }
         Type::Dynamic => Err(bad("a statically-typed value")),
     }
+}
+
+fn to_json(v: &Value, ty: &Type, path: &str) -> Result<serde_json::Value, CodecError> {
+    use serde_json::Value as J;
+    let at = |p: &str| if p.is_empty() { "value" } else { p }.to_string();
+    let elem = |t: &Type| match t {
+        Type::List(e) | Type::Set(e) | Type::Map(e) => e.as_ref().clone(),
+        _ => Type::Dynamic,
+    };
+    Ok(match v {
+        Value::Null => J::Null,
+        Value::Unknown | Value::RefinedUnknown(_) => {
+            return Err(CodecError {
+                message: format!("{}: JSON cannot hold an unknown value", at(path)),
+                offset: 0,
+            })
+        }
+        Value::Bool(b) => J::Bool(*b),
+        Value::Number(Number::Int(i)) => J::from(*i),
+        Value::Number(Number::Float(f)) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .ok_or_else(|| CodecError {
+                message: format!("{}: {f} has no JSON form", at(path)),
+                offset: 0,
+            })?,
+        Value::String(s) => J::from(s.as_str()),
+        Value::List(items) | Value::Set(items) => {
+            let e = elem(ty);
+            J::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| to_json(x, &e, &format!("{path}[{i}]")))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        Value::Map(m) => {
+            let e = elem(ty);
+            let mut o = serde_json::Map::new();
+            for (k, x) in m {
+                o.insert(k.clone(), to_json(x, &e, &format!("{path}[{k:?}]"))?);
+            }
+            J::Object(o)
+        }
+        Value::Object(m) => {
+            let mut o = serde_json::Map::new();
+            let declared: Vec<(&String, &Type)> = match ty {
+                Type::Object(attrs) => attrs.iter().collect(),
+                _ => Vec::new(),
+            };
+            for (name, t) in declared {
+                let p = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                o.insert(name.clone(), to_json(v.get(name), t, &p)?);
+            }
+            if !matches!(ty, Type::Object(_)) {
+                for (k, x) in m {
+                    o.insert(
+                        k.clone(),
+                        to_json(x, &Type::Dynamic, &format!("{path}.{k}"))?,
+                    );
+                }
+            }
+            J::Object(o)
+        }
+    })
 }
 
 fn kind(j: &serde_json::Value) -> &'static str {
@@ -530,15 +628,24 @@ mod tests {
     #[test]
     fn refined_unknown_and_ext_forms_decode_as_unknown() {
         // Terraform 1.3+: extension 12 carrying a msgpack map of refinements.
+        // Refined unknowns are unknowns that keep their refinements (issue 12: they must
+        // round-trip), so they are compared as unknowns, then by their payload.
         let refined = [0xc7, 0x03, 0x0c, 0x81, 0x01, 0xc3];
-        assert_eq!(decode_msgpack(&refined, &Type::String), Ok(Value::Unknown));
+        assert_eq!(
+            decode_msgpack(&refined, &Type::String).map(|v| v.is_unknown()),
+            Ok(true)
+        );
+        assert_eq!(
+            decode_msgpack(&refined, &Type::String),
+            Ok(Value::RefinedUnknown(Refinements(vec![0x81, 0x01, 0xc3])))
+        );
         assert_eq!(
             decode_msgpack(&[0xd4, 0x00, 0x00], &Type::Bool),
             Ok(Value::Unknown)
         );
         assert_eq!(
-            decode_msgpack(&[0xd5, 0x0c, 1, 2], &Type::Number),
-            Ok(Value::Unknown)
+            decode_msgpack(&[0xd5, 0x0c, 1, 2], &Type::Number).map(|v| v.is_unknown()),
+            Ok(true)
         );
         assert!(decode_msgpack(&[0xd4, 0x05, 0x00], &Type::Bool).is_err());
     }
@@ -633,5 +740,154 @@ mod tests {
             decode_json(b"{}", &ty).map(|v| v.get("id").is_null()),
             Ok(true)
         );
+    }
+
+    #[test]
+    fn refined_unknowns_round_trip_with_their_refinements() {
+        // {1: false} (not null) and {2: "a-"} (string prefix), as cty writes them.
+        let payloads: [&[u8]; 3] = [
+            &[0x81, 0x01, 0xc2],
+            &[0x81, 0x02, 0xa2, b'a', b'-'],
+            &[0x80],
+        ];
+        for payload in payloads {
+            let mut bytes = vec![0xc7, payload.len() as u8, 0x0c];
+            bytes.extend_from_slice(payload);
+            let v = decode_msgpack(&bytes, &Type::String).expect("decodes");
+            assert_eq!(v, Value::RefinedUnknown(Refinements(payload.to_vec())));
+            assert_eq!(encode_msgpack(&v, &Type::String), bytes);
+        }
+        // fixext forms are read too, and written back as ext 8.
+        let v = decode_msgpack(&[0xd4, 0x0c, 0x80], &Type::String).expect("fixext 1");
+        assert_eq!(encode_msgpack(&v, &Type::String), [0xc7, 0x01, 0x0c, 0x80]);
+        // Within a set, each refined unknown is its own element.
+        let set = [0x92, 0xc7, 0x01, 0x0c, 0x80, 0xc7, 0x01, 0x0c, 0x80];
+        let v = decode_msgpack(&set, &Type::set_of(Type::String)).expect("set");
+        assert_eq!(v.elements().map(<[Value]>::len), Some(2));
+        // The payload must be as long as its header says.
+        let bad: [&[u8]; 3] = [
+            &[0xc7, 0x02, 0x0c, 0x80],
+            &[0xc8, 0x00, 0x03, 0x0c, 0x80],
+            &[0xd5, 0x0c, 0x80],
+        ];
+        for b in bad {
+            assert!(decode_msgpack(b, &Type::String).is_err(), "{b:?}");
+        }
+    }
+
+    #[test]
+    fn json_cannot_hold_unknowns() {
+        let ty = Type::set_of(Type::String);
+        assert!(encode_json(&Value::Set(vec![Value::Unknown]), &ty).is_err());
+        assert!(encode_json(&Value::Number(Number::Float(f64::NAN)), &Type::Number).is_err());
+        assert_eq!(
+            encode_json(&Value::Set(vec![]), &ty).ok(),
+            Some(b"[]".to_vec())
+        );
+    }
+
+    mod props {
+        //! Every value of every type, unknowns (plain and refined, whole and inside
+        //! collections), nulls and empty collections included, survives encode → decode
+        //! exactly, in msgpack and (when it holds no unknown) in JSON.
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn types() -> impl Strategy<Value = Type> {
+            let leaf = prop_oneof![Just(Type::Bool), Just(Type::Number), Just(Type::String)];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    inner.clone().prop_map(Type::list_of),
+                    inner.clone().prop_map(Type::set_of),
+                    inner.clone().prop_map(Type::map_of),
+                    prop::collection::btree_map("[a-z_]{1,6}", inner, 0..4).prop_map(Type::Object),
+                ]
+            })
+        }
+
+        fn refinements() -> impl Strategy<Value = Value> {
+            prop::sample::select(vec![
+                vec![0x80],
+                vec![0x81, 0x01, 0xc2],
+                vec![0x82, 0x01, 0xc2, 0x02, 0xa2, b'a', b'-'],
+                vec![0x81, 0x03, 0x92, 0x05, 0xc3],
+            ])
+            .prop_map(|p| Value::RefinedUnknown(Refinements(p)))
+        }
+
+        fn known(ty: &Type) -> BoxedStrategy<Value> {
+            match ty {
+                Type::Bool => any::<bool>().prop_map(Value::Bool).boxed(),
+                Type::Number => prop_oneof![
+                    any::<i64>().prop_map(Value::int),
+                    any::<i32>().prop_map(|k| Value::Number(Number::Float(f64::from(k) / 8.0))),
+                ]
+                .boxed(),
+                Type::String => ".{0,6}".prop_map(Value::String).boxed(),
+                Type::List(e) => prop::collection::vec(value(e), 0..4)
+                    .prop_map(Value::List)
+                    .boxed(),
+                Type::Set(e) => prop::collection::vec(value(e), 0..4)
+                    .prop_map(Value::canonical_set)
+                    .boxed(),
+                Type::Map(e) => prop::collection::btree_map("[a-z]{0,3}", value(e), 0..4)
+                    .prop_map(Value::Map)
+                    .boxed(),
+                Type::Object(attrs) => {
+                    let parts: Vec<(Just<String>, BoxedStrategy<Value>)> = attrs
+                        .iter()
+                        .map(|(k, t)| (Just(k.clone()), value(t)))
+                        .collect();
+                    parts
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect()))
+                        .boxed()
+                }
+                Type::Dynamic => Just(Value::Null).boxed(),
+            }
+        }
+
+        fn value(ty: &Type) -> BoxedStrategy<Value> {
+            prop_oneof![
+                1 => Just(Value::Null),
+                1 => Just(Value::Unknown),
+                1 => refinements(),
+                6 => known(ty),
+            ]
+            .boxed()
+        }
+
+        fn typed_value() -> impl Strategy<Value = (Type, Value)> {
+            types().prop_flat_map(|t| {
+                let v = value(&t);
+                (Just(t), v)
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn msgpack_round_trips_exactly((ty, v) in typed_value(), cut in any::<prop::sample::Index>()) {
+                let bytes = encode_msgpack(&v, &ty);
+                prop_assert_eq!(decode_msgpack(&bytes, &ty), Ok(v.clone()));
+                // Terraform's own encoding of the value decodes the same: re-encoding is
+                // stable.
+                prop_assert_eq!(encode_msgpack(&v, &ty), bytes.clone());
+                let n = cut.index(bytes.len());
+                prop_assert!(decode_msgpack(&bytes[..n], &ty).is_err(), "prefix {} of {:?}", n, bytes);
+            }
+
+            #[test]
+            fn json_round_trips_exactly((ty, v) in typed_value()) {
+                match encode_json(&v, &ty) {
+                    Ok(bytes) => {
+                        prop_assert!(v.is_wholly_known());
+                        prop_assert_eq!(decode_json(&bytes, &ty), Ok(v));
+                    }
+                    Err(_) => prop_assert!(!v.is_wholly_known()),
+                }
+            }
+        }
     }
 }

@@ -4,9 +4,12 @@
 pub mod config;
 pub mod credentials;
 pub mod docs;
+pub mod iam_names;
 pub mod iam_sync;
 pub mod iam_sync_users;
 pub mod ids;
+#[cfg(test)]
+mod plan_props;
 
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@ use tokio::sync::OwnedMutexGuard;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiError, Client, ClusterId, ProjectId, UpdateSyncRequest};
-use crate::framework::model::{Attr, IntoValue};
+use crate::framework::model::{Attr, IntoValue, Set};
 use crate::framework::timeouts::{self, human_duration};
 use crate::framework::{ApplyOutcome, AttributePath, Diagnostics, ReadOutcome, Value};
 use crate::provider::config::ProviderState;
@@ -39,7 +39,11 @@ pub fn validate_config(config: &Value, diags: &mut Diagnostics) {
     if all.is_unknown() || users.is_unknown() || groups.is_unknown() {
         return;
     }
-    if !config.all_sync() && users.is_null() && groups.is_null() {
+    // `[]` and an absent argument mean the same: no names.
+    let none = |names: &Attr<Set<String>>| {
+        names.is_null() || names.known().is_some_and(|set| set.0.is_empty())
+    };
+    if !config.all_sync() && none(users) && none(groups) {
         diags.error(
             "Nothing to synchronize",
             "Set user_names, group_names, or is_all_sync = true.",

@@ -1,9 +1,13 @@
 //! The schema of `mrs_iam_sync`, and the name of each attribute: the one place besides the
 //! model where attribute names are written.
 
+use std::sync::Arc;
+
+use crate::framework::attribute_hooks::Validator;
 use crate::framework::plan::{requires_replace, use_state_for_unknown};
 use crate::framework::validate::{conflicts_with, each_element, not_empty, size_at_most};
 use crate::framework::{timeouts, Attribute, Block, Schema, Value};
+use crate::provider::iam_names;
 use crate::provider::ids::{cluster_id_validator, project_id_validator};
 
 use super::names::MAX_NAMES;
@@ -17,13 +21,13 @@ pub const GROUP_NAMES: &str = "group_names";
 pub const IS_ALL_SYNC: &str = "is_all_sync";
 
 pub fn schema() -> Schema {
-    let names = |name: &str, what: &str| {
+    let names = |name: &str, what: &str, rule: Arc<dyn Validator>| {
         Attribute::string_set(name)
             .optional()
             .validator(size_at_most(MAX_NAMES))
-            .validator(each_element(not_empty()))
+            .validator(each_element(rule))
             .description(&format!(
-                "Names of the IAM {what} to synchronize to the cluster, at most 1,000. Only these are managed: other synced names (including the groups a synced user belongs to) are left alone."
+                "Names of the IAM {what} to synchronize to the cluster, at most 1,000 (names known only at apply are counted then, before any change), each 1 to 64 characters without leading or trailing whitespace or control characters. Only these are managed: other synced names (including the groups a synced user belongs to) are left alone. An empty set (`[]`) and leaving the argument out mean the same: no {what} managed."
             ))
     };
     Schema::new(
@@ -62,8 +66,8 @@ pub fn schema() -> Schema {
                 .plan_modifier(requires_replace())
                 .description("The ID of the MRS cluster, 1 to 64 letters, digits, `_` or `-`. Changing it forces a new resource."),
         )
-        .attribute(names(USER_NAMES, "users"))
-        .attribute(names(GROUP_NAMES, "groups"))
+        .attribute(names(USER_NAMES, "users", iam_names::user_name()))
+        .attribute(names(GROUP_NAMES, "groups", iam_names::group_name()))
         .attribute(
             Attribute::bool(IS_ALL_SYNC)
                 .optional()

@@ -1,0 +1,353 @@
+//! Property tests: `mrs_iam_sync`'s plans and applies, for random configurations, prior
+//! states and imports, checked against the oracle of Terraform's own rules.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use tokio_util::sync::CancellationToken;
+
+use super::config::{self, ProviderState};
+use super::iam_sync::{self, IamSync};
+use crate::framework::oracle::{
+    assert_apply_valid, assert_object_compatible, assert_plan_valid, proposed_new,
+};
+use crate::framework::plan::{plan_change, PlanOutcome};
+use crate::framework::validate::validate_block;
+use crate::framework::{AttributePath, Diagnostics, Resource, Type, Value};
+
+const PROJECT: &str = "proj0001";
+const REGION: &str = "cn-north-4";
+const AK: &str = "PROPTESTACCESSKEY01";
+const SK: &str = "proptest-secret";
+
+/// A provider configured as in a real run; `endpoint` is where its client sends requests.
+fn resource(endpoint: &str) -> IamSync {
+    let shared = Arc::new(ProviderState::new(CancellationToken::new()));
+    let cfg = Value::object([
+        ("region", Value::string(REGION)),
+        ("project_id", Value::string(PROJECT)),
+        ("access_key", Value::string(AK)),
+        ("secret_key", Value::string(SK)),
+        (
+            "endpoints",
+            Value::Map([("mrs".to_string(), Value::string(endpoint))].into()),
+        ),
+        ("max_retries", Value::int(0)),
+    ])
+    .conform(&config::schema().object_type());
+    let d = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(config::configure(&shared, &cfg)),
+        Err(e) => panic!("a runtime for configure: {e}"),
+    };
+    assert!(!d.has_errors(), "{d:?}");
+    IamSync::new(shared)
+}
+
+/// What Terraform itself does before asking for a plan: a configuration the provider
+/// rejects is never planned.
+fn valid_config(r: &IamSync, config: &Value) -> bool {
+    let mut d = Diagnostics::new();
+    validate_block(&r.schema().block, config, &AttributePath::root(), &mut d);
+    r.validate_config(config, &mut d);
+    !d.has_errors()
+}
+
+/// PlanResourceChange as the protocol layer runs it: the framework's plan, then the
+/// resource's hook, then every declared attribute present.
+fn plan(r: &IamSync, prior: &Value, config: &Value) -> PlanOutcome {
+    let ty = r.schema().object_type();
+    let proposed = proposed_new(&r.schema().block, prior, config);
+    let mut out = plan_change(r.schema(), prior, &proposed, config, |planned, d| {
+        r.modify_plan(prior, config, planned, d)
+    });
+    out.planned = std::mem::take(&mut out.planned).conform(&ty);
+    out
+}
+
+const NAMES: [&str; 4] = ["alice", "bob", "carol", "x y"];
+
+fn name() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        4 => prop::sample::select(NAMES.to_vec()).prop_map(Value::string),
+        1 => Just(Value::Unknown),
+    ]
+}
+
+fn names() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        2 => Just(Value::Null),
+        1 => Just(Value::Unknown),
+        1 => Just(Value::Set(vec![])),
+        5 => prop::collection::vec(name(), 1..5).prop_map(Value::canonical_set),
+    ]
+}
+
+fn maybe(s: &'static str) -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => Just(Value::Null),
+        1 => Just(Value::Unknown),
+        1 => Just(Value::string(s)),
+    ]
+}
+
+/// A configuration of `mrs_iam_sync`: nulls, unknowns (whole and inside sets), empty
+/// sets, every optional argument.
+fn config() -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![3 => Just(Value::string("c1")), 1 => Just(Value::Unknown)],
+        maybe(PROJECT),
+        maybe(REGION),
+        names(),
+        names(),
+        prop_oneof![
+            4 => Just(Value::Null),
+            1 => Just(Value::Bool(false)),
+            1 => Just(Value::Bool(true)),
+            1 => Just(Value::Unknown),
+        ],
+        prop_oneof![
+            3 => Just(Value::Null),
+            1 => maybe("5m").prop_map(|c| Value::object([("create", c)])),
+        ],
+    )
+        .prop_map(|(cluster, project, region, users, groups, all, timeouts)| {
+            Value::object([
+                ("cluster_id", cluster),
+                ("project_id", project),
+                ("region", region),
+                ("user_names", users),
+                ("group_names", groups),
+                ("is_all_sync", all),
+                ("timeouts", timeouts),
+            ])
+            .conform(&iam_sync::schema().object_type())
+        })
+}
+
+/// The configuration as Terraform has it at apply: every unknown known, picked by `seed`,
+/// and sets rebuilt so elements that turned out equal merge.
+fn known(v: &Value, seed: u64) -> Value {
+    fn go(v: &Value, ty: &Type, rng: &mut fastrand::Rng) -> Value {
+        match (v, ty) {
+            (x, Type::String) if x.is_unknown() => {
+                Value::string(["alice", "bob", "c1", "dave"][rng.usize(..4)])
+            }
+            (x, Type::Bool) if x.is_unknown() => Value::Bool(rng.bool()),
+            (x, Type::Set(_)) if x.is_unknown() => Value::canonical_set(
+                (0..rng.usize(..3))
+                    .map(|_| Value::string(NAMES[rng.usize(..NAMES.len())]))
+                    .collect(),
+            ),
+            (Value::Set(items), Type::Set(e)) => {
+                Value::canonical_set(items.iter().map(|x| go(x, e, rng)).collect())
+            }
+            (Value::Object(m), Type::Object(attrs)) => Value::Object(
+                m.iter()
+                    .map(|(k, x)| {
+                        let t = attrs.get(k).cloned().unwrap_or(Type::Dynamic);
+                        (k.clone(), go(x, &t, rng))
+                    })
+                    .collect(),
+            ),
+            (x, _) => x.clone(),
+        }
+    }
+    let mut rng = fastrand::Rng::with_seed(seed);
+    // Project and cluster IDs must stay valid IDs; names may be anything.
+    let mut out = go(v, &iam_sync::schema().object_type(), &mut rng);
+    if v.get("project_id").is_unknown() {
+        out.set_attr("project_id", Value::string(PROJECT));
+    }
+    if v.get("cluster_id").is_unknown() {
+        out.set_attr("cluster_id", Value::string("c1"));
+    }
+    out
+}
+
+/// A prior state: one a create of `config` could have left, or one an import made
+/// (names null when the cluster has none, no timeouts).
+fn prior() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        1 => Just(Value::Null),
+        2 => (config(), any::<u64>()).prop_map(|(c, seed)| {
+            let mut s = known(&c, seed);
+            s.set_attr("id", Value::string(format!("{PROJECT}/c1")));
+            s.set_attr("project_id", Value::string(PROJECT));
+            if s.get("region").is_null() {
+                s.set_attr("region", Value::string(REGION));
+            }
+            if s.get("is_all_sync").is_null() {
+                s.set_attr("is_all_sync", Value::Bool(false));
+            }
+            s
+        }),
+        1 => (names(), names(), any::<u64>()).prop_map(|(u, g, seed)| {
+            let imported = |v: Value| match known(&v, seed) {
+                Value::Set(e) if e.is_empty() => Value::Null,
+                x => x,
+            };
+            Value::object([
+                ("id", Value::string(format!("{PROJECT}/c1"))),
+                ("region", Value::string(REGION)),
+                ("project_id", Value::string(PROJECT)),
+                ("cluster_id", Value::string("c1")),
+                ("user_names", imported(u)),
+                ("group_names", imported(g)),
+                ("is_all_sync", Value::Bool(false)),
+                ("timeouts", Value::Null),
+            ])
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Every plan of `mrs_iam_sync` is one Terraform accepts, and the plan made again at
+    /// apply, once the unknowns are known, is a completion of it.
+    #[test]
+    fn resource_plans_are_valid_and_final_plans_consistent(
+        prior in prior(),
+        config in config(),
+        seed in any::<u64>(),
+    ) {
+        let r = resource("http://127.0.0.1:9");
+        let block = &r.schema().block;
+        // Terraform plans only configurations that validate; for the others, done.
+        if !valid_config(&r, &config) {
+            return Ok(());
+        }
+        let out = plan(&r, &prior, &config);
+        if out.diags.has_errors() {
+            return Ok(());
+        }
+        let v = assert_plan_valid(block, &prior, &config, &out.planned);
+        prop_assert!(v.is_empty(), "plan {:?}\nconfig {:?}\nprior {:?}\n{:?}", out.planned, config, prior, v);
+        // Replacing plans from a null prior; Terraform plans them as creates.
+        let prior_for_final = if out.requires_replace.is_empty() { prior.clone() } else { Value::Null };
+        let first = if prior_for_final.is_null() && !prior.is_null() {
+            let create = plan(&r, &Value::Null, &config).planned;
+            let v = assert_plan_valid(block, &Value::Null, &config, &create);
+            prop_assert!(v.is_empty(), "replacing plan {:?}: {:?}", create, v);
+            create
+        } else {
+            out.planned
+        };
+
+        let final_config = known(&config, seed);
+        if !valid_config(&r, &final_config) {
+            // Caught at apply by validation, before any plan or write.
+            return Ok(());
+        }
+        let fin = plan(&r, &prior_for_final, &final_config);
+        let v = assert_plan_valid(block, &prior_for_final, &final_config, &fin.planned);
+        prop_assert!(v.is_empty(), "final plan {:?}: {:?}", fin.planned, v);
+        let v = assert_object_compatible(block, &first, &fin.planned);
+        prop_assert!(v.is_empty(), "final plan {:?}\nis not a completion of {:?}\n{:?}", fin.planned, first, v);
+    }
+
+    /// Destroy plans are null, as Terraform requires.
+    #[test]
+    fn destroy_plans_are_null(prior in prior()) {
+        let r = resource("http://127.0.0.1:9");
+        let out = plan(&r, &prior, &Value::Null);
+        prop_assert!(assert_plan_valid(&r.schema().block, &prior, &Value::Null, &out.planned).is_empty());
+    }
+}
+
+/// Applies against an in-process mrs-sim: each step's new state is wholly known and a
+/// completion of its plan (or, after a reported error, at least wholly known), and the
+/// plan that follows a successful apply is empty.
+#[test]
+fn resource_applies_are_valid() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => panic!("runtime: {e}"),
+    };
+    let url = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = crate::sim::SimState::new(crate::sim::SimConfig::new(AK, SK)).expect("sim");
+        tokio::spawn(crate::sim::run(listener, state, std::future::pending()));
+        format!("http://{addr}")
+    });
+    let r = resource(&url);
+    let block = r.schema().block.clone();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(64));
+    let steps = prop::collection::vec((config(), any::<u64>()), 1..4);
+    let result = runner.run(&steps, |steps| {
+        let mut state = Value::Null;
+        let mut cluster = 0u32;
+        for (config, seed) in steps {
+            if !valid_config(&r, &config) {
+                continue;
+            }
+            let first = plan(&r, &state, &config);
+            if first.diags.has_errors() {
+                continue;
+            }
+            let mut known_config = known(&config, seed);
+            if !state.is_null() && !first.requires_replace.is_empty() {
+                // Replacement: destroy, then create.
+                let out = rt.block_on(r.delete(&state));
+                prop_assert!(!out.diags.has_errors(), "{:?}", out.diags);
+                prop_assert!(out.state.is_null());
+                state = Value::Null;
+            }
+            if state.is_null() {
+                // A fresh cluster per create, so earlier steps leave nothing behind.
+                cluster += 1;
+                known_config.set_attr("cluster_id", Value::string(format!("c{cluster}")));
+            } else {
+                known_config.set_attr("cluster_id", state.get("cluster_id").clone());
+            }
+            if !valid_config(&r, &known_config) {
+                continue;
+            }
+            let fin = plan(&r, &state, &known_config);
+            let planned = fin.planned.clone();
+            let out = if state.is_null() {
+                rt.block_on(r.create(&planned, &known_config))
+            } else {
+                rt.block_on(r.update(&state, &planned, &known_config))
+            };
+            let failed = out.diags.has_errors();
+            let v = assert_apply_valid(&block, &planned, &out.state, failed);
+            prop_assert!(
+                v.is_empty(),
+                "apply of {:?}\ngave {:?}\n{:?}",
+                planned,
+                out.state,
+                v
+            );
+            prop_assert!(!failed, "apply failed: {:?}", out.diags);
+            state = out.state;
+            // Converged: the next plan of the same configuration changes nothing.
+            let again = plan(&r, &state, &known_config);
+            prop_assert_eq!(&again.planned, &state, "plan after apply is not empty");
+        }
+        if !state.is_null() {
+            let out = rt.block_on(r.delete(&state));
+            prop_assert!(!out.diags.has_errors(), "{:?}", out.diags);
+            let v = assert_apply_valid(&block, &Value::Null, &out.state, false);
+            prop_assert!(
+                v.is_empty() && out.state.is_null(),
+                "destroy left {:?}",
+                out.state
+            );
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
