@@ -260,6 +260,15 @@ fn copy_release(to: &Path) -> PathBuf {
     to.to_path_buf()
 }
 
+/// Points `wd` at a CLI config with only direct installation: no dev_overrides, so the
+/// provider Terraform runs is the one it installed.
+fn install_directly(wd: &mut TfWorkdir, registry: &Registry) {
+    let config = wd.path().join("direct.tfrc");
+    std::fs::write(&config, "provider_installation {\n  direct {}\n}\n").expect("write CLI config");
+    wd.set_env("TF_CLI_CONFIG_FILE", &config.to_string_lossy());
+    wd.set_env("SSL_CERT_FILE", &registry.ca.to_string_lossy());
+}
+
 fn main_tf(source: &str, cluster: &str) -> String {
     format!(
         r#"terraform {{
@@ -298,7 +307,7 @@ fn init_installs_from_the_local_https_registry_pins_the_zip_and_plans_against_mr
     let sim = Sim::start(&[]);
     sim.set_names("c-release", &["alice"], &["dev"]);
     let mut wd = sim.workdir();
-    wd.set_env("SSL_CERT_FILE", &registry.ca.to_string_lossy());
+    install_directly(&mut wd, &registry);
     wd.write_main_tf(&main_tf(&source, "c-release"));
 
     let init = wd.ok(&["init"]);
@@ -348,7 +357,7 @@ fn init_refuses_a_tampered_archive_and_a_tampered_signature() {
         std::fs::write(&path, bytes).expect("write tampered file");
         let registry = Registry::start(&dist, &scratch().join(format!("tampered-{what}-tls")));
         let mut wd = sim.workdir();
-        wd.set_env("SSL_CERT_FILE", &registry.ca.to_string_lossy());
+        install_directly(&mut wd, &registry);
         wd.write_main_tf(&main_tf(&format!("{}/mrs/mrs", registry.host), "c1"));
         let out = wd.fail(&["init"]);
         assert!(
