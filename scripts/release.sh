@@ -65,6 +65,11 @@ cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 # --- build -------------------------------------------------------------------------------
 bin="${build_dir}/${triple}/release/${name}${exe}"
 if [[ "${RELEASE_SKIP_BUILD:-0}" != 1 ]]; then
+    # Build scripts (ring's, via cc) rerun when these change, and `cargo test` sets them
+    # for the tests it runs: the release must not rebuild because a test called it.
+    while read -r var; do
+        unset "$var"
+    done < <(compgen -e | grep -E '^(CARGO_(PKG_|MANIFEST_|CRATE_|BIN_|PRIMARY_|TARGET_TMPDIR)|OUT_DIR$)' || true)
     # Paths compiled into panic messages and debug info name the checkout and the cargo
     # home; map both to constants. With --target, RUSTFLAGS reach only the target's code,
     # not build scripts, which is all that ends up in the binary.
