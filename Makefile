@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: tools build test lint clean-tools docs demo install bench
+.PHONY: tools build test lint clean-tools docs demo install bench release
 
 # Terraform 1.0.3 and the Go null provider, into tools/ (git-ignored).
 tools:
@@ -30,6 +30,12 @@ docs:
 # Builds, starts mrs-sim and walks through the provider with the real Terraform.
 demo:
 	@bash scripts/demo.sh
+
+# The registry release of this platform into target/dist: the zip, SHA256SUMS, its GPG
+# signature, the manifest, the public key and a mirror/ tree (scripts/release.sh says
+# which variables it reads, e.g. MRS_RELEASE_GPG_KEY for a real signing key).
+release:
+	@bash scripts/release.sh
 
 # Puts the release provider into the user's implied local mirror, so `terraform init`
 # finds `terraform.local/mrs/mrs` in any configuration on this machine.

