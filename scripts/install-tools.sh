@@ -32,11 +32,19 @@ case "$(uname -s)/$(uname -m)" in
 esac
 
 # The release test (tests/release_and_registry_install.rs) signs, verifies and serves
-# archives with these system tools; they are not fetched here.
-for tool in gpg gpgconf openssl unzip make; do
-    command -v "$tool" >/dev/null 2>&1 ||
-        die "$tool is required (Debian: apt-get install gnupg openssl unzip make)"
+# archives with these system tools: installed from Debian's packages when missing (as root,
+# or with passwordless sudo), otherwise a clear error.
+missing=()
+for pair in gpg:gnupg gpgconf:gnupg openssl:openssl unzip:unzip make:make; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+if [ "${#missing[@]}" -gt 0 ]; then
+    mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u)
+    if [ "$(id -u)" = 0 ]; then apt=(apt-get); else apt=(sudo -n apt-get); fi
+    echo "install-tools: installing ${packages[*]} with apt-get" >&2
+    { "${apt[@]}" update -qq && DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq "${packages[@]}"; } >&2 ||
+        die "could not install ${packages[*]} (Debian: apt-get install ${packages[*]})"
+fi
 
 if command -v python3 >/dev/null 2>&1; then
     python=python3
