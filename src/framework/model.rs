@@ -171,6 +171,39 @@ impl IntoValue for i64 {
     }
 }
 
+/// Any number, whole or not: the model's user says which numbers it accepts, in its own
+/// words, since a fraction where a whole number belongs is the configuration's mistake.
+impl FromValue for f64 {
+    fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
+        match v {
+            Value::Number(n) => Ok(n.as_f64()),
+            v => Err(mismatch(path, "a known number", v)),
+        }
+    }
+}
+
+impl<T: FromValue> FromValue for BTreeMap<String, T> {
+    fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
+        let Value::Map(elements) = v else {
+            return Err(mismatch(path, "a known map", v));
+        };
+        let mut out = BTreeMap::new();
+        let mut diags = Diagnostics::new();
+        for (key, e) in elements {
+            match T::from_value(e, &path.clone().then_key(key)) {
+                Ok(x) => {
+                    out.insert(key.clone(), x);
+                }
+                Err(d) => diags.extend(d),
+            }
+        }
+        if diags.has_errors() {
+            return Err(diags);
+        }
+        Ok(out)
+    }
+}
+
 impl<T: FromValue> FromValue for Set<T> {
     fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
         let Value::Set(elements) = v else {
