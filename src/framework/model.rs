@@ -448,6 +448,33 @@ mod tests {
     }
 
     #[test]
+    fn numbers_read_whole_or_not_and_map_elements_report_their_key() {
+        let n = f64::from_value(&Value::Number(Number::Float(2.5)), &AttributePath::root());
+        assert_eq!(n, Ok(2.5));
+        assert_eq!(
+            f64::from_value(&Value::int(-1), &AttributePath::root()),
+            Ok(-1.0)
+        );
+        assert!(f64::from_value(&Value::string("1"), &AttributePath::root()).is_err());
+        let map = Value::Map(BTreeMap::from([
+            ("a".to_string(), Value::string("x")),
+            ("b".to_string(), Value::Null),
+        ]));
+        let m = BTreeMap::<String, Attr<String>>::from_value(&map, &AttributePath::root());
+        let want = BTreeMap::from([
+            ("a".to_string(), Attr::Known("x".to_string())),
+            ("b".to_string(), Attr::Null),
+        ]);
+        assert_eq!(m, Ok(want));
+        let path = AttributePath::attr("endpoints");
+        let Err(d) = BTreeMap::<String, String>::from_value(&map, &path) else {
+            panic!("a null element is no string")
+        };
+        let paths: Vec<_> = d.iter().filter_map(|x| x.path.clone()).collect();
+        assert_eq!(paths, vec![path.then_key("b")]);
+    }
+
+    #[test]
     fn attr_from_option() {
         assert_eq!(Attr::from(Some(1)), Attr::Known(1));
         assert_eq!(Attr::<i32>::from(None), Attr::Null);

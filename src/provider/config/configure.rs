@@ -1,7 +1,6 @@
 //! Configuring the provider: each argument or its environment fallback, the keys, the
 //! project of the region, and the `Configured` that resources use.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -9,11 +8,10 @@ use tokio_util::sync::CancellationToken;
 use crate::api::iam::{self, IamClient, IamConfig, IamError};
 use crate::api::{ClientConfig, CredentialSource, Credentials, ProjectId, Secret};
 use crate::framework::{AttributePath, Diagnostics, Value};
-use crate::provider::credentials::{self, RenewingKeys};
 
 use super::endpoints::iam_endpoint;
 use super::env::{env, env_bool};
-use super::keys::{agency_setting, base_keys};
+use super::keys::{agency_setting, base_keys, signing_keys, SigningKeys};
 use super::model::ProviderModel;
 use super::schema::attr;
 use super::state::{Configured, ProviderState};
@@ -188,46 +186,14 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
             user_agent: user_agent.clone(),
         })
     };
-    // The keys requests are signed with: the base keys, or an agency's on top of them.
-    let (source, fixed, label, key_path): (Arc<dyn CredentialSource>, _, String, _) = match agency {
-        None => (base.source, base.fixed, base.label, base.path),
-        Some((domain, agency_name, duration)) => {
-            let at = AttributePath::attr(attr::ASSUME_ROLE);
-            let iam = match iam_client() {
-                Ok(c) => c,
-                Err(e) => {
-                    d.error_at(at, "Cannot assume the agency", e.to_string());
-                    return d;
-                }
-            };
-            let keys = RenewingKeys::agency(
-                iam,
-                base.source,
-                &domain,
-                &agency_name,
-                duration,
-                state.cancel.clone(),
-            );
-            if let Err(e) = keys.current().await {
-                let why = match &e {
-                    credentials::SourceError::Iam(IamError::Refused { status: 403, .. }) => "IAM does not let these keys assume it: check the agency's name, its domain, and that it trusts the account (or user) of the keys.".to_string(),
-                    credentials::SourceError::Iam(e) if e.is_expired_token() => format!("the security token of {} has expired.", base.label),
-                    _ => "check `assume_role`, `auth_url` and `endpoints.iam`.".to_string(),
-                };
-                d.error_at(
-                    at,
-                    "Cannot assume the agency",
-                    format!("Assuming agency {agency_name:?} of domain {domain:?} with {} failed: {e}. {why}", base.label),
-                );
-                return d;
-            }
-            (
-                Arc::new(keys),
-                None,
-                format!("{} assumed with {}", "the agency", base.label),
-                at,
-            )
-        }
+    let Some(SigningKeys {
+        source,
+        fixed,
+        label,
+        path: key_path,
+    }) = signing_keys(base, agency, iam_client, &state.cancel, &mut d).await
+    else {
+        return d;
     };
     if project_id.is_none() {
         if let Some(r) = &region {

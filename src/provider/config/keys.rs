@@ -4,6 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::api::iam::{IamClient, IamError};
 use crate::api::{CredentialSource, Credentials, Secret};
 use crate::framework::{AttributePath, Diagnostics};
 use crate::provider::credentials::{self, FixedKeys, RenewingKeys};
@@ -214,4 +217,71 @@ pub(super) fn agency_setting(
             None
         }
     }
+}
+
+/// The keys requests are signed with, what to call them, and where a problem with them is
+/// reported.
+pub(super) struct SigningKeys {
+    pub source: Arc<dyn CredentialSource>,
+    /// Fixed keys, when they are (a static client needs no source).
+    pub fixed: Option<Credentials>,
+    pub label: String,
+    pub path: AttributePath,
+}
+
+/// The base keys, or an agency's on top of them (from `agency_setting`), whose first keys
+/// are fetched now so that a refusal shows at `assume_role` rather than at the first call.
+pub(super) async fn signing_keys(
+    base: BaseKeys,
+    agency: Option<(String, String, Duration)>,
+    iam_client: impl FnOnce() -> Result<IamClient, IamError>,
+    cancel: &CancellationToken,
+    d: &mut Diagnostics,
+) -> Option<SigningKeys> {
+    let Some((domain, agency_name, duration)) = agency else {
+        return Some(SigningKeys {
+            source: base.source,
+            fixed: base.fixed,
+            label: base.label,
+            path: base.path,
+        });
+    };
+    let at = AttributePath::attr(attr::ASSUME_ROLE);
+    let iam = match iam_client() {
+        Ok(c) => c,
+        Err(e) => {
+            d.error_at(at, "Cannot assume the agency", e.to_string());
+            return None;
+        }
+    };
+    let keys = RenewingKeys::agency(
+        iam,
+        base.source,
+        &domain,
+        &agency_name,
+        duration,
+        cancel.clone(),
+    );
+    if let Err(e) = keys.current().await {
+        let why = match &e {
+            credentials::SourceError::Iam(IamError::Refused { status: 403, .. }) => "IAM does not let these keys assume it: check the agency's name, its domain, and that it trusts the account (or user) of the keys.".to_string(),
+            credentials::SourceError::Iam(e) if e.is_expired_token() => format!("the security token of {} has expired.", base.label),
+            _ => "check `assume_role`, `auth_url` and `endpoints.iam`.".to_string(),
+        };
+        d.error_at(
+            at,
+            "Cannot assume the agency",
+            format!(
+                "Assuming agency {agency_name:?} of domain {domain:?} with {} failed: {e}. {why}",
+                base.label
+            ),
+        );
+        return None;
+    }
+    Some(SigningKeys {
+        source: Arc::new(keys),
+        fixed: None,
+        label: format!("{} assumed with {}", "the agency", base.label),
+        path: at,
+    })
 }
