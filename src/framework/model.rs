@@ -172,6 +172,39 @@ impl IntoValue for i64 {
     }
 }
 
+/// Any number, whole or not: the model's user says which numbers it accepts, in its own
+/// words, since a fraction where a whole number belongs is the configuration's mistake.
+impl FromValue for f64 {
+    fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
+        match v {
+            Value::Number(n) => Ok(n.as_f64()),
+            v => Err(mismatch(path, "a known number", v)),
+        }
+    }
+}
+
+impl<T: FromValue> FromValue for BTreeMap<String, T> {
+    fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
+        let Value::Map(elements) = v else {
+            return Err(mismatch(path, "a known map", v));
+        };
+        let mut out = BTreeMap::new();
+        let mut diags = Diagnostics::new();
+        for (key, e) in elements {
+            match T::from_value(e, &path.clone().then_key(key)) {
+                Ok(x) => {
+                    out.insert(key.clone(), x);
+                }
+                Err(d) => diags.extend(d),
+            }
+        }
+        if diags.has_errors() {
+            return Err(diags);
+        }
+        Ok(out)
+    }
+}
+
 impl<T: FromValue> FromValue for Set<T> {
     fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
         let Value::Set(elements) = v else {
@@ -402,6 +435,33 @@ mod tests {
                 ..Model::default()
             })
         );
+    }
+
+    #[test]
+    fn numbers_read_whole_or_not_and_map_elements_report_their_key() {
+        let n = f64::from_value(&Value::Number(Number::Float(2.5)), &AttributePath::root());
+        assert_eq!(n, Ok(2.5));
+        assert_eq!(
+            f64::from_value(&Value::int(-1), &AttributePath::root()),
+            Ok(-1.0)
+        );
+        assert!(f64::from_value(&Value::string("1"), &AttributePath::root()).is_err());
+        let map = Value::Map(BTreeMap::from([
+            ("a".to_string(), Value::string("x")),
+            ("b".to_string(), Value::Null),
+        ]));
+        let m = BTreeMap::<String, Attr<String>>::from_value(&map, &AttributePath::root());
+        let want = BTreeMap::from([
+            ("a".to_string(), Attr::Known("x".to_string())),
+            ("b".to_string(), Attr::Null),
+        ]);
+        assert_eq!(m, Ok(want));
+        let path = AttributePath::attr("endpoints");
+        let Err(d) = BTreeMap::<String, String>::from_value(&map, &path) else {
+            panic!("a null element is no string")
+        };
+        let paths: Vec<_> = d.iter().filter_map(|x| x.path.clone()).collect();
+        assert_eq!(paths, vec![path.then_key("b")]);
     }
 
     #[test]

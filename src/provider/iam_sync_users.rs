@@ -131,7 +131,7 @@ impl DataSource for IamSyncUsers {
             .project_id
             .known()
             .cloned()
-            .or(configured.project_id.clone())
+            .or(configured.project_id.as_ref().map(ToString::to_string))
         else {
             out.diags.error_at(
                 AttributePath::attr(PROJECT_ID),

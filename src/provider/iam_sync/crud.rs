@@ -80,7 +80,7 @@ pub fn modify_plan(
     }
     if config.project_id.is_null() {
         match configured.as_ref().and_then(|c| c.project_id.clone()) {
-            Some(p) => plan.project_id = Attr::Known(p),
+            Some(p) => plan.project_id = Attr::Known(p.to_string()),
             None => diags.error_at(
                 AttributePath::attr(PROJECT_ID),
                 "Missing project ID",

@@ -47,12 +47,7 @@ pub fn parse_import_id(
 /// cannot know which of them a configuration means to manage.
 pub async fn import(shared: &ProviderState, id: &str) -> Result<Value, Diagnostics> {
     let configured = shared.configured()?;
-    let default_project = match configured.project_id.as_deref().map(ProjectId::parse) {
-        Some(Ok(p)) => Some(p),
-        // Configure rejects a bad project ID, so there is none to fall back on.
-        Some(Err(_)) | None => None,
-    };
-    let (project_id, cluster_id) = parse_import_id(id, default_project.as_ref())?;
+    let (project_id, cluster_id) = parse_import_id(id, configured.project_id.as_ref())?;
     let region = configured.region.clone();
     let cluster = Cluster::at(
         shared,

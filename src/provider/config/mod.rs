@@ -1,0 +1,14 @@
+//! The provider configuration: the rooms of its schema, model, endpoints, keys and
+//! configuring, and what the rest of the provider uses from them.
+
+pub mod configure;
+pub mod endpoints;
+mod env;
+pub mod keys;
+pub mod model;
+pub mod schema;
+pub mod state;
+
+pub use configure::configure;
+pub use schema::schema;
+pub use state::{Configured, ProviderState};
