@@ -40,7 +40,9 @@ install: build
 	cp "$${CARGO_TARGET_DIR:-target}/release/terraform-provider-mrs" "$(PLUGIN_DIR)/terraform-provider-mrs_v$(VERSION)"
 	@echo "installed terraform.local/mrs/mrs $(VERSION) into $(PLUGIN_DIR)"
 
-# Ours vs the Go null provider on Terraform 1.0.3 (see README.md, Benchmark). Installs
-# its tools, builds release, prints a table. BENCH_RUNS=N sets the runs (default 5).
+# Ours vs the Go null provider on Terraform 1.0.3, then ours on a delay line against the
+# least time its API calls can take (see README.md, Benchmark). Installs its tools, builds
+# release, prints both tables. BENCH_RUNS=N sets the runs (default 5); BENCH_ONLY=delay
+# (or `python3 bench/bench.py --delay-line`) runs only the delay line.
 bench:
 	python3 bench/bench.py

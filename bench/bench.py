@@ -1,7 +1,14 @@
 #!/usr/bin/env python3
-"""Benchmark: this provider against the Go null provider 2.1.2, on real Terraform 1.0.3.
+"""Benchmark: this provider against the Go null provider 2.1.2, on real Terraform 1.0.3,
+and against the least time its API calls can take on a delay line.
 
-Run it as `make bench` (or `python3 bench/bench.py`). Standard library only.
+Run it as `make bench` (or `python3 bench/bench.py`). Standard library only. Two parts,
+both by default: `--null` (or BENCH_ONLY=null) runs only the first, `--delay-line` (or
+BENCH_ONLY=delay) only the second, which is described in bench/delay_line.py: mrs-sim
+with 2 s syncs behind a 50 ms round-trip proxy, provider time per scenario against the
+limit of the required calls.
+
+Part one:
 
 It installs its peers itself (scripts/install-tools.sh: Terraform 1.0.3, the null
 provider), builds `cargo build --release --bins`, starts mrs-sim, and measures side by
@@ -26,33 +33,50 @@ when missing), the peak RSS of the provider processes (not Terraform's) during (
 (3); the size of both provider binaries; and the TCP connections mrs-sim accepted per
 run of (2).
 
-Environment: BENCH_RUNS (default 5), BENCH_RESOURCES (default 300), BENCH_KEEP=1 keeps
-the temp dir, BENCH_NO_BUILD=1 skips cargo build, BENCH_JSON=FILE also writes the
-figures as JSON. No assertion fails on a timing: it prints the figures and which
-targets are met; the exit status is 0 unless something could not be run.
+Environment: BENCH_RUNS (default 5), BENCH_RESOURCES (default 300) for part one;
+BENCH_DELAY_RUNS (default 3), BENCH_RTT_MS (50), BENCH_SYNC_MS (2000) for part two;
+BENCH_ONLY=null|delay; BENCH_KEEP=1 keeps the temp dir, BENCH_NO_BUILD=1 skips cargo
+build, BENCH_JSON=FILE also writes the figures as JSON (part two under "delay_line").
+No assertion fails on a timing: it prints the figures and which targets are met; the
+exit status is 0 unless something could not be run.
 """
 
 import json
 import os
-import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The sibling modules below are imported from a source tree: leave no __pycache__ in it.
+sys.dont_write_bytecode = True
+
+import delay_line  # noqa: E402
+from common import (  # noqa: E402
+    AK,
+    MRS_SOURCE,
+    NULL_SOURCE,
+    PROJECT,
+    REGION,
+    ROOT,
+    SK,
+    Sim,
+    Terraform,
+    build,
+    clear_state,
+    die,
+    install_tools,
+    log,
+    print_table,
+    run,
+)
+
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 FLOOR = os.environ.get("BENCH_FLOOR", "1") != "0"
 N = int(os.environ.get("BENCH_RESOURCES", "300"))
-AK = "BENCHACCESSKEY0001"
-SK = "bench-secret-key-do-not-use"
-PROJECT = "proj0001"
-REGION = "cn-north-4"
-MRS_SOURCE = "terraform.local/mrs/mrs"
-NULL_SOURCE = "registry.terraform.io/hashicorp/null"
+PARTS = ("null", "delay")
 
 # (scenario, ours/null ratio target)
 RATIO_TARGETS = {
@@ -66,30 +90,6 @@ SIZE_TARGET_BYTES = 10_000_000
 CONN_TARGET_PER_PROCESS = 10
 
 
-def log(msg):
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def die(msg):
-    print(f"bench: error: {msg}", file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def run(cmd, **kw):
-    r = subprocess.run(cmd, **kw)
-    if r.returncode != 0:
-        die(f"{' '.join(map(str, cmd))} exited {r.returncode}")
-    return r
-
-
-# ---------------------------------------------------------------- set-up
-
-
-def install_tools():
-    log("installing Terraform 1.0.3 and the null provider (scripts/install-tools.sh)")
-    run(["bash", os.path.join(ROOT, "scripts/install-tools.sh")])
-
-
 def ensure_gnu_time():
     if os.path.exists("/usr/bin/time"):
         return "/usr/bin/time"
@@ -101,79 +101,6 @@ def ensure_gnu_time():
     if not os.path.exists("/usr/bin/time"):
         die("could not install GNU time (/usr/bin/time)")
     return "/usr/bin/time"
-
-
-def target_dir():
-    if os.environ.get("CARGO_TARGET_DIR"):
-        return os.path.abspath(os.environ["CARGO_TARGET_DIR"])
-    out = run(
-        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out)["target_directory"]
-
-
-def build():
-    if os.environ.get("BENCH_NO_BUILD") != "1":
-        log("cargo build --release --bins")
-        run(["cargo", "build", "--release", "--bins"], cwd=ROOT)
-    rel = os.path.join(target_dir(), "release")
-    for b in ("terraform-provider-mrs", "mrs-sim"):
-        if not os.access(os.path.join(rel, b), os.X_OK):
-            die(f"{rel}/{b} was not built")
-    return rel
-
-
-class Sim:
-    def __init__(self, binary, delay_ms=0):
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--listen",
-                "127.0.0.1:0",
-                "--access-key",
-                AK,
-                "--secret-key",
-                SK,
-                "--sync-delay-ms",
-                str(delay_ms),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("listening on "):
-            die(f"unexpected mrs-sim first line {line!r}")
-        self.url = line[len("listening on ") :]
-
-    def _call(self, method, path):
-        req = urllib.request.Request(self.url + path, method=method)
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            body = resp.read()
-        return json.loads(body) if body else None
-
-    def state(self):
-        return self._call("GET", "/_sim/state")
-
-    def connections(self):
-        return self.state()["counters"]["connections_accepted"]
-
-    def reset(self):
-        self._call("POST", "/_sim/reset")
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-# ---------------------------------------------------------------- configs
-
 
 def mrs_config(n):
     out = [
@@ -275,72 +202,57 @@ class Workspace:
                 out.append((int(fields[0]), float(fields[1]) + float(fields[2])))
         return out
 
-
-class Terraform:
-    def __init__(self, binary, home, provider_env):
-        self.binary = binary
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not (k.startswith("TF_") and not k.startswith("TF_LOG"))
-            and not k.startswith("HW_")
-        }
-        env.update(
-            CHECKPOINT_DISABLE="1",
-            TF_IN_AUTOMATION="1",
-            TF_INPUT="0",
-            HOME=home,
-        )
-        env.update(provider_env)
-        self.env = env
-
-    def run(self, cwd, args, cli_config, tls=True):
-        env = dict(self.env, TF_CLI_CONFIG_FILE=cli_config)
-        if not tls:
-            # Terraform's own switch: no client certificate, plaintext gRPC.
-            env["TF_DISABLE_PLUGIN_TLS"] = "1"
-        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        r = subprocess.run(
-            [self.binary] + args,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-        )
-        dt = time.perf_counter() - t0
-        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        # Terraform waits for its provider processes, so this is Terraform + providers.
-        self.last_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-        if r.returncode not in (0, 2):
-            sys.stderr.write(r.stdout[-4000:] + r.stderr[-4000:])
-            die(f"terraform {' '.join(args)} in {cwd} exited {r.returncode}")
-        return dt
-
-
-def clear_state(d):
-    for f in ("terraform.tfstate", "terraform.tfstate.backup"):
-        p = os.path.join(d, f)
-        if os.path.exists(p):
-            os.remove(p)
-
-
-# ---------------------------------------------------------------- main
+def parts_wanted(argv):
+    """Which parts to run: both by default; `--delay-line` or BENCH_ONLY=delay only the
+    delay line, `--null` or BENCH_ONLY=null only the comparison with null."""
+    only = os.environ.get("BENCH_ONLY", "")
+    for a in argv:
+        if a == "--delay-line":
+            only = "delay"
+        elif a == "--null":
+            only = "null"
+        else:
+            die(f"unknown argument {a!r} (known: --delay-line, --null)")
+    if only and only not in PARTS:
+        die(f"BENCH_ONLY={only!r}: expected one of {', '.join(PARTS)}")
+    return (only,) if only else PARTS
 
 
 def main():
-    if RUNS < 1 or N < 1:
-        die("BENCH_RUNS and BENCH_RESOURCES must be positive")
+    parts = parts_wanted(sys.argv[1:])
+    # On SIGTERM, unwind through the `finally` blocks that stop mrs-sim and the proxy.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     install_tools()
-    gnu_time = ensure_gnu_time()
     rel = build()
     tf_bin = os.path.join(ROOT, "tools/bin/terraform")
+    results = {}
+    tmp = tempfile.mkdtemp(prefix="mrs-bench-")
+    try:
+        if "null" in parts:
+            results.update(null_comparison(rel, tf_bin, tmp))
+        if "delay" in parts:
+            results["delay_line"] = delay_line.run(rel, tf_bin, tmp)
+    finally:
+        if os.environ.get("BENCH_KEEP") == "1":
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if os.environ.get("BENCH_JSON"):
+        with open(os.environ["BENCH_JSON"], "w") as f:
+            json.dump(results, f, indent=2)
+
+
+def null_comparison(rel, tf_bin, tmp_root):
+    """Ours vs null on the four scenarios; prints the table, returns the figures."""
+    if RUNS < 1 or N < 1:
+        die("BENCH_RUNS and BENCH_RESOURCES must be positive")
+    gnu_time = ensure_gnu_time()
     null_dir = os.path.join(ROOT, "tools/null-provider")
     mrs_bin = os.path.join(rel, "terraform-provider-mrs")
     null_bin = os.path.realpath(os.path.join(null_dir, "terraform-provider-null"))
 
-    tmp = tempfile.mkdtemp(prefix="mrs-bench-")
+    tmp = os.path.join(tmp_root, "null")
+    os.makedirs(tmp)
     sims = []
     try:
         ws = Workspace(tmp, rel, null_dir, gnu_time)
@@ -441,7 +353,7 @@ def main():
                     if name == "plan-refresh" and who == "ours":
                         before = sim_refresh.connections()
                         times[(name, who)].append(fn(who, plain))
-                        conns.append(sim_refresh.connections() - before)
+                        conns.append(sim_refresh.connections_since(before))
                     else:
                         times[(name, who)].append(fn(who, plain))
                     cpus[(name, who)].append(tf.last_cpu)
@@ -469,17 +381,10 @@ def main():
 
         sizes = {"ours": os.path.getsize(mrs_bin), "null": os.path.getsize(null_bin)}
 
-        results = report(times, cpus, rss, cpu, sizes, conns, procs_refresh, floor)
-        if os.environ.get("BENCH_JSON"):
-            with open(os.environ["BENCH_JSON"], "w") as f:
-                json.dump(results, f, indent=2)
+        return report(times, cpus, rss, cpu, sizes, conns, procs_refresh, floor)
     finally:
         for s in sims:
             s.stop()
-        if os.environ.get("BENCH_KEEP") == "1":
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def report(times, cpus, rss, cpu, sizes, conns, procs_refresh, floor):
@@ -624,14 +529,6 @@ def timing_fields(samples, name):
         out[f"{who}_median_s"] = round(statistics.median(samples[(name, who)]), 4)
     return out
 
-
-def print_table(table):
-    """Left-aligned columns, a rule under the header row."""
-    widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
-    for j, r in enumerate(table):
-        print("  ".join(str(c).ljust(widths[i]) for i, c in enumerate(r)).rstrip())
-        if j == 0:
-            print("  ".join("-" * w for w in widths))
 
 if __name__ == "__main__":
     main()
