@@ -16,6 +16,7 @@ use crate::framework::{
 };
 
 use super::credentials::{self, FixedKeys, RenewingKeys};
+use super::desk::Desks;
 
 pub const PROJECT_ID_PATTERN: &str = "^[A-Za-z0-9]{1,64}$";
 pub const PROJECT_ID_RULE: &str = "1 to 64 letters or digits";
@@ -384,6 +385,8 @@ impl Configured {
 pub struct ProviderState {
     configured: RwLock<Option<Arc<Configured>>>,
     pub cancel: CancellationToken,
+    /// Every read, write and wait on a cluster goes through its desk.
+    pub desks: Desks,
 }
 
 impl ProviderState {
@@ -391,6 +394,7 @@ impl ProviderState {
         ProviderState {
             configured: RwLock::new(None),
             cancel,
+            desks: Desks::default(),
         }
     }
 
