@@ -12,6 +12,7 @@
 //! request learns its own outcome.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,7 @@ impl Desks {
                     cluster_id: cluster_id.clone(),
                     declared: Mutex::default(),
                     pending: Mutex::default(),
+                    seen_idle: Default::default(),
                     turn: tokio::sync::Mutex::new(()),
                 })
             })
@@ -123,6 +125,10 @@ pub struct Desk {
     cluster_id: ClusterId,
     declared: Mutex<Declared>,
     pending: Mutex<Vec<Queued>>,
+    /// Whether this process has seen the cluster idle (after a wait of its own). Until
+    /// it has, the first write waits for a sync someone else may be running, rather than
+    /// being refused; after that, writes go first and a refusal is waited out.
+    seen_idle: AtomicBool,
     /// Held by the request whose task sends the current batch.
     turn: tokio::sync::Mutex<()>,
 }
@@ -228,6 +234,20 @@ impl Desk {
             if batch.iter().any(|q| q.request.remove_all_synced) {
                 asked = asked.union(&self.read(cancel).await?);
             }
+            let writes = all_sync || !add.is_empty() || !asked.is_empty();
+            if writes && !self.seen_idle.load(Ordering::Relaxed) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                self.client
+                    .wait_until_idle(
+                        &self.project_id,
+                        &self.cluster_id,
+                        POLL_MIN,
+                        POLL_MAX,
+                        left,
+                        cancel,
+                    )
+                    .await?;
+            }
             // A name another resource declares, or that this batch adds, stays synced.
             let keep = self.declared().union(&add);
             let remove = asked.minus(&keep);
@@ -280,7 +300,9 @@ impl Desk {
             .await?;
         self.client
             .wait_until_idle(p, c, POLL_MIN, POLL_MAX, left(), cancel)
-            .await
+            .await?;
+        self.seen_idle.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The names synced now, for recording an outcome: not cancelled by StopProvider, but
