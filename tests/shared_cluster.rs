@@ -115,29 +115,35 @@ fn create_before_destroy_replacement_keeps_the_names_synced() {
         &tf,
         &sim,
         vec![
-            Step::apply(config(&body)),
+            // One resource alone is no overlap, at plan or apply.
+            Step::apply(config(&body))
+                .check(|r| assert!(!r.text().contains("more than one"), "{}", r.text())),
             // The new instance sends its names although they are synced; the old
             // instance's destroy then cancels none of them, because the new one declares
             // them.
-            Step::apply(config(&body))
-                .args(&["-replace=mrs_iam_sync.x"])
-                .check(|r| {
-                    assert!(r.text().contains("replaced"), "{}", r.text());
-                    let writes = r.writes();
-                    assert!(
-                        writes.iter().all(|(m, _)| m == "POST"),
-                        "nothing is cancelled: {writes:?}"
-                    );
-                    assert_eq!(writes.len(), 1, "{writes:?}");
-                    assert_eq!(users_of(&writes[0].1), v(&["alice", "bob"]));
-                    assert_eq!(users_of(r.attrs("mrs_iam_sync.x")), v(&["alice", "bob"]));
-                    assert_eq!(
-                        sorted_strings(&r.attrs("mrs_iam_sync.x")["group_names"]),
-                        v(&["ops"])
-                    );
-                    states_match_cluster(r, "c1", &["mrs_iam_sync.x"], &["alice", "bob"]);
-                    assert!(r.sim().names("c1").1.contains(&"ops".to_string()));
-                }),
+            // A new region (same endpoint, so the same cluster) forces a replacement.
+            Step::apply(config(&body.replace(
+                "cluster_id  = \"c1\"",
+                "cluster_id  = \"c1\"\n  region      = \"cn-north-1\"",
+            )))
+            .check(|r| {
+                assert!(r.text().contains("replaced"), "{}", r.text());
+                assert!(!r.text().contains("more than one"), "{}", r.text());
+                let writes = r.writes();
+                assert!(
+                    writes.iter().all(|(m, _)| m == "POST"),
+                    "nothing is cancelled: {writes:?}"
+                );
+                assert_eq!(writes.len(), 1, "{writes:?}");
+                assert_eq!(users_of(&writes[0].1), v(&["alice", "bob"]));
+                assert_eq!(users_of(r.attrs("mrs_iam_sync.x")), v(&["alice", "bob"]));
+                assert_eq!(
+                    sorted_strings(&r.attrs("mrs_iam_sync.x")["group_names"]),
+                    v(&["ops"])
+                );
+                states_match_cluster(r, "c1", &["mrs_iam_sync.x"], &["alice", "bob"]);
+                assert!(r.sim().names("c1").1.contains(&"ops".to_string()));
+            }),
             // alice's groups were synced with her and stay: only ops was ours.
             Step::destroy()
                 .check(|r| assert_eq!(r.sim().names("c1"), (v(&[]), v(&["admins", "dev"])))),

@@ -67,6 +67,7 @@ impl Desks {
                     project_id: project_id.clone(),
                     cluster_id: cluster_id.clone(),
                     declared: Mutex::default(),
+                    produced: Mutex::default(),
                     pending: Mutex::default(),
                     seen_idle: Default::default(),
                     turn: tokio::sync::Mutex::new(()),
@@ -88,6 +89,9 @@ pub struct Request {
     pub remove: Names,
     /// Also cancel every name the cluster lists (destroying an `is_all_sync` resource).
     pub remove_all_synced: bool,
+    /// Names whose declaration (one each) this resource made itself in this process: a
+    /// destroy of a state created here. They do not protect its own cancels.
+    pub own: Names,
     /// How long this operation may take, waits included.
     pub timeout: Duration,
 }
@@ -124,6 +128,8 @@ pub struct Desk {
     project_id: ProjectId,
     cluster_id: ClusterId,
     declared: Mutex<Declared>,
+    /// States created or updated here, each as its fingerprint, with how many times.
+    produced: Mutex<HashMap<String, usize>>,
     pending: Mutex<Vec<Queued>>,
     /// Whether this process has seen the cluster idle (after a wait of its own). Until
     /// it has, the first write waits for a sync someone else may be running, rather than
@@ -155,12 +161,60 @@ impl Desk {
         Names { users, groups }
     }
 
-    fn declared(&self) -> Names {
-        let d = lock(&self.declared);
-        Names {
-            users: d.users.keys().cloned().collect(),
-            groups: d.groups.keys().cloned().collect(),
+    /// Declares, at apply, the names no plan here declared (the plan did not know them
+    /// or their cluster), so that a name is counted once per resource.
+    pub fn declare_undeclared(&self, names: &Names) {
+        let mut d = lock(&self.declared);
+        for n in &names.users {
+            d.users.entry(n.clone()).or_insert(1);
         }
+        for n in &names.groups {
+            d.groups.entry(n.clone()).or_insert(1);
+        }
+    }
+
+    /// Records a state that an apply here produced (create or update), by fingerprint.
+    pub fn produced(&self, fingerprint: String) {
+        *lock(&self.produced).entry(fingerprint).or_default() += 1;
+    }
+
+    /// Whether a state with this fingerprint was produced here; if so it is taken, so
+    /// that one destroy claims one such state.
+    pub fn take_produced(&self, fingerprint: &str) -> bool {
+        let mut p = lock(&self.produced);
+        match p.get_mut(fingerprint) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The names declared in this process by someone other than the requests that
+    /// claim `own` declarations (one each, per request).
+    fn declared_by_others(&self, own: &[&Names]) -> Names {
+        let d = lock(&self.declared);
+        let others =
+            |map: &BTreeMap<String, usize>,
+             kind: fn(&Names) -> &std::collections::BTreeSet<String>| {
+                map.iter()
+                    .filter(|(name, count)| {
+                        let claimed = own.iter().filter(|o| kind(o).contains(*name)).count();
+                        **count > claimed
+                    })
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            };
+        Names {
+            users: others(&d.users, |n| &n.users),
+            groups: others(&d.groups, |n| &n.groups),
+        }
+    }
+
+    #[cfg(test)]
+    fn declared(&self) -> Names {
+        self.declared_by_others(&[])
     }
 
     /// The names synced now.
@@ -249,7 +303,8 @@ impl Desk {
                     .await?;
             }
             // A name another resource declares, or that this batch adds, stays synced.
-            let keep = self.declared().union(&add);
+            let own: Vec<&Names> = batch.iter().map(|q| &q.request.own).collect();
+            let keep = self.declared_by_others(&own).union(&add);
             let remove = asked.minus(&keep);
             if all_sync || !add.is_empty() {
                 let body = UpdateSyncRequest {

@@ -249,9 +249,17 @@ pub async fn delete(shared: &ProviderState, prior_value: &Value) -> ApplyOutcome
     };
     let timeout = timeouts::delete_or(&prior.timeouts, DEFAULT_TIMEOUT);
     let all_sync = prior.all_sync();
+    // A state created here (only an RPC client, not Terraform, destroys it in the same
+    // process) was declared by its own plan: that declaration must not keep its names.
+    let own = if cluster.desk.take_produced(&fingerprint(&prior)) {
+        prior.names()
+    } else {
+        Names::default()
+    };
     let request = Request {
         remove: prior.names(),
         remove_all_synced: all_sync,
+        own,
         timeout,
         ..Request::default()
     };
@@ -308,12 +316,13 @@ async fn converge(
     let desired = planned.names();
     let all_sync = planned.all_sync();
     // Declared again here: the plan may not have known the names or the cluster.
-    cluster.desk.declare(&desired);
+    cluster.desk.declare_undeclared(&desired);
     let request = Request {
         add: desired.minus(prior_managed),
         all_sync,
         remove: prior_managed.minus(&desired),
         remove_all_synced: false,
+        own: Names::default(),
         timeout,
     };
     let Outcome {
@@ -386,8 +395,22 @@ async fn converge(
         out.state = Value::Null;
         return out;
     }
+    cluster.desk.produced(fingerprint(&state));
     out.state = state.into_value();
     out
+}
+
+/// Identifies a state by everything it records, to tell a destroy of a state created in
+/// this process from one of a state that an earlier run created.
+fn fingerprint(m: &IamSyncModel) -> String {
+    format!(
+        "{:?} {:?} {:?} {} {:?}",
+        m.region.known(),
+        m.project_id.known(),
+        m.cluster_id.known(),
+        m.all_sync(),
+        m.names()
+    )
 }
 
 /// Where a resource lives.
