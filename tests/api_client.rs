@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use terraform_provider_mrs::api::{
     ApiError, CancelSyncRequest, Client, ClientConfig, ClusterId, Credentials, ProjectId, Secret,
-    UpdateSyncRequest,
+    UpdateSyncRequest, Write,
 };
 use terraform_provider_mrs::sim::{self, Directory, SimConfig, SimState};
 use tokio_util::sync::CancellationToken;
@@ -441,6 +441,67 @@ async fn wait_until_idle_follows_the_sync() {
             Duration::from_millis(20),
             Duration::from_millis(20),
             Duration::from_millis(100),
+            &cancel,
+        )
+        .await;
+    assert!(matches!(r, Err(ApiError::Timeout { .. })), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_write_refused_while_a_sync_runs_is_waited_out_and_sent_again() {
+    let mut cfg = SimConfig::new(AK, SK);
+    cfg.sync_delay = Duration::from_millis(300);
+    cfg.directory = directory();
+    let sim = Sim::start(cfg).await;
+    let client = sim.client();
+    let cancel = CancellationToken::new();
+    // Someone else's sync is running...
+    assert!(client
+        .update_sync(P, C, &update(&["bob"], &[]), &cancel)
+        .await
+        .is_ok());
+    // ...so a write is refused (409), then sent again once that sync has ended.
+    let mine = update(&["carol"], &[]);
+    let mut wrote = false;
+    let r = client
+        .write_when_idle(
+            Write::Sync(&mine),
+            P,
+            C,
+            Duration::from_millis(20),
+            Duration::from_millis(20),
+            Duration::from_secs(5),
+            &mut wrote,
+            &cancel,
+        )
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    assert!(wrote);
+    assert_eq!(sim.state().await["counters"]["overlapping_requests"], 1);
+    let posts: Vec<Value> = sim
+        .log()
+        .await
+        .into_iter()
+        .filter(|q| q["method"] == "POST")
+        .collect();
+    let statuses: Vec<&Value> = posts.iter().map(|q| &q["status"]).collect();
+    assert_eq!(
+        statuses,
+        vec![&json!(202), &json!(409), &json!(202)],
+        "{posts:?}"
+    );
+    assert_eq!(posts[2]["body"]["user_names"], json!(["carol"]));
+
+    // A refusal that outlasts the timeout is a Timeout, not the 409.
+    let r = client
+        .write_when_idle(
+            Write::Sync(&update(&["dave"], &[])),
+            P,
+            C,
+            Duration::from_millis(20),
+            Duration::from_millis(20),
+            Duration::from_millis(50),
+            &mut wrote,
             &cancel,
         )
         .await;

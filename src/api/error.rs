@@ -64,6 +64,24 @@ impl ApiError {
         )
     }
 
+    /// The write was refused because a synchronization is running on the cluster: HTTP
+    /// 409, or an error message that says so (MRS documents no code for it). Such a write
+    /// can be sent again once the sync ends.
+    pub fn is_sync_running(&self) -> bool {
+        let ApiError::Api {
+            status, message, ..
+        } = self
+        else {
+            return false;
+        };
+        let m = message.to_ascii_lowercase();
+        *status == 409
+            || (m.contains("synchroniz")
+                && ["running", "in progress", "already", "ongoing"]
+                    .iter()
+                    .any(|w| m.contains(w)))
+    }
+
     pub fn is_cluster_not_found(&self) -> bool {
         matches!(self, ApiError::ClusterNotFound { .. })
     }
@@ -350,5 +368,18 @@ mod tests {
         assert!(!s.contains('\n'));
         assert!(e.is_auth() && !e.is_retryable());
         assert!(ApiError::from_response(429, b"", None).is_retryable());
+    }
+
+    #[test]
+    fn a_running_sync_is_recognised_by_status_or_message() {
+        let body = br#"{"error_code":"MRS.SIM.409","error_msg":"a synchronization is already running on this cluster"}"#;
+        assert!(ApiError::from_response(409, body, rid()).is_sync_running());
+        let body = br#"{"error_code":"12000099","error_msg":"IAM synchronization is in progress"}"#;
+        assert!(ApiError::from_response(400, body, rid()).is_sync_running());
+        let body = br#"{"error_code":"12000001","error_msg":"bad request"}"#;
+        assert!(!ApiError::from_response(400, body, rid()).is_sync_running());
+        let body = br#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information"}"#;
+        assert!(!ApiError::from_response(401, body, rid()).is_sync_running());
+        assert!(!ApiError::Cancelled.is_sync_running());
     }
 }

@@ -18,7 +18,11 @@ usage: mrs-sim [--listen ADDR] --access-key AK --secret-key SK [--sync-delay-ms 
   --listen ADDR        address to listen on (default 127.0.0.1:8080; port 0 picks one)
   --access-key AK      access key requests must be signed with (env HW_ACCESS_KEY)
   --secret-key SK      secret key (env HW_SECRET_KEY)
-  --sync-delay-ms N    how long each synchronization runs (default 0)
+  --sync-delay-ms N    how long each synchronization runs (default 0). While one runs,
+                       a POST or DELETE on that cluster is refused with HTTP 409
+                       {\"error_code\":\"MRS.SIM.409\",\"error_msg\":\"a synchronization is
+                       already running on this cluster\"}, as a cautious client must
+                       expect of MRS (always on: MRS documents no queueing)
   --clusters a,b       the only cluster ids that exist (default: any)
   --directory FILE     IAM directory JSON: {\"users\": {\"alice\": [\"admins\"]}, \"groups\": [..]}
   --state-file FILE    load synced names at start, save them after each change
@@ -28,7 +32,8 @@ usage: mrs-sim [--listen ADDR] --access-key AK --secret-key SK [--sync-delay-ms 
                        asked, 900 s to 24 h; metadata 1 h)
   --metadata           serve ECS metadata credentials at /openstack/latest/securitykey
 
-The first line on stdout is `listening on http://HOST:PORT`.";
+The first line on stdout is `listening on http://HOST:PORT`. GET /_sim/requests lists
+every call with its JSON body, so each POST's and DELETE's names can be checked.";
 
 struct Args {
     listen: String,

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod credentials;
+pub mod desk;
 pub mod docs;
 pub mod iam_names;
 pub mod iam_sync;

@@ -1,5 +1,5 @@
 //! What the provider holds once configured, shared with its resources and data sources:
-//! the region, the project, and one API client per MRS endpoint.
+//! the region, the project, one API client per MRS endpoint, and one desk per cluster.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{Client, ClientConfig, ProjectId};
 use crate::framework::Diagnostics;
+use crate::provider::desk::Desks;
 
 use super::endpoints::mrs_endpoint;
 
@@ -77,6 +78,8 @@ impl Configured {
 pub struct ProviderState {
     configured: RwLock<Option<Arc<Configured>>>,
     pub cancel: CancellationToken,
+    /// Every read, write and wait on a cluster goes through its desk.
+    pub desks: Desks,
 }
 
 impl ProviderState {
@@ -84,6 +87,7 @@ impl ProviderState {
         ProviderState {
             configured: RwLock::new(None),
             cancel,
+            desks: Desks::default(),
         }
     }
 

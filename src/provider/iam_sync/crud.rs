@@ -1,31 +1,24 @@
 //! What `mrs_iam_sync` does at each step, in lifecycle order: validate, plan, create,
 //! read, update, delete. Every step reads and writes the typed model.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::OwnedMutexGuard;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiError, Client, ClusterId, ProjectId, UpdateSyncRequest};
+use crate::api::{ApiError, ClusterId, ProjectId};
 use crate::framework::model::{Attr, IntoValue, Set};
 use crate::framework::timeouts::{self, human_duration};
 use crate::framework::{ApplyOutcome, AttributePath, Diagnostics, ReadOutcome, Value};
 use crate::provider::config::ProviderState;
+use crate::provider::desk::{Desk, Outcome, Request};
 use crate::provider::ids::parse_at;
 
 use super::model::IamSyncModel;
-use super::names::{cancel_batches, plan_update, Names, UpdatePlan};
-use super::schema::{CLUSTER_ID, PROJECT_ID};
+use super::names::Names;
+use super::schema::{CLUSTER_ID, GROUP_NAMES, PROJECT_ID, USER_NAMES};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
-/// How often the sync status is polled while a sync runs. Short at first, because the
-/// simulator and small syncs finish fast, then backing off to spare the API.
-const POLL_FIRST: Duration = Duration::from_millis(50);
-const POLL_MAX: Duration = Duration::from_secs(2);
-/// Bound on the read that records the outcome of an apply. That read ignores StopProvider:
-/// after Ctrl-C the state must still say what the cluster holds, and Terraform waits for
-/// the apply to return, so it has to be short.
-const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 // ---------------------------------------------------------------- validate
 
@@ -54,7 +47,8 @@ pub fn validate_config(config: &Value, diags: &mut Diagnostics) {
 // ---------------------------------------------------------------- plan
 
 /// A new resource's region and project_id default to the provider's, and its ID follows
-/// from them.
+/// from them. Every planned resource declares its names on its cluster's desk, which
+/// then never cancels them on another's behalf and warns of names two resources declare.
 pub fn modify_plan(
     shared: &ProviderState,
     prior: &Value,
@@ -63,6 +57,7 @@ pub fn modify_plan(
     diags: &mut Diagnostics,
 ) {
     if !prior.is_null() {
+        declare(shared, planned, diags);
         return;
     }
     let (config, mut plan) = match (IamSyncModel::read(config), IamSyncModel::read(planned)) {
@@ -92,6 +87,47 @@ pub fn modify_plan(
         plan.id = Attr::Known(format!("{p}/{c}"));
     }
     *planned = plan.into_value();
+    declare(shared, planned, diags);
+}
+
+/// Declares a plan's names on its cluster's desk, with a warning on each kind of name
+/// that another resource planned in this process declares too.
+fn declare(shared: &ProviderState, planned: &Value, diags: &mut Diagnostics) {
+    let Ok(plan) = IamSyncModel::read(planned) else {
+        return;
+    };
+    if planned.is_null() || plan.all_sync() {
+        return;
+    }
+    // A plan whose cluster is not yet known declares its names when it is applied.
+    let Ok(Some(cluster)) = Cluster::of(shared, &plan) else {
+        return;
+    };
+    let overlap = cluster.desk.declare(&plan.names());
+    let users = Names {
+        users: overlap.users,
+        ..Names::default()
+    };
+    let groups = Names {
+        groups: overlap.groups,
+        ..Names::default()
+    };
+    for (attr, list) in [(USER_NAMES, users), (GROUP_NAMES, groups)] {
+        if list.is_empty() {
+            continue;
+        }
+        diags.warning_at(
+            AttributePath::attr(attr),
+            format!(
+                "Names declared by more than one mrs_iam_sync on MRS cluster {:?}",
+                cluster.target.cluster_id.as_str()
+            ),
+            format!(
+                "Another mrs_iam_sync resource in this configuration also declares {}. A name belongs to one resource per cluster: while both declare it, neither cancels it, but once one stops declaring it in a later run, that run cancels the name the other still declares. Keep each name in one resource.",
+                list.describe()
+            ),
+        );
+    }
 }
 
 // ---------------------------------------------------------------- create
@@ -216,33 +252,31 @@ pub async fn delete(shared: &ProviderState, prior_value: &Value) -> ApplyOutcome
         }
     };
     let timeout = timeouts::delete_or(&prior.timeouts, DEFAULT_TIMEOUT);
-    let deadline = Instant::now() + timeout;
     let all_sync = prior.all_sync();
-    let managed = prior.names();
-    let _guard = cluster.lock().await;
-    let result = async {
-        cluster.wait_idle(deadline).await?;
-        let remote = cluster.remote().await?;
-        let remove = if all_sync {
-            remote
-        } else {
-            managed.intersect(&remote)
-        };
-        let plan = UpdatePlan {
-            add: Names::default(),
-            remove,
-        };
-        let mut wrote = false;
-        cluster.send(&plan, false, deadline, &mut wrote).await
-    }
-    .await
-    .map_err(|e| configured_timeout(e, &cluster.target, timeout));
+    // A state created here (only an RPC client, not Terraform, destroys it in the same
+    // process) was declared by its own plan: that declaration must not keep its names.
+    let own = if cluster.desk.take_produced(&fingerprint(&prior)) {
+        prior.names()
+    } else {
+        Names::default()
+    };
+    let request = Request {
+        remove: prior.names(),
+        remove_all_synced: all_sync,
+        own,
+        timeout,
+        ..Request::default()
+    };
+    let outcome = cluster.desk.submit(request, cluster.cancel).await;
+    let result = outcome
+        .sent
+        .map_err(|e| configured_timeout(e, &cluster.target, timeout));
     match result {
         Ok(()) | Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
         Err(e) => {
             api_diag(&mut out.diags, "cancel the IAM sync", &cluster.target, &e);
             // Keep in state whatever is still synced, so nothing is lost.
-            if let Ok(remote) = cluster.remote_for_state().await {
+            if let Ok(remote) = outcome.remote {
                 if !all_sync {
                     out.state = prior.retain_synced(&remote).into_value();
                 }
@@ -283,29 +317,36 @@ async fn converge(
         }
     };
     let t = &cluster.target;
-    let deadline = Instant::now() + timeout;
     let desired = planned.names();
     let all_sync = planned.all_sync();
-    let _guard = cluster.lock().await;
-
-    let mut wrote = false;
-    let sent = async {
-        cluster.wait_idle(deadline).await?;
-        let remote = cluster.remote().await?;
-        let plan = plan_update(prior_managed, &desired, &remote);
-        cluster.send(&plan, all_sync, deadline, &mut wrote).await
-    }
-    .await
-    .map_err(|e| configured_timeout(e, t, timeout));
+    // Declared again here: the plan may not have known the names or the cluster.
+    cluster.desk.declare_undeclared(&desired);
+    let request = Request {
+        add: desired.minus(prior_managed),
+        all_sync,
+        remove: prior_managed.minus(&desired),
+        remove_all_synced: false,
+        own: Names::default(),
+        timeout,
+    };
+    let Outcome {
+        sent,
+        wrote,
+        kept,
+        remote,
+    } = cluster.desk.submit(request, cluster.cancel).await;
+    let sent = sent.map_err(|e| configured_timeout(e, t, timeout));
     if let Err(e) = &sent {
         api_diag(&mut out.diags, action, t, e);
     }
+    // A name whose cancel was dropped belongs to the resource that declares it now.
+    let prior_managed = &prior_managed.minus(&kept);
 
     // Record what is true now. If the cluster cannot be read, assume every name sent
     // may have been added and nothing cancelled: a name wrongly kept in state is
     // dropped by the next refresh, whereas a name wrongly dropped would stay synced
     // and unmanaged.
-    let remote = match cluster.remote_for_state().await {
+    let remote = match remote {
         Ok(r) => r,
         Err(e) => {
             if sent.is_ok() {
@@ -358,8 +399,22 @@ async fn converge(
         out.state = Value::Null;
         return out;
     }
+    cluster.desk.produced(fingerprint(&state));
     out.state = state.into_value();
     out
+}
+
+/// Identifies a state by everything it records, to tell a destroy of a state created in
+/// this process from one of a state that an earlier run created.
+fn fingerprint(m: &IamSyncModel) -> String {
+    format!(
+        "{:?} {:?} {:?} {} {:?}",
+        m.region.known(),
+        m.project_id.known(),
+        m.cluster_id.known(),
+        m.all_sync(),
+        m.names()
+    )
 }
 
 /// Where a resource lives.
@@ -384,9 +439,9 @@ impl Target {
     }
 }
 
-/// One cluster as the steps talk to it: its API client, and the token StopProvider cancels.
+/// One cluster as the steps talk to it: its desk, and the token StopProvider cancels.
 pub struct Cluster<'a> {
-    pub client: Client,
+    pub desk: Arc<Desk>,
     pub target: Target,
     cancel: &'a CancellationToken,
 }
@@ -401,98 +456,18 @@ impl<'a> Cluster<'a> {
 
     pub fn at(shared: &'a ProviderState, target: Target) -> Result<Cluster<'a>, Diagnostics> {
         let client = shared.configured()?.client(target.region.as_deref())?;
+        let desk = shared
+            .desks
+            .desk(&client, &target.project_id, &target.cluster_id);
         Ok(Cluster {
-            client,
+            desk,
             target,
             cancel: &shared.cancel,
         })
     }
 
-    async fn lock(&self) -> OwnedMutexGuard<()> {
-        self.client
-            .lock_cluster(&self.target.project_id, &self.target.cluster_id)
-            .await
-    }
-
-    /// Waits until the cluster reports no sync running, polling with backoff.
-    async fn wait_idle(&self, deadline: Instant) -> Result<(), ApiError> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        self.client
-            .wait_until_idle(
-                &self.target.project_id,
-                &self.target.cluster_id,
-                POLL_FIRST,
-                POLL_MAX,
-                remaining,
-                self.cancel,
-            )
-            .await
-    }
-
     pub async fn remote(&self) -> Result<Names, ApiError> {
-        self.client
-            .show_sync(
-                &self.target.project_id,
-                &self.target.cluster_id,
-                self.cancel,
-            )
-            .await
-            .map(Names::from_remote)
-    }
-
-    /// The names synced now, for recording an apply's outcome: not cancelled by
-    /// StopProvider, but bounded by FINAL_READ_TIMEOUT.
-    async fn remote_for_state(&self) -> Result<Names, ApiError> {
-        let uncancelled = CancellationToken::new();
-        let read = self.client.show_sync(
-            &self.target.project_id,
-            &self.target.cluster_id,
-            &uncancelled,
-        );
-        match tokio::time::timeout(FINAL_READ_TIMEOUT, read).await {
-            Ok(r) => r.map(Names::from_remote),
-            Err(_) => Err(ApiError::Timeout {
-                message: format!(
-                    "reading the synced names of cluster {} took over {}",
-                    self.target.cluster_id,
-                    human_duration(FINAL_READ_TIMEOUT)
-                ),
-            }),
-        }
-    }
-
-    /// Sends the calls of `plan` and waits for the last sync to end. The caller has just
-    /// seen the cluster idle while holding its lock, so only later calls wait first.
-    /// Sets `wrote` once a POST or DELETE has gone out, whatever its answer: from then on
-    /// the cluster may have changed even if the call seemed to fail.
-    async fn send(
-        &self,
-        plan: &UpdatePlan,
-        all_sync: bool,
-        deadline: Instant,
-        wrote: &mut bool,
-    ) -> Result<(), ApiError> {
-        let (p, c) = (&self.target.project_id, &self.target.cluster_id);
-        if all_sync || !plan.add.is_empty() {
-            let body = UpdateSyncRequest {
-                is_all_sync: all_sync,
-                user_names: plan.add.users.iter().cloned().collect(),
-                group_names: plan.add.groups.iter().cloned().collect(),
-            };
-            *wrote = true;
-            self.client.update_sync(p, c, &body, self.cancel).await?;
-        }
-        for batch in cancel_batches(&plan.remove) {
-            if *wrote {
-                self.wait_idle(deadline).await?;
-            }
-            *wrote = true;
-            self.client.cancel_sync(p, c, &batch, self.cancel).await?;
-        }
-        if *wrote {
-            self.wait_idle(deadline).await?;
-        }
-        Ok(())
+        self.desk.read(self.cancel).await
     }
 }
 
