@@ -13,7 +13,7 @@ use crate::framework::{ApplyOutcome, AttributePath, Diagnostics, ReadOutcome, Va
 use crate::provider::config::ProviderState;
 use crate::provider::ids::parse_at;
 
-use super::model::IamSyncModel;
+use super::model::{IamSyncModel, IamSyncPrivate};
 use super::names::{cancel_batches, plan_update, Names, UpdatePlan};
 use super::schema::{CLUSTER_ID, PROJECT_ID};
 
@@ -92,7 +92,11 @@ pub fn modify_plan(
 
 // ---------------------------------------------------------------- create
 
-pub async fn create(shared: &ProviderState, planned: &Value) -> ApplyOutcome {
+pub async fn create(
+    shared: &ProviderState,
+    planned: &Value,
+    private: &mut Vec<u8>,
+) -> ApplyOutcome {
     let planned = match IamSyncModel::read(planned) {
         Ok(m) => m,
         Err(diags) => {
@@ -103,7 +107,7 @@ pub async fn create(shared: &ProviderState, planned: &Value) -> ApplyOutcome {
         }
     };
     let timeout = timeouts::create_or(&planned.timeouts, DEFAULT_TIMEOUT);
-    converge(
+    let (out, pending) = converge(
         shared,
         &planned,
         &Names::default(),
@@ -111,20 +115,31 @@ pub async fn create(shared: &ProviderState, planned: &Value) -> ApplyOutcome {
         timeout,
         "sync IAM names",
     )
-    .await
+    .await;
+    *private = IamSyncPrivate {
+        pending,
+        ..IamSyncPrivate::default()
+    }
+    .encode();
+    out
 }
 
 // ---------------------------------------------------------------- read
 
-pub async fn read(shared: &ProviderState, state: &Value) -> ReadOutcome {
+/// Names pending from a wait that ran out stay in the state while the cluster still
+/// synchronizes (a refresh does not wait: a plan must stay quick); once it is idle, the
+/// state keeps those that synced and they are no longer pending.
+pub async fn read(shared: &ProviderState, state: &Value, private: &mut Vec<u8>) -> ReadOutcome {
     let mut out = ReadOutcome {
         state: state.clone(),
         diags: Diagnostics::new(),
     };
-    let state = match IamSyncModel::read(state) {
-        Ok(m) => m,
-        Err(d) => {
-            out.diags = d;
+    let (state, mut record) = match (IamSyncModel::read(state), IamSyncPrivate::decode(private)) {
+        (Ok(m), Ok(p)) => (m, p),
+        (a, b) => {
+            for d in [a.err(), b.err()].into_iter().flatten() {
+                out.diags.extend(d);
+            }
             return out;
         }
     };
@@ -136,8 +151,39 @@ pub async fn read(shared: &ProviderState, state: &Value) -> ReadOutcome {
             return out;
         }
     };
+    let mut still_pending = Names::default();
+    if !record.pending.is_empty() {
+        let t = &cluster.target;
+        match cluster
+            .client
+            .sync_status(&t.project_id, &t.cluster_id, cluster.cancel)
+            .await
+        {
+            Ok(false) => {}
+            Ok(true) => {
+                out.diags.warning(
+                    format!("Names still pending on MRS cluster {:?}", t.cluster_id.as_str()),
+                    format!(
+                        "{} were sent to be synced and the cluster is still synchronizing. The state keeps them, so the next apply waits for the sync and destroy cancels them.",
+                        record.pending.describe()
+                    ),
+                );
+                still_pending = record.pending.clone();
+            }
+            Err(e) => {
+                api_diag(&mut out.diags, "read the sync status", t, &e);
+                return out;
+            }
+        }
+    }
     match cluster.remote().await {
-        Ok(remote) => out.state = state.retain_synced(&remote).into_value(),
+        Ok(remote) => {
+            out.state = state
+                .retain_synced(&remote.union(&still_pending))
+                .into_value();
+            record.pending = still_pending;
+            *private = record.encode();
+        }
         Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
         Err(e) => api_diag(&mut out.diags, "read the synced names", &cluster.target, &e),
     }
@@ -146,19 +192,22 @@ pub async fn read(shared: &ProviderState, state: &Value) -> ReadOutcome {
 
 // ---------------------------------------------------------------- update
 
+/// `private` holds the plan's record: names it released are dropped without a DELETE.
 pub async fn update(
     shared: &ProviderState,
     prior_value: &Value,
     planned_value: &Value,
+    private: &mut Vec<u8>,
 ) -> ApplyOutcome {
-    let (prior, planned) = match (
+    let (prior, planned, record) = match (
         IamSyncModel::read(prior_value),
         IamSyncModel::read(planned_value),
+        IamSyncPrivate::decode(private),
     ) {
-        (Ok(prior), Ok(planned)) => (prior, planned),
-        (a, b) => {
+        (Ok(prior), Ok(planned), Ok(record)) => (prior, planned, record),
+        (a, b, c) => {
             let mut diags = Diagnostics::new();
-            for d in [a.err(), b.err()].into_iter().flatten() {
+            for d in [a.err(), b.err(), c.err()].into_iter().flatten() {
                 diags.extend(d);
             }
             return ApplyOutcome {
@@ -167,36 +216,57 @@ pub async fn update(
             };
         }
     };
-    if planned.all_sync() {
-        // Only timeouts can change without replacement: nothing to send.
+    if planned.all_sync() && prior.all_sync() {
+        // Only timeouts can change: nothing to send.
         return ApplyOutcome {
             state: planned_value.clone(),
             diags: Diagnostics::new(),
         };
     }
+    // Turning is_all_sync on manages every synced name, so no listed name is cancelled.
+    let prior_managed = if planned.all_sync() {
+        Names::default()
+    } else {
+        prior.names().minus(&record.released)
+    };
+    let prior_kept = prior.clone().with_names(&prior_managed);
     let timeout = timeouts::update_or(&planned.timeouts, DEFAULT_TIMEOUT);
-    converge(
+    let (out, pending) = converge(
         shared,
         &planned,
-        &prior.names(),
-        Some(&prior),
+        &prior_managed,
+        Some(&prior_kept),
         timeout,
         "update IAM names",
     )
-    .await
+    .await;
+    // Whatever was adopted is now declared by the configuration, or was released.
+    *private = IamSyncPrivate {
+        pending,
+        ..IamSyncPrivate::default()
+    }
+    .encode();
+    out
 }
 
 // ---------------------------------------------------------------- delete
 
-pub async fn delete(shared: &ProviderState, prior_value: &Value) -> ApplyOutcome {
+/// Cancels, then reads the cluster again: names it still lists keep the resource, since
+/// an accepted DELETE is not proof that they went.
+pub async fn delete(shared: &ProviderState, prior_value: &Value, private: &[u8]) -> ApplyOutcome {
     let mut out = ApplyOutcome {
         state: prior_value.clone(),
         diags: Diagnostics::new(),
     };
-    let prior = match IamSyncModel::read(prior_value) {
-        Ok(m) => m,
-        Err(d) => {
-            out.diags = d;
+    let (prior, record) = match (
+        IamSyncModel::read(prior_value),
+        IamSyncPrivate::decode(private),
+    ) {
+        (Ok(m), Ok(p)) => (m, p),
+        (a, b) => {
+            for d in [a.err(), b.err()].into_iter().flatten() {
+                out.diags.extend(d);
+            }
             return out;
         }
     };
@@ -228,19 +298,42 @@ pub async fn delete(shared: &ProviderState, prior_value: &Value) -> ApplyOutcome
             add: Names::default(),
             remove,
         };
-        let mut wrote = false;
-        cluster.send(&plan, false, deadline, &mut wrote).await
+        let (mut wrote, mut posted) = (false, None);
+        cluster
+            .send(&plan, false, deadline, &mut wrote, &mut posted)
+            .await?;
+        if !wrote {
+            return Ok(Names::default());
+        }
+        cluster
+            .remote()
+            .await
+            .map(|after| plan.remove.intersect(&after))
     }
     .await
     .map_err(|e| configured_timeout(e, &cluster.target, timeout));
     match result {
-        Ok(()) | Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
+        Ok(lingering) if !lingering.is_empty() => {
+            let t = &cluster.target;
+            out.diags.error(
+                format!("Some names are still synced to MRS cluster {:?}", t.cluster_id.as_str()),
+                format!(
+                    "MRS accepted the cancellation but still lists {}. The resource stays in the state with exactly these names, so the next destroy tries again.",
+                    lingering.describe()
+                ),
+            );
+            if !all_sync {
+                out.state = prior.with_names(&lingering).into_value();
+            }
+        }
+        Ok(_) | Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
         Err(e) => {
             api_diag(&mut out.diags, "cancel the IAM sync", &cluster.target, &e);
-            // Keep in state whatever is still synced, so nothing is lost.
+            // Keep in state whatever is still synced or may still sync, so nothing is lost.
             if let Ok(remote) = cluster.remote_for_state().await {
                 if !all_sync {
-                    out.state = prior.retain_synced(&remote).into_value();
+                    let kept = remote.union(&record.pending);
+                    out.state = prior.retain_synced(&kept).into_value();
                 }
             }
         }
@@ -251,7 +344,8 @@ pub async fn delete(shared: &ProviderState, prior_value: &Value) -> ApplyOutcome
 // ---------------------------------------------------------------- shared by the steps
 
 /// Brings the cluster to the names `planned` lists from `prior_managed`, and returns the
-/// state that is then true remotely, with diagnostics for what failed.
+/// state that is then true remotely, with diagnostics for what failed, and the names sent
+/// whose sync had not ended when the apply gave up (the state lists them too).
 async fn converge(
     shared: &ProviderState,
     planned: &IamSyncModel,
@@ -259,7 +353,7 @@ async fn converge(
     prior: Option<&IamSyncModel>,
     timeout: Duration,
     action: &str,
-) -> ApplyOutcome {
+) -> (ApplyOutcome, Names) {
     let mut out = ApplyOutcome {
         state: prior.map_or(Value::Null, |p| p.clone().into_value()),
         diags: Diagnostics::new(),
@@ -271,11 +365,11 @@ async fn converge(
                 "Unknown project or cluster",
                 "project_id and cluster_id must be known when applying. Set project_id on the resource or the provider (HW_PROJECT_ID).",
             );
-            return out;
+            return (out, Names::default());
         }
         Err(d) => {
             out.diags = d;
-            return out;
+            return (out, Names::default());
         }
     };
     let t = &cluster.target;
@@ -284,18 +378,36 @@ async fn converge(
     let all_sync = planned.all_sync();
     let _guard = cluster.lock().await;
 
-    let mut wrote = false;
+    let (mut wrote, mut posted) = (false, None);
     let sent = async {
         cluster.wait_idle(deadline).await?;
         let remote = cluster.remote().await?;
         let plan = plan_update(prior_managed, &desired, &remote);
-        cluster.send(&plan, all_sync, deadline, &mut wrote).await
+        cluster
+            .send(&plan, all_sync, deadline, &mut wrote, &mut posted)
+            .await
     }
     .await
     .map_err(|e| configured_timeout(e, t, timeout));
-    if let Err(e) = &sent {
-        api_diag(&mut out.diags, action, t, e);
-    }
+    // Names of an accepted POST that the cluster does not list yet: the sync goes on in
+    // the cluster after the apply gives up, so they are recorded rather than forgotten.
+    let pending_of = |remote: &Names| match (&sent, &posted) {
+        (Err(ApiError::Timeout { .. }), Some(add)) => add.minus(remote),
+        _ => Names::default(),
+    };
+    let report = |diags: &mut Diagnostics, pending: &Names| {
+        if let Err(e) = &sent {
+            if pending.is_empty() {
+                api_diag(diags, action, t, e);
+            } else {
+                let goes_on = format!(
+                    "MRS accepted the request, and the sync of {} goes on in the cluster after this apply. The state records them as pending: the next refresh waits for their sync to end, and destroy cancels them.",
+                    pending.describe()
+                );
+                api_diag_with(diags, action, t, e, &goes_on);
+            }
+        }
+    };
 
     // Record what is true now. If the cluster cannot be read, assume every name sent
     // may have been added and nothing cancelled: a name wrongly kept in state is
@@ -304,6 +416,8 @@ async fn converge(
     let remote = match cluster.remote_for_state().await {
         Ok(r) => r,
         Err(e) => {
+            let pending = pending_of(&Names::default());
+            report(&mut out.diags, &pending);
             if sent.is_ok() {
                 api_diag(&mut out.diags, "read the synced names", t, &e);
             }
@@ -313,14 +427,19 @@ async fn converge(
                 prior_managed.clone()
             };
             if prior.is_none() && maybe.is_empty() {
-                return out;
+                return (out, pending);
             }
             out.state = planned.clone().with_names(&maybe).into_value();
-            return out;
+            return (out, pending);
         }
     };
+    let pending = pending_of(&remote);
+    report(&mut out.diags, &pending);
     // Names cancelled unsuccessfully are still synced and still ours, so they stay.
-    let keep = desired.union(prior_managed).intersect(&remote);
+    let keep = desired
+        .union(prior_managed)
+        .intersect(&remote)
+        .union(&pending);
     let mut state = planned.clone().with_names(&keep);
     state.id = Attr::Known(format!("{}/{}", t.project_id, t.cluster_id));
     if sent.is_ok() {
@@ -348,14 +467,15 @@ async fn converge(
     if out.diags.has_errors() && prior.is_none() && keep.is_empty() && !all_sync {
         // A failed create that left nothing synced leaves nothing to record.
         out.state = Value::Null;
-        return out;
+        return (out, pending);
     }
-    if all_sync && sent.is_err() && prior.is_none() {
+    // A full sync whose POST was accepted goes on: destroy must be able to cancel it.
+    if all_sync && sent.is_err() && prior.is_none() && posted.is_none() {
         out.state = Value::Null;
-        return out;
+        return (out, pending);
     }
     out.state = state.into_value();
-    out
+    (out, pending)
 }
 
 /// Where a resource lives.
@@ -460,13 +580,15 @@ impl<'a> Cluster<'a> {
     /// Sends the calls of `plan` and waits for the last sync to end. The caller has just
     /// seen the cluster idle while holding its lock, so only later calls wait first.
     /// Sets `wrote` once a POST or DELETE has gone out, whatever its answer: from then on
-    /// the cluster may have changed even if the call seemed to fail.
+    /// the cluster may have changed even if the call seemed to fail. Sets `posted` to the
+    /// names of a POST MRS accepted: their sync runs on even if the wait for it ends.
     async fn send(
         &self,
         plan: &UpdatePlan,
         all_sync: bool,
         deadline: Instant,
         wrote: &mut bool,
+        posted: &mut Option<Names>,
     ) -> Result<(), ApiError> {
         let (p, c) = (&self.target.project_id, &self.target.cluster_id);
         if all_sync || !plan.add.is_empty() {
@@ -477,6 +599,7 @@ impl<'a> Cluster<'a> {
             };
             *wrote = true;
             self.client.update_sync(p, c, &body, self.cancel).await?;
+            *posted = Some(plan.add.clone());
         }
         for batch in cancel_batches(&plan.remove) {
             if *wrote {
@@ -493,6 +616,11 @@ impl<'a> Cluster<'a> {
 }
 
 pub fn api_diag(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError) {
+    api_diag_with(d, action, t, e, "")
+}
+
+/// `api_diag` with `more` said before the advice.
+fn api_diag_with(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError, more: &str) {
     let advice = match e {
         ApiError::ClusterNotFound { .. } => "Check cluster_id and project_id, and that the cluster still exists.",
         ApiError::Timeout { .. } => "The sync may still be running: run terraform apply again later, or raise the timeouts.",
@@ -502,9 +630,14 @@ pub fn api_diag(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError) {
         _ if e.is_auth() => "Check access_key, secret_key and security_token, and that they may use MRS in this project.",
         _ => "Run terraform apply again; if it keeps failing, give the request ID to Huawei Cloud support.",
     };
+    let more = if more.is_empty() {
+        String::new()
+    } else {
+        format!("{more}\n\n")
+    };
     d.error(
         format!("Cannot {action} on MRS cluster {:?}", t.cluster_id.as_str()),
-        format!("{e}\n\n{advice}"),
+        format!("{e}\n\n{more}{advice}"),
     );
 }
 
