@@ -401,7 +401,7 @@ async fn converge(
                 api_diag(diags, action, t, e);
             } else {
                 let goes_on = format!(
-                    "MRS accepted the request, and the sync of {} goes on in the cluster after this apply. The state records them as pending: the next refresh waits for their sync to end, and destroy cancels them.",
+                    "MRS accepted the request, and the sync of {} goes on in the cluster after this apply. The state records them as pending: the next apply waits for their sync to end, and destroy cancels them.",
                     pending.describe()
                 );
                 api_diag_with(diags, action, t, e, &goes_on);
