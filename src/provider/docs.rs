@@ -89,6 +89,7 @@ fn page(
     schema: &Schema,
     example_tf: Option<String>,
     import: Option<String>,
+    guide: Option<String>,
 ) -> String {
     let first_sentence = schema
         .block
@@ -111,6 +112,12 @@ fn page(
         s.push_str("\n## Import\n\nImport is supported using the following syntax:\n\n");
         s.push_str(&example(&sh, "shell"));
     }
+    // A hand-written section (markdown from examples/) for what a schema cannot say.
+    if let Some(md) = guide {
+        s.push('\n');
+        s.push_str(md.trim_end());
+        s.push('\n');
+    }
     s
 }
 
@@ -126,6 +133,7 @@ pub fn render(read_example: &dyn Fn(&str) -> Option<String>) -> Vec<DocPage> {
                 &config::schema(),
                 read_example("provider/provider.tf"),
                 None,
+                None,
             ),
         },
         DocPage {
@@ -137,6 +145,7 @@ pub fn render(read_example: &dyn Fn(&str) -> Option<String>) -> Vec<DocPage> {
                 &iam_sync::schema(),
                 read_example("resources/mrs_iam_sync/resource.tf"),
                 read_example("resources/mrs_iam_sync/import.sh"),
+                read_example("resources/mrs_iam_sync/adopting.md"),
             ),
         },
         DocPage {
@@ -147,6 +156,7 @@ pub fn render(read_example: &dyn Fn(&str) -> Option<String>) -> Vec<DocPage> {
                 "mrs_iam_sync_users (Data Source)",
                 &iam_sync_users::schema(),
                 read_example("data-sources/mrs_iam_sync_users/data-source.tf"),
+                None,
                 None,
             ),
         },
