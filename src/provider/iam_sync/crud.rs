@@ -134,15 +134,16 @@ pub async fn read(shared: &ProviderState, state: &Value, private: &mut Vec<u8>) 
         state: state.clone(),
         diags: Diagnostics::new(),
     };
-    let (state, mut record) = match (IamSyncModel::read(state), IamSyncPrivate::decode(private)) {
-        (Ok(m), Ok(p)) => (m, p),
-        (a, b) => {
-            for d in [a.err(), b.err()].into_iter().flatten() {
-                out.diags.extend(d);
-            }
+    let state = match IamSyncModel::read(state) {
+        Ok(m) => m,
+        Err(d) => {
+            out.diags = d;
             return out;
         }
     };
+    // Bytes this provider did not write are left as they are: a refresh has no names to
+    // release or cancel, so only the plan and the apply need to understand them.
+    let mut record = IamSyncPrivate::decode(private).unwrap_or_default();
     let cluster = match Cluster::of(shared, &state) {
         Ok(Some(c)) => c,
         Ok(None) => return out,
@@ -181,8 +182,10 @@ pub async fn read(shared: &ProviderState, state: &Value, private: &mut Vec<u8>) 
             out.state = state
                 .retain_synced(&remote.union(&still_pending))
                 .into_value();
-            record.pending = still_pending;
-            *private = record.encode();
+            if record.pending != still_pending {
+                record.pending = still_pending;
+                *private = record.encode();
+            }
         }
         Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
         Err(e) => api_diag(&mut out.diags, "read the synced names", &cluster.target, &e),

@@ -21,12 +21,20 @@ pub struct ImportTarget {
 
 const FORMS: &str = "Use one of:\n  CLUSTER_ID                     (the provider's project_id and region)\n  PROJECT_ID/CLUSTER_ID          (the provider's region)\n  REGION/PROJECT_ID/CLUSTER_ID";
 
-/// Region names are lower-case words joined by `-`, like `cn-north-4`.
+/// Region names are two or more lower-case words joined by `-`, like `cn-north-4`; the
+/// `-` also keeps `PROJECT_ID/CLUSTER_ID/typo` from reading as a region.
 fn region_ok(r: &str) -> bool {
-    !r.is_empty()
-        && r.len() <= 64
-        && r.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    let words: Vec<&str> = r.split('-').collect();
+    r.len() <= 64
+        && words.len() >= 2
+        && words
+            .first()
+            .is_some_and(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+        && words.iter().all(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 /// `CLUSTER_ID` (with the provider's project), `PROJECT_ID/CLUSTER_ID` or
@@ -52,7 +60,7 @@ pub fn parse_import_id(
     if let Some(r) = region {
         if !region_ok(r) {
             return Err(bad(format!(
-                "The region {r:?} must be lower-case letters, digits and `-`, like `cn-north-4`."
+                "The region {r:?} must be lower-case words joined by `-`, like `cn-north-4`."
             )));
         }
     }
@@ -221,7 +229,18 @@ mod tests {
             at(None, "p1", "c_1")
         );
         for bad in [
-            "c1", "/c", "p/", "p-x/c", "p/c d", "", "r/p/c/d", "R!/p/c", "/p/c",
+            "c1",
+            "/c",
+            "p/",
+            "p-x/c",
+            "p/c d",
+            "",
+            "r/p/c/d",
+            "R!/p/c",
+            "/p/c",
+            "p1/c1/extra",
+            "cn-/p/c",
+            "4-north/p/c",
         ] {
             assert!(parse_import_id(bad, None).is_err(), "{bad}");
         }
