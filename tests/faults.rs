@@ -369,19 +369,27 @@ fn a_sync_that_never_finishes_is_bounded_by_the_create_timeout() {
         &tf,
         &sim,
         vec![
-            Step::apply(config("c1", &["bob"], &[], "create = \"2s\""))
-                .expect_error("still synchronizing when the 2s timeout ran out")
-                .check(|r| {
-                    let text = r.text();
-                    assert!(text.contains("The sync may still be running"), "{text}");
-                    assert!(r.elapsed < Duration::from_secs(30), "took {:?}", r.elapsed);
-                    // The sync is accepted but not finished: nothing is synced yet, so
-                    // nothing is recorded, and the plan still wants to create it.
-                    assert!(r.sim().state()["clusters"][0]["is_synchronizing"] == true);
-                    assert!(remote(r.sim(), "c1").0.is_empty());
-                    assert_eq!(state_names(r.tf), None);
-                    assert_eq!(r.tf.plan_exit_code(), 2);
-                }),
+            Step::apply(config(
+                "c1",
+                &["bob"],
+                &[],
+                "create = \"2s\"\n    delete = \"2s\"",
+            ))
+            .expect_error("still synchronizing when the 2s timeout ran out")
+            .check(|r| {
+                let text = r.text();
+                assert!(text.contains("The sync may still be running"), "{text}");
+                let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert!(words.contains("goes on in the cluster"), "{text}");
+                assert!(r.elapsed < Duration::from_secs(30), "took {:?}", r.elapsed);
+                // The sync is accepted but not finished: nothing is synced yet, but bob
+                // may sync, so the state records him (pending; issue 14), and the plan
+                // replaces the failed create.
+                assert!(r.sim().state()["clusters"][0]["is_synchronizing"] == true);
+                assert!(remote(r.sim(), "c1").0.is_empty());
+                assert_eq!(state_names(r.tf), Some((set(&["bob"]), set(&[]))));
+                assert_eq!(r.tf.plan_exit_code(), 2);
+            }),
             // Applying again while that sync runs waits (bounded again) and sends nothing.
             Step::reapply()
                 .expect_error("still synchronizing when the 2s timeout ran out")

@@ -438,11 +438,14 @@ fn full_sync_syncs_the_directory_and_destroy_cancels_everything() {
                 let all = r.attrs("mrs_iam_sync.all");
                 assert!(all["user_names"].is_null() && all["group_names"].is_null());
             }),
-            // Switching to a name list replaces the resource: the full sync is cancelled
-            // first.
+            // Switching to a name list is an in-place update (issue 14): it cancels
+            // nothing, and from then on the resource manages only the listed names.
             Step::plan_only(config(&sync("all", "c1", &["bob"], &[])))
                 .expect_non_empty_plan()
-                .check(|r| assert!(r.out.stdout.contains("must be replaced"), "{}", r.out.stdout)),
+                .check(|r| {
+                    assert!(r.out.stdout.contains("update in-place"), "{}", r.out.stdout);
+                    assert!(!r.out.stdout.contains("must be replaced"), "{}", r.out.stdout);
+                }),
             Step::destroy().check(|r| assert_eq!(r.sim().names("c1"), (v(&[]), v(&[])))),
         ],
     );

@@ -1,5 +1,5 @@
-//! Fuzzes the import-ID parser: any string gives an ID pair or an "Invalid import ID"
-//! diagnostic; an accepted pair is what the string said, and parses back to itself.
+//! Fuzzes the import-ID parser: any string gives an import target or an "Invalid import
+//! ID" diagnostic; an accepted target is what the string said, and parses back to itself.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,20 +13,32 @@ fuzz_target!(|data: &[u8]| {
     let provider_project = ProjectId::parse("proj0001").ok();
     for default in [None, provider_project.as_ref()] {
         match parse_import_id(id, default) {
-            Ok((p, c)) => {
+            Ok(t) => {
                 // The parts are the ID's own text, which the API's ID types accept again.
-                let expected = match id.split_once('/') {
-                    Some((pp, cc)) => (pp.to_string(), cc.to_string()),
-                    None => match default {
-                        Some(d) => (d.to_string(), id.to_string()),
+                let parts: Vec<&str> = id.split('/').collect();
+                let expected = match parts.as_slice() {
+                    [c] => match default {
+                        Some(d) => (None, d.to_string(), c.to_string()),
                         None => panic!("{id:?} accepted without a project"),
                     },
+                    [p, c] => (None, p.to_string(), c.to_string()),
+                    [r, p, c] => (Some(r.to_string()), p.to_string(), c.to_string()),
+                    _ => panic!("{id:?} accepted with {} parts", parts.len()),
                 };
-                assert_eq!((p.to_string(), c.to_string()), expected);
-                assert_eq!(ProjectId::parse(p.as_str()).as_ref(), Ok(&p));
-                assert_eq!(ClusterId::parse(c.as_str()).as_ref(), Ok(&c));
-                let again = parse_import_id(&format!("{p}/{c}"), None).ok();
-                assert_eq!(again, Some((p, c)));
+                let got = (
+                    t.region.clone(),
+                    t.project_id.to_string(),
+                    t.cluster_id.to_string(),
+                );
+                assert_eq!(got, expected);
+                assert_eq!(ProjectId::parse(t.project_id.as_str()).as_ref(), Ok(&t.project_id));
+                assert_eq!(ClusterId::parse(t.cluster_id.as_str()).as_ref(), Ok(&t.cluster_id));
+                let full = match &t.region {
+                    Some(r) => format!("{r}/{}/{}", t.project_id, t.cluster_id),
+                    None => format!("{}/{}", t.project_id, t.cluster_id),
+                };
+                let again = parse_import_id(&full, None).ok();
+                assert_eq!(again, Some(t));
             }
             Err(d) => {
                 let summaries: Vec<_> = d.iter().map(|x| x.summary.as_str()).collect();

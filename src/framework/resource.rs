@@ -24,6 +24,10 @@ pub struct ReadOutcome {
     pub diags: Diagnostics,
 }
 
+/// Each method that Terraform passes private bytes to gets them as `private`: on entry
+/// what Terraform stored for this instance (for an apply: what the plan returned), on
+/// return what it stores next. Terraform keeps them opaquely per instance, so a resource
+/// records there what its state cannot show; leaving them untouched keeps them.
 #[async_trait]
 pub trait Resource: Send + Sync {
     /// The full type name, e.g. `mrs_iam_sync`.
@@ -41,18 +45,26 @@ pub trait Resource: Send + Sync {
         _prior: &Value,
         _config: &Value,
         _planned: &mut Value,
+        _private: &mut Vec<u8>,
         _diags: &mut Diagnostics,
     ) {
     }
 
-    async fn create(&self, planned: &Value, config: &Value) -> ApplyOutcome;
-    async fn read(&self, state: &Value) -> ReadOutcome;
-    async fn update(&self, prior: &Value, planned: &Value, config: &Value) -> ApplyOutcome;
+    async fn create(&self, planned: &Value, config: &Value, private: &mut Vec<u8>) -> ApplyOutcome;
+    async fn read(&self, state: &Value, private: &mut Vec<u8>) -> ReadOutcome;
+    async fn update(
+        &self,
+        prior: &Value,
+        planned: &Value,
+        config: &Value,
+        private: &mut Vec<u8>,
+    ) -> ApplyOutcome;
     /// Returns a null state when deleted; the prior state when nothing was removed.
-    async fn delete(&self, prior: &Value) -> ApplyOutcome;
+    async fn delete(&self, prior: &Value, private: &mut Vec<u8>) -> ApplyOutcome;
 
-    /// Builds the state of an existing object from an import ID; Terraform reads it next.
-    async fn import(&self, _id: &str) -> Result<Value, Diagnostics> {
+    /// Builds the state of an existing object from an import ID; Terraform reads it next,
+    /// with the private bytes this leaves in `private`.
+    async fn import(&self, _id: &str, _private: &mut Vec<u8>) -> Result<Value, Diagnostics> {
         Err(Diagnostics::single_error(
             "Import not supported",
             format!("The resource type {} cannot be imported.", self.type_name()),

@@ -41,6 +41,8 @@ pub struct PlanRequest {
     pub prior_state: Value,
     pub proposed_new_state: Value,
     pub config: Value,
+    /// What Terraform stored privately for the instance.
+    pub prior_private: Vec<u8>,
 }
 
 /// ApplyResourceChange's values. A null `planned_state` deletes; a null `prior_state`
@@ -50,6 +52,8 @@ pub struct ApplyRequest {
     pub prior_state: Value,
     pub planned_state: Value,
     pub config: Value,
+    /// The private bytes the plan returned.
+    pub planned_private: Vec<u8>,
 }
 
 /// ReadDataSource's answer.
@@ -187,35 +191,51 @@ impl FrameworkServer {
         self.provider.configure(terraform_version, config).await
     }
 
-    /// The resource's state as it is now; null when the object is gone. On an unknown
-    /// type the state is null and the diagnostics say why.
-    pub async fn read_resource(&self, type_name: &str, current_state: &Value) -> ReadOutcome {
+    /// The resource's state as it is now (null when the object is gone), and the private
+    /// bytes to store with it. On an unknown type the state is null and the diagnostics
+    /// say why.
+    pub async fn read_resource(
+        &self,
+        type_name: &str,
+        current_state: &Value,
+        private: &[u8],
+    ) -> (ReadOutcome, Vec<u8>) {
+        let mut private = private.to_vec();
         let e = match self.resource(type_name) {
             Ok(e) => e,
             Err(diags) => {
-                return ReadOutcome {
+                let out = ReadOutcome {
                     state: Value::Null,
                     diags,
-                }
+                };
+                return (out, private);
             }
         };
-        let out = e.resource.read(current_state).await;
-        ReadOutcome {
+        let out = e.resource.read(current_state, &mut private).await;
+        let out = ReadOutcome {
             state: out.state.conform(&e.ty),
             diags: out.diags,
-        }
+        };
+        (out, private)
     }
 
     /// Plans in the framework's order (see [`plan_change`]), the resource's own
-    /// `modify_plan` last, for destroys too.
-    pub fn plan_resource_change(&self, type_name: &str, req: &PlanRequest) -> PlanOutcome {
+    /// `modify_plan` last, for destroys too; with the planned private bytes, which the
+    /// apply of this plan receives.
+    pub fn plan_resource_change(
+        &self,
+        type_name: &str,
+        req: &PlanRequest,
+    ) -> (PlanOutcome, Vec<u8>) {
+        let mut private = req.prior_private.clone();
         let e = match self.resource(type_name) {
             Ok(e) => e,
             Err(diags) => {
-                return PlanOutcome {
+                let out = PlanOutcome {
                     diags,
                     ..PlanOutcome::default()
-                }
+                };
+                return (out, private);
             }
         };
         let r = &e.resource;
@@ -224,22 +244,29 @@ impl FrameworkServer {
             &req.prior_state,
             &req.proposed_new_state,
             &req.config,
-            |planned, d| r.modify_plan(&req.prior_state, &req.config, planned, d),
+            |planned, d| r.modify_plan(&req.prior_state, &req.config, planned, &mut private, d),
         );
         out.planned = std::mem::take(&mut out.planned).conform(&e.ty);
-        out
+        (out, private)
     }
 
-    /// Deletes, creates or updates as the states say. On an unknown type nothing is done
-    /// and the prior state is returned: it is still the truth.
-    pub async fn apply_resource_change(&self, type_name: &str, req: &ApplyRequest) -> ApplyOutcome {
+    /// Deletes, creates or updates as the states say, and returns the private bytes to
+    /// store with the new state. On an unknown type nothing is done and the prior state
+    /// is returned: it is still the truth.
+    pub async fn apply_resource_change(
+        &self,
+        type_name: &str,
+        req: &ApplyRequest,
+    ) -> (ApplyOutcome, Vec<u8>) {
+        let mut private = req.planned_private.clone();
         let e = match self.resource(type_name) {
             Ok(e) => e,
             Err(diags) => {
-                return ApplyOutcome {
+                let out = ApplyOutcome {
                     state: req.prior_state.clone(),
                     diags,
-                }
+                };
+                return (out, private);
             }
         };
         let r = &e.resource;
@@ -254,35 +281,44 @@ impl FrameworkServer {
                 &mut diags,
             );
             if diags.has_errors() {
-                return ApplyOutcome {
+                let out = ApplyOutcome {
                     state: req.prior_state.clone(),
                     diags,
                 };
+                return (out, private);
             }
         }
         let out = if req.planned_state.is_null() {
-            r.delete(&req.prior_state).await
+            r.delete(&req.prior_state, &mut private).await
         } else if req.prior_state.is_null() {
-            r.create(&req.planned_state, &req.config).await
-        } else {
-            r.update(&req.prior_state, &req.planned_state, &req.config)
+            r.create(&req.planned_state, &req.config, &mut private)
                 .await
+        } else {
+            r.update(
+                &req.prior_state,
+                &req.planned_state,
+                &req.config,
+                &mut private,
+            )
+            .await
         };
-        ApplyOutcome {
+        let out = ApplyOutcome {
             state: out.state.conform(&e.ty),
             diags: out.diags,
-        }
+        };
+        (out, private)
     }
 
-    /// The state of an existing object named by an import ID.
+    /// The state of an existing object named by an import ID, and its private bytes.
     pub async fn import_resource_state(
         &self,
         type_name: &str,
         id: &str,
-    ) -> Result<Value, Diagnostics> {
+    ) -> Result<(Value, Vec<u8>), Diagnostics> {
         let e = self.resource(type_name)?;
-        let state = e.resource.import(id).await?;
-        Ok(state.conform(&e.ty))
+        let mut private = Vec::new();
+        let state = e.resource.import(id, &mut private).await?;
+        Ok((state.conform(&e.ty), private))
     }
 
     pub async fn read_data_source(&self, type_name: &str, config: &Value) -> DataSourceRead {
@@ -425,8 +461,12 @@ mod tests {
             prior: &Value,
             _config: &Value,
             planned: &mut Value,
+            private: &mut Vec<u8>,
             diags: &mut Diagnostics,
         ) {
+            if planned.get("name").as_str() == Some("remember") {
+                private.extend_from_slice(b"+planned");
+            }
             if planned.is_null() {
                 if prior.get("name").as_str() == Some("protected") {
                     diags.error("Protected", "this thing may not be destroyed");
@@ -441,14 +481,22 @@ mod tests {
             }
         }
 
-        async fn create(&self, planned: &Value, _config: &Value) -> ApplyOutcome {
+        async fn create(
+            &self,
+            planned: &Value,
+            _config: &Value,
+            private: &mut Vec<u8>,
+        ) -> ApplyOutcome {
+            if planned.get("name").as_str() == Some("remember") {
+                private.extend_from_slice(b"+created");
+            }
             ApplyOutcome {
                 state: Value::object([("id", Value::string("created"))]).merged_with(planned),
                 diags: Diagnostics::new(),
             }
         }
 
-        async fn read(&self, state: &Value) -> ReadOutcome {
+        async fn read(&self, state: &Value, _private: &mut Vec<u8>) -> ReadOutcome {
             let gone = state.get("name").as_str() == Some("gone");
             ReadOutcome {
                 state: if gone { Value::Null } else { state.clone() },
@@ -456,18 +504,25 @@ mod tests {
             }
         }
 
-        async fn update(&self, _prior: &Value, planned: &Value, _config: &Value) -> ApplyOutcome {
+        async fn update(
+            &self,
+            _prior: &Value,
+            planned: &Value,
+            _config: &Value,
+            _private: &mut Vec<u8>,
+        ) -> ApplyOutcome {
             ApplyOutcome {
                 state: with_id(planned, "updated"),
                 diags: Diagnostics::new(),
             }
         }
 
-        async fn delete(&self, _prior: &Value) -> ApplyOutcome {
+        async fn delete(&self, _prior: &Value, _private: &mut Vec<u8>) -> ApplyOutcome {
             ApplyOutcome::default()
         }
 
-        async fn import(&self, id: &str) -> Result<Value, Diagnostics> {
+        async fn import(&self, id: &str, private: &mut Vec<u8>) -> Result<Value, Diagnostics> {
+            private.extend_from_slice(format!("imported {id}").as_bytes());
             Ok(Value::object([("id", Value::string(id))]))
         }
     }
@@ -634,12 +689,13 @@ mod tests {
             ),
             (
                 "read resource",
-                fw.read_resource("nope", &any).await.diags,
+                fw.read_resource("nope", &any, b"").await.0.diags,
                 &unknown_resource,
             ),
             (
                 "plan",
                 fw.plan_resource_change("nope", &PlanRequest::default())
+                    .0
                     .diags,
                 &unknown_resource,
             ),
@@ -681,16 +737,18 @@ mod tests {
 
         // An apply for an unknown type does nothing and keeps the prior state.
         let prior = thing(s("i"), s("a"), Value::Bool(false), None);
-        let out = fw
+        let (out, private) = fw
             .apply_resource_change(
                 "nope",
                 &ApplyRequest {
                     prior_state: prior.clone(),
+                    planned_private: b"kept".to_vec(),
                     ..ApplyRequest::default()
                 },
             )
             .await;
         assert_eq!(out.state, prior);
+        assert_eq!(private, b"kept");
         assert_eq!(summaries(&out.diags), vec![unknown_resource]);
         assert!(fw.read_data_source("nope", &any).await.state.is_none());
     }
@@ -832,14 +890,16 @@ mod tests {
             },
         ];
         for c in cases {
-            let out = fw.plan_resource_change(
+            let (out, private) = fw.plan_resource_change(
                 RESOURCE,
                 &PlanRequest {
                     prior_state: c.prior,
                     proposed_new_state: c.proposed,
                     config: c.config,
+                    prior_private: b"prior".to_vec(),
                 },
             );
+            assert_eq!(private, b"prior", "{}: left as it was", c.name);
             assert_eq!(out.planned, c.planned, "{}", c.name);
             assert_eq!(out.requires_replace, c.replace, "{}", c.name);
             assert_eq!(summaries(&out.diags), c.errors, "{}", c.name);
@@ -865,19 +925,49 @@ mod tests {
             if let Value::Object(m) = &mut planned_partial {
                 m.remove("timeouts");
             }
-            let out = fw
+            let (out, private) = fw
                 .apply_resource_change(
                     RESOURCE,
                     &ApplyRequest {
                         prior_state: prior,
                         planned_state: planned_partial,
                         config: Value::Null,
+                        planned_private: b"planned".to_vec(),
                     },
                 )
                 .await;
+            assert_eq!(private, b"planned", "{name}: left as it was");
             assert_eq!(out.state, want, "{name}");
             assert!(out.diags.is_empty(), "{name}");
         }
+    }
+
+    #[tokio::test]
+    async fn private_bytes_flow_from_plan_to_apply() {
+        let (fw, _) = server();
+        let remember = config(s("remember"));
+        let (plan, private) = fw.plan_resource_change(
+            RESOURCE,
+            &PlanRequest {
+                prior_state: Value::Null,
+                proposed_new_state: remember.clone(),
+                config: remember.clone(),
+                prior_private: Vec::new(),
+            },
+        );
+        assert_eq!(private, b"+planned");
+        let (_, private) = fw
+            .apply_resource_change(
+                RESOURCE,
+                &ApplyRequest {
+                    prior_state: Value::Null,
+                    planned_state: plan.planned,
+                    config: remember,
+                    planned_private: private,
+                },
+            )
+            .await;
+        assert_eq!(private, b"+planned+created");
     }
 
     #[tokio::test]
@@ -886,13 +976,23 @@ mod tests {
         let whole = |id: &str, name: Value| thing(s(id), name, Value::Null, None);
         let partial = Value::object([("id", s("i")), ("name", s("a"))]);
 
-        let read = fw.read_resource(RESOURCE, &partial).await;
+        let (read, private) = fw.read_resource(RESOURCE, &partial, b"p").await;
         assert_eq!(read.state, whole("i", s("a")));
+        assert_eq!(
+            private, b"p",
+            "a read that leaves the private bytes keeps them"
+        );
         let gone = Value::object([("name", s("gone"))]);
-        assert!(fw.read_resource(RESOURCE, &gone).await.state.is_null());
+        assert!(fw
+            .read_resource(RESOURCE, &gone, b"")
+            .await
+            .0
+            .state
+            .is_null());
 
-        let imported = fw.import_resource_state(RESOURCE, "x-1").await.unwrap();
+        let (imported, private) = fw.import_resource_state(RESOURCE, "x-1").await.unwrap();
         assert_eq!(imported, whole("x-1", Value::Null));
+        assert_eq!(private, b"imported x-1");
 
         let cases = [
             ("older", 0, Ok(whole("i", s("a")))),

@@ -378,11 +378,11 @@ impl pb::provider_server::Provider for ProviderService {
                 ..Default::default()
             },
             Ok(state) => {
-                let out = fw.read_resource(&req.type_name, &state).await;
+                let (out, private) = fw.read_resource(&req.type_name, &state, &req.private).await;
                 pb::read_resource::Response {
                     new_state: Some(encode(&out.state, ty)),
                     diagnostics: diags(&out.diags),
-                    private: req.private,
+                    private,
                     deferred: None,
                     new_identity: None,
                 }
@@ -407,6 +407,7 @@ impl pb::provider_server::Provider for ProviderService {
                     "proposed new state",
                 )?,
                 config: decode(req.config.as_ref(), ty, "configuration")?,
+                prior_private: req.prior_private.clone(),
             };
             Ok((ty, plan))
         });
@@ -416,11 +417,11 @@ impl pb::provider_server::Provider for ProviderService {
                 ..Default::default()
             },
             Ok((ty, plan)) => {
-                let out = fw.plan_resource_change(&req.type_name, &plan);
+                let (out, planned_private) = fw.plan_resource_change(&req.type_name, &plan);
                 pb::plan_resource_change::Response {
                     planned_state: Some(encode(&out.planned, ty)),
                     requires_replace: out.requires_replace.iter().map(convert::path).collect(),
-                    planned_private: req.prior_private,
+                    planned_private,
                     diagnostics: diags(&out.diags),
                     legacy_type_system: false,
                     deferred: None,
@@ -443,6 +444,7 @@ impl pb::provider_server::Provider for ProviderService {
                 prior_state: decode(req.prior_state.as_ref(), ty, "prior state")?,
                 planned_state: decode(req.planned_state.as_ref(), ty, "planned state")?,
                 config: decode(req.config.as_ref(), ty, "configuration")?,
+                planned_private: req.planned_private.clone(),
             };
             Ok((ty, apply))
         });
@@ -455,10 +457,10 @@ impl pb::provider_server::Provider for ProviderService {
                 ..Default::default()
             },
             Ok((ty, apply)) => {
-                let out = fw.apply_resource_change(&req.type_name, &apply).await;
+                let (out, private) = fw.apply_resource_change(&req.type_name, &apply).await;
                 pb::apply_resource_change::Response {
                     new_state: Some(encode(&out.state, ty)),
-                    private: req.planned_private,
+                    private,
                     diagnostics: diags(&out.diags),
                     legacy_type_system: false,
                     new_identity: None,
@@ -479,15 +481,15 @@ impl pb::provider_server::Provider for ProviderService {
             Ok(ty) => fw
                 .import_resource_state(&req.type_name, &req.id)
                 .await
-                .map(|state| encode(&state, ty)),
+                .map(|(state, private)| (encode(&state, ty), private)),
             Err(d) => Err(d),
         };
         rpc.finish(reply(match imported {
-            Ok(state) => pb::import_resource_state::Response {
+            Ok((state, private)) => pb::import_resource_state::Response {
                 imported_resources: vec![pb::import_resource_state::ImportedResource {
                     type_name: req.type_name,
                     state: Some(state),
-                    private: vec![],
+                    private,
                     identity: None,
                 }],
                 diagnostics: vec![],

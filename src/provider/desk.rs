@@ -104,7 +104,11 @@ pub struct Outcome {
     /// Whether a write went out: from then on the cluster may have changed even if the
     /// write seemed to fail.
     pub wrote: bool,
-    /// Names of `remove` not cancelled because another resource declares them.
+    /// Whether MRS accepted the batch's POST: its sync runs on in the cluster even when
+    /// the wait for it ends first (a timeout), so what it added may still appear.
+    pub posted: bool,
+    /// Names of `remove` (of every synced name, for `remove_all_synced`) not cancelled
+    /// because another resource declares them.
     pub kept: Names,
     /// The names synced after the batch, read without regard to StopProvider.
     pub remote: Result<Names, ApiError>,
@@ -225,6 +229,13 @@ impl Desk {
             .map(Names::from_remote)
     }
 
+    /// Whether a sync runs on the cluster now, without waiting for it to end.
+    pub async fn synchronizing(&self, cancel: &CancellationToken) -> Result<bool, ApiError> {
+        self.client
+            .sync_status(&self.project_id, &self.cluster_id, cancel)
+            .await
+    }
+
     /// Sends `request` with whatever else is asked of this cluster meanwhile, and returns
     /// this request's outcome.
     pub async fn submit(&self, request: Request, cancel: &CancellationToken) -> Outcome {
@@ -245,6 +256,7 @@ impl Desk {
             Err(_) => Outcome {
                 sent: Err(ApiError::Cancelled),
                 wrote: true,
+                posted: true,
                 kept: Names::default(),
                 remote: self.read_for_state().await,
             },
@@ -284,6 +296,7 @@ impl Desk {
             .iter()
             .fold(Names::default(), |acc, q| acc.union(&q.request.remove));
         let mut wrote = false;
+        let mut posted = false;
         let sent = async {
             if batch.iter().any(|q| q.request.remove_all_synced) {
                 asked = asked.union(&self.read(cancel).await?);
@@ -312,12 +325,24 @@ impl Desk {
                     user_names: add.users.iter().cloned().collect(),
                     group_names: add.groups.iter().cloned().collect(),
                 };
-                self.write(Write::Sync(&body), deadline, &mut wrote, cancel)
-                    .await?;
+                self.write(
+                    Write::Sync(&body),
+                    deadline,
+                    &mut wrote,
+                    &mut posted,
+                    cancel,
+                )
+                .await?;
             }
             for body in cancel_batches(&remove) {
-                self.write(Write::Cancel(&body), deadline, &mut wrote, cancel)
-                    .await?;
+                self.write(
+                    Write::Cancel(&body),
+                    deadline,
+                    &mut wrote,
+                    &mut false,
+                    cancel,
+                )
+                .await?;
             }
             Ok(asked.intersect(&keep))
         }
@@ -331,7 +356,13 @@ impl Desk {
             let outcome = Outcome {
                 sent: sent.clone(),
                 wrote,
-                kept: q.request.remove.intersect(&kept),
+                posted,
+                // A request to cancel everything learns every name kept for others.
+                kept: if q.request.remove_all_synced {
+                    kept.clone()
+                } else {
+                    q.request.remove.intersect(&kept)
+                },
                 remote: remote.clone(),
             };
             // The asker may be gone (its RPC dropped); its outcome then has no reader.
@@ -346,6 +377,7 @@ impl Desk {
         write: Write<'_>,
         deadline: Instant,
         wrote: &mut bool,
+        accepted: &mut bool,
         cancel: &CancellationToken,
     ) -> Result<(), ApiError> {
         let (p, c) = (&self.project_id, &self.cluster_id);
@@ -353,6 +385,7 @@ impl Desk {
         self.client
             .write_when_idle(write, p, c, POLL_MIN, POLL_MAX, left(), wrote, cancel)
             .await?;
+        *accepted = true;
         self.client
             .wait_until_idle(p, c, POLL_MIN, POLL_MAX, left(), cancel)
             .await?;

@@ -58,10 +58,15 @@ fn valid_config(r: &IamSync, config: &Value) -> bool {
 /// PlanResourceChange as the protocol layer runs it: the framework's plan, then the
 /// resource's hook, then every declared attribute present.
 fn plan(r: &IamSync, prior: &Value, config: &Value) -> PlanOutcome {
+    plan_with(r, prior, config, &mut Vec::new())
+}
+
+/// `plan`, with the resource's private bytes: the prior ones in, the planned ones out.
+fn plan_with(r: &IamSync, prior: &Value, config: &Value, private: &mut Vec<u8>) -> PlanOutcome {
     let ty = r.schema().object_type();
     let proposed = proposed_new(&r.schema().block, prior, config);
     let mut out = plan_change(r.schema(), prior, &proposed, config, |planned, d| {
-        r.modify_plan(prior, config, planned, d)
+        r.modify_plan(prior, config, planned, private, d)
     });
     out.planned = std::mem::take(&mut out.planned).conform(&ty);
     out
@@ -286,6 +291,7 @@ fn resource_applies_are_valid() {
     let steps = prop::collection::vec((config(), any::<u64>()), 1..4);
     let result = runner.run(&steps, |steps| {
         let mut state = Value::Null;
+        let mut private = Vec::new();
         let mut cluster = 0u32;
         for (config, seed) in steps {
             if !valid_config(&r, &config) {
@@ -298,10 +304,11 @@ fn resource_applies_are_valid() {
             let mut known_config = known(&config, seed);
             if !state.is_null() && !first.requires_replace.is_empty() {
                 // Replacement: destroy, then create.
-                let out = rt.block_on(r.delete(&state));
+                let out = rt.block_on(r.delete(&state, &mut private));
                 prop_assert!(!out.diags.has_errors(), "{:?}", out.diags);
                 prop_assert!(out.state.is_null());
                 state = Value::Null;
+                private = Vec::new();
             }
             if state.is_null() {
                 // A fresh cluster per create, so earlier steps leave nothing behind.
@@ -313,13 +320,15 @@ fn resource_applies_are_valid() {
             if !valid_config(&r, &known_config) {
                 continue;
             }
-            let fin = plan(&r, &state, &known_config);
+            let mut planned_private = private.clone();
+            let fin = plan_with(&r, &state, &known_config, &mut planned_private);
             let planned = fin.planned.clone();
             let out = if state.is_null() {
-                rt.block_on(r.create(&planned, &known_config))
+                rt.block_on(r.create(&planned, &known_config, &mut planned_private))
             } else {
-                rt.block_on(r.update(&state, &planned, &known_config))
+                rt.block_on(r.update(&state, &planned, &known_config, &mut planned_private))
             };
+            private = planned_private;
             let failed = out.diags.has_errors();
             let v = assert_apply_valid(&block, &planned, &out.state, failed);
             prop_assert!(
@@ -332,11 +341,11 @@ fn resource_applies_are_valid() {
             prop_assert!(!failed, "apply failed: {:?}", out.diags);
             state = out.state;
             // Converged: the next plan of the same configuration changes nothing.
-            let again = plan(&r, &state, &known_config);
+            let again = plan_with(&r, &state, &known_config, &mut private.clone());
             prop_assert_eq!(&again.planned, &state, "plan after apply is not empty");
         }
         if !state.is_null() {
-            let out = rt.block_on(r.delete(&state));
+            let out = rt.block_on(r.delete(&state, &mut private));
             prop_assert!(!out.diags.has_errors(), "{:?}", out.diags);
             let v = assert_apply_valid(&block, &Value::Null, &out.state, false);
             prop_assert!(

@@ -52,7 +52,9 @@
 //!   `{"kind":"latency","latency_ms":300}` (then answered normally),
 //!   `{"kind":"drop"}` (connection closed without an answer; without a socket, e.g. in
 //!   `Router::oneshot`, it answers 502 `MRS.SIM.DROP` instead),
-//!   `{"kind":"malformed","status":200,"body":"{not json"}`.
+//!   `{"kind":"malformed","status":200,"body":"{not json"}`,
+//!   `{"kind":"keep_names"}` (answered normally, a sync runs, but the cluster's names stay
+//!   as they were: an API that accepts a DELETE and keeps listing the names).
 //!   Faults hit API calls only, before the signature check, first registered first.
 //! - `POST /_sim/reset` → 204: forgets clusters, faults, the request log and counters
 //!   (except `connections_accepted`, a property of the process).
@@ -154,6 +156,7 @@ enum FaultKind {
         #[serde(default)]
         body: Option<String>,
     },
+    KeepNames,
 }
 
 impl FaultKind {
@@ -163,6 +166,7 @@ impl FaultKind {
             FaultKind::Latency { .. } => "latency",
             FaultKind::Drop => "drop",
             FaultKind::Malformed { .. } => "malformed",
+            FaultKind::KeepNames => "keep_names",
         }
     }
 }
@@ -773,7 +777,10 @@ async fn api(State(s): State<SimState>, req: Request) -> Response {
             let (resp, status) = match &fault {
                 Some(FaultKind::Latency { latency_ms }) => {
                     tokio::time::sleep(Duration::from_millis(*latency_ms)).await;
-                    answer(&s, &parts, &body, &mut caller)
+                    answer(&s, &parts, &body, &mut caller, Effect::Real)
+                }
+                Some(FaultKind::KeepNames) => {
+                    answer(&s, &parts, &body, &mut caller, Effect::KeepNames)
                 }
                 Some(FaultKind::Status {
                     status,
@@ -822,7 +829,7 @@ async fn api(State(s): State<SimState>, req: Request) -> Response {
                         .insert("content-type", HeaderValue::from_static("application/json"));
                     (r, Some(st.as_u16()))
                 }
-                None => answer(&s, &parts, &body, &mut caller),
+                None => answer(&s, &parts, &body, &mut caller, Effect::Real),
             };
             (
                 resp,
@@ -878,14 +885,23 @@ fn take_fault(s: &SimState, method: &Method, path: &str) -> Option<FaultKind> {
     Some(kind)
 }
 
-/// The real answer to an API call (no fault).
+/// What a POST or DELETE does to the cluster's names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    Real,
+    /// The `keep_names` fault: the call is answered as usual but changes nothing.
+    KeepNames,
+}
+
+/// The real answer to an API call (no fault, or one that changes only the effect).
 fn answer(
     s: &SimState,
     parts: &axum::http::request::Parts,
     body: &[u8],
     caller: &mut Option<Caller>,
+    effect: Effect,
 ) -> (Response, Option<u16>) {
-    let r = answer_inner(s, parts, body, caller);
+    let r = answer_inner(s, parts, body, caller, effect);
     let st = r.status().as_u16();
     (r, Some(st))
 }
@@ -895,6 +911,7 @@ fn answer_inner(
     parts: &axum::http::request::Parts,
     body: &[u8],
     caller: &mut Option<Caller>,
+    effect: Effect,
 ) -> Response {
     let cfg = &s.sim.cfg;
     let path = parts.uri.path();
@@ -972,7 +989,10 @@ fn answer_inner(
                 Ok(r) => r,
                 Err(e) => return bad_request(&format!("invalid request body: {e}")),
             };
-            start_sync(s, key, |dir, names| model::after_update(dir, names, &req))
+            start_sync(s, key, |dir, names| match effect {
+                Effect::Real => model::after_update(dir, names, &req),
+                Effect::KeepNames => names.clone(),
+            })
         }
         MrsCall::Cancel => {
             let req: CancelSyncRequest = match serde_json::from_slice(body) {
@@ -982,7 +1002,10 @@ fn answer_inner(
             if req.user_names.len() > MAX_NAMES || req.group_names.len() > MAX_NAMES {
                 return bad_request("at most 1000 user names and 1000 group names per request");
             }
-            start_sync(s, key, |_, names| model::after_cancel(names, &req))
+            start_sync(s, key, |_, names| match effect {
+                Effect::Real => model::after_cancel(names, &req),
+                Effect::KeepNames => names.clone(),
+            })
         }
     }
 }

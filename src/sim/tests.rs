@@ -292,3 +292,23 @@ async fn state_file_survives_restart() {
     assert!(SimState::new(bad).is_err());
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test]
+async fn keep_names_fault_accepts_a_delete_and_keeps_the_names() {
+    let app = app(state(dir_cfg()));
+    let (st, _) = call(&app, "POST", USERS, r#"{"user_names":["bob"]}"#).await;
+    assert_eq!(st, 202);
+    let fault = r#"{"method":"DELETE","kind":"keep_names"}"#;
+    let (st, _) = admin(&app, "POST", "/_sim/faults", fault).await;
+    assert_eq!(st, 201);
+    let (st, v) = call(&app, "DELETE", USERS, r#"{"user_names":["bob"]}"#).await;
+    assert_eq!((st, v), (202, json!({"state": "synchronizing"})));
+    let (_, v) = call(&app, "GET", USERS, "").await;
+    assert_eq!(v, json!({"user_names": ["bob"], "group_names": []}));
+    let (_, log) = admin(&app, "GET", "/_sim/requests", "").await;
+    assert_eq!(log[1]["fault"], "keep_names");
+    // Used up: the next DELETE cancels.
+    call(&app, "DELETE", USERS, r#"{"user_names":["bob"]}"#).await;
+    let (_, v) = call(&app, "GET", USERS, "").await;
+    assert_eq!(v, json!({"user_names": [], "group_names": []}));
+}

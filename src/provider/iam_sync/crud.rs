@@ -14,7 +14,7 @@ use crate::provider::config::ProviderState;
 use crate::provider::desk::{Desk, Outcome, Request};
 use crate::provider::ids::parse_at;
 
-use super::model::IamSyncModel;
+use super::model::{IamSyncModel, IamSyncPrivate};
 use super::names::Names;
 use super::schema::{CLUSTER_ID, GROUP_NAMES, PROJECT_ID, USER_NAMES};
 
@@ -132,7 +132,11 @@ fn declare(shared: &ProviderState, planned: &Value, diags: &mut Diagnostics) {
 
 // ---------------------------------------------------------------- create
 
-pub async fn create(shared: &ProviderState, planned: &Value) -> ApplyOutcome {
+pub async fn create(
+    shared: &ProviderState,
+    planned: &Value,
+    private: &mut Vec<u8>,
+) -> ApplyOutcome {
     let planned = match IamSyncModel::read(planned) {
         Ok(m) => m,
         Err(diags) => {
@@ -143,7 +147,7 @@ pub async fn create(shared: &ProviderState, planned: &Value) -> ApplyOutcome {
         }
     };
     let timeout = timeouts::create_or(&planned.timeouts, DEFAULT_TIMEOUT);
-    converge(
+    let (out, pending) = converge(
         shared,
         &planned,
         &Names::default(),
@@ -151,12 +155,21 @@ pub async fn create(shared: &ProviderState, planned: &Value) -> ApplyOutcome {
         timeout,
         "sync IAM names",
     )
-    .await
+    .await;
+    *private = IamSyncPrivate {
+        pending,
+        ..IamSyncPrivate::default()
+    }
+    .encode();
+    out
 }
 
 // ---------------------------------------------------------------- read
 
-pub async fn read(shared: &ProviderState, state: &Value) -> ReadOutcome {
+/// Names pending from a wait that ran out stay in the state while the cluster still
+/// synchronizes (a refresh does not wait: a plan must stay quick); once it is idle, the
+/// state keeps those that synced and they are no longer pending.
+pub async fn read(shared: &ProviderState, state: &Value, private: &mut Vec<u8>) -> ReadOutcome {
     let mut out = ReadOutcome {
         state: state.clone(),
         diags: Diagnostics::new(),
@@ -168,6 +181,9 @@ pub async fn read(shared: &ProviderState, state: &Value) -> ReadOutcome {
             return out;
         }
     };
+    // Bytes this provider did not write are left as they are: a refresh has no names to
+    // release or cancel, so only the plan and the apply need to understand them.
+    let mut record = IamSyncPrivate::decode(private).unwrap_or_default();
     let cluster = match Cluster::of(shared, &state) {
         Ok(Some(c)) => c,
         Ok(None) => return out,
@@ -176,8 +192,37 @@ pub async fn read(shared: &ProviderState, state: &Value) -> ReadOutcome {
             return out;
         }
     };
+    let mut still_pending = Names::default();
+    if !record.pending.is_empty() {
+        let t = &cluster.target;
+        match cluster.synchronizing().await {
+            Ok(false) => {}
+            Ok(true) => {
+                out.diags.warning(
+                    format!("Names still pending on MRS cluster {:?}", t.cluster_id.as_str()),
+                    format!(
+                        "{} were sent to be synced and the cluster is still synchronizing. The state keeps them, so the next apply waits for the sync and destroy cancels them.",
+                        record.pending.describe()
+                    ),
+                );
+                still_pending = record.pending.clone();
+            }
+            Err(e) => {
+                api_diag(&mut out.diags, "read the sync status", t, &e);
+                return out;
+            }
+        }
+    }
     match cluster.remote().await {
-        Ok(remote) => out.state = state.retain_synced(&remote).into_value(),
+        Ok(remote) => {
+            out.state = state
+                .retain_synced(&remote.union(&still_pending))
+                .into_value();
+            if record.pending != still_pending {
+                record.pending = still_pending;
+                *private = record.encode();
+            }
+        }
         Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
         Err(e) => api_diag(&mut out.diags, "read the synced names", &cluster.target, &e),
     }
@@ -186,19 +231,22 @@ pub async fn read(shared: &ProviderState, state: &Value) -> ReadOutcome {
 
 // ---------------------------------------------------------------- update
 
+/// `private` holds the plan's record: names it released are dropped without a DELETE.
 pub async fn update(
     shared: &ProviderState,
     prior_value: &Value,
     planned_value: &Value,
+    private: &mut Vec<u8>,
 ) -> ApplyOutcome {
-    let (prior, planned) = match (
+    let (prior, planned, record) = match (
         IamSyncModel::read(prior_value),
         IamSyncModel::read(planned_value),
+        IamSyncPrivate::decode(private),
     ) {
-        (Ok(prior), Ok(planned)) => (prior, planned),
-        (a, b) => {
+        (Ok(prior), Ok(planned), Ok(record)) => (prior, planned, record),
+        (a, b, c) => {
             let mut diags = Diagnostics::new();
-            for d in [a.err(), b.err()].into_iter().flatten() {
+            for d in [a.err(), b.err(), c.err()].into_iter().flatten() {
                 diags.extend(d);
             }
             return ApplyOutcome {
@@ -207,36 +255,57 @@ pub async fn update(
             };
         }
     };
-    if planned.all_sync() {
-        // Only timeouts can change without replacement: nothing to send.
+    if planned.all_sync() && prior.all_sync() {
+        // Only timeouts can change: nothing to send.
         return ApplyOutcome {
             state: planned_value.clone(),
             diags: Diagnostics::new(),
         };
     }
+    // Turning is_all_sync on manages every synced name, so no listed name is cancelled.
+    let prior_managed = if planned.all_sync() {
+        Names::default()
+    } else {
+        prior.names().minus(&record.released)
+    };
+    let prior_kept = prior.clone().with_names(&prior_managed);
     let timeout = timeouts::update_or(&planned.timeouts, DEFAULT_TIMEOUT);
-    converge(
+    let (out, pending) = converge(
         shared,
         &planned,
-        &prior.names(),
-        Some(&prior),
+        &prior_managed,
+        Some(&prior_kept),
         timeout,
         "update IAM names",
     )
-    .await
+    .await;
+    // Whatever was adopted is now declared by the configuration, or was released.
+    *private = IamSyncPrivate {
+        pending,
+        ..IamSyncPrivate::default()
+    }
+    .encode();
+    out
 }
 
 // ---------------------------------------------------------------- delete
 
-pub async fn delete(shared: &ProviderState, prior_value: &Value) -> ApplyOutcome {
+/// Cancels, then reads the cluster again: names it still lists keep the resource, since
+/// an accepted DELETE is not proof that they went.
+pub async fn delete(shared: &ProviderState, prior_value: &Value, private: &[u8]) -> ApplyOutcome {
     let mut out = ApplyOutcome {
         state: prior_value.clone(),
         diags: Diagnostics::new(),
     };
-    let prior = match IamSyncModel::read(prior_value) {
-        Ok(m) => m,
-        Err(d) => {
-            out.diags = d;
+    let (prior, record) = match (
+        IamSyncModel::read(prior_value),
+        IamSyncPrivate::decode(private),
+    ) {
+        (Ok(m), Ok(p)) => (m, p),
+        (a, b) => {
+            for d in [a.err(), b.err()].into_iter().flatten() {
+                out.diags.extend(d);
+            }
             return out;
         }
     };
@@ -268,17 +337,45 @@ pub async fn delete(shared: &ProviderState, prior_value: &Value) -> ApplyOutcome
         ..Request::default()
     };
     let outcome = cluster.desk.submit(request, cluster.cancel).await;
-    let result = outcome
+    let sent = outcome
         .sent
         .map_err(|e| configured_timeout(e, &cluster.target, timeout));
+    // An accepted DELETE is not proof: what the cluster lists after the batch decides.
+    // Names kept because another resource declares them are not this destroy's to cancel.
+    let result = match (sent, &outcome.remote) {
+        (Ok(()), Ok(after)) => {
+            let asked = if all_sync {
+                after.clone()
+            } else {
+                prior.names()
+            };
+            Ok(asked.minus(&outcome.kept).intersect(after))
+        }
+        (Ok(()), Err(e)) => Err(e.clone()),
+        (Err(e), _) => Err(e),
+    };
     match result {
-        Ok(()) | Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
+        Ok(lingering) if !lingering.is_empty() => {
+            let t = &cluster.target;
+            out.diags.error(
+                format!("Some names are still synced to MRS cluster {:?}", t.cluster_id.as_str()),
+                format!(
+                    "MRS accepted the cancellation but still lists {}. The resource stays in the state with exactly these names, so the next destroy tries again.",
+                    lingering.describe()
+                ),
+            );
+            if !all_sync {
+                out.state = prior.with_names(&lingering).into_value();
+            }
+        }
+        Ok(_) | Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
         Err(e) => {
             api_diag(&mut out.diags, "cancel the IAM sync", &cluster.target, &e);
-            // Keep in state whatever is still synced, so nothing is lost.
-            if let Ok(remote) = outcome.remote {
+            // Keep in state whatever is still synced or may still sync, so nothing is lost.
+            if let Ok(remote) = &outcome.remote {
                 if !all_sync {
-                    out.state = prior.retain_synced(&remote).into_value();
+                    let kept = remote.union(&record.pending);
+                    out.state = prior.retain_synced(&kept).into_value();
                 }
             }
         }
@@ -289,7 +386,8 @@ pub async fn delete(shared: &ProviderState, prior_value: &Value) -> ApplyOutcome
 // ---------------------------------------------------------------- shared by the steps
 
 /// Brings the cluster to the names `planned` lists from `prior_managed`, and returns the
-/// state that is then true remotely, with diagnostics for what failed.
+/// state that is then true remotely, with diagnostics for what failed, and the names sent
+/// whose sync had not ended when the apply gave up (the state lists them too).
 async fn converge(
     shared: &ProviderState,
     planned: &IamSyncModel,
@@ -297,7 +395,7 @@ async fn converge(
     prior: Option<&IamSyncModel>,
     timeout: Duration,
     action: &str,
-) -> ApplyOutcome {
+) -> (ApplyOutcome, Names) {
     let mut out = ApplyOutcome {
         state: prior.map_or(Value::Null, |p| p.clone().into_value()),
         diags: Diagnostics::new(),
@@ -309,11 +407,11 @@ async fn converge(
                 "Unknown project or cluster",
                 "project_id and cluster_id must be known when applying. Set project_id on the resource or the provider (HW_PROJECT_ID).",
             );
-            return out;
+            return (out, Names::default());
         }
         Err(d) => {
             out.diags = d;
-            return out;
+            return (out, Names::default());
         }
     };
     let t = &cluster.target;
@@ -321,8 +419,9 @@ async fn converge(
     let all_sync = planned.all_sync();
     // Declared again here: the plan may not have known the names or the cluster.
     cluster.desk.declare_undeclared(&desired);
+    let add = desired.minus(prior_managed);
     let request = Request {
-        add: desired.minus(prior_managed),
+        add: add.clone(),
         all_sync,
         remove: prior_managed.minus(&desired),
         remove_all_synced: false,
@@ -332,15 +431,32 @@ async fn converge(
     let Outcome {
         sent,
         wrote,
+        posted,
         kept,
         remote,
     } = cluster.desk.submit(request, cluster.cancel).await;
     let sent = sent.map_err(|e| configured_timeout(e, t, timeout));
-    if let Err(e) = &sent {
-        api_diag(&mut out.diags, action, t, e);
-    }
     // A name whose cancel was dropped belongs to the resource that declares it now.
     let prior_managed = &prior_managed.minus(&kept);
+    // Names of an accepted POST that the cluster does not list yet: the sync goes on in
+    // the cluster after the apply gives up, so they are recorded rather than forgotten.
+    let pending_of = |remote: &Names| match &sent {
+        Err(ApiError::Timeout { .. }) if posted => add.minus(remote),
+        _ => Names::default(),
+    };
+    let report = |diags: &mut Diagnostics, pending: &Names| {
+        if let Err(e) = &sent {
+            if pending.is_empty() {
+                api_diag(diags, action, t, e);
+            } else {
+                let goes_on = format!(
+                    "MRS accepted the request, and the sync of {} goes on in the cluster after this apply. The state records them as pending: the next apply waits for their sync to end, and destroy cancels them.",
+                    pending.describe()
+                );
+                api_diag_with(diags, action, t, e, &goes_on);
+            }
+        }
+    };
 
     // Record what is true now. If the cluster cannot be read, assume every name sent
     // may have been added and nothing cancelled: a name wrongly kept in state is
@@ -349,6 +465,8 @@ async fn converge(
     let remote = match remote {
         Ok(r) => r,
         Err(e) => {
+            let pending = pending_of(&Names::default());
+            report(&mut out.diags, &pending);
             if sent.is_ok() {
                 api_diag(&mut out.diags, "read the synced names", t, &e);
             }
@@ -358,14 +476,19 @@ async fn converge(
                 prior_managed.clone()
             };
             if prior.is_none() && maybe.is_empty() {
-                return out;
+                return (out, pending);
             }
             out.state = planned.clone().with_names(&maybe).into_value();
-            return out;
+            return (out, pending);
         }
     };
+    let pending = pending_of(&remote);
+    report(&mut out.diags, &pending);
     // Names cancelled unsuccessfully are still synced and still ours, so they stay.
-    let keep = desired.union(prior_managed).intersect(&remote);
+    let keep = desired
+        .union(prior_managed)
+        .intersect(&remote)
+        .union(&pending);
     let mut state = planned.clone().with_names(&keep);
     state.id = Attr::Known(format!("{}/{}", t.project_id, t.cluster_id));
     if sent.is_ok() {
@@ -393,15 +516,16 @@ async fn converge(
     if out.diags.has_errors() && prior.is_none() && keep.is_empty() && !all_sync {
         // A failed create that left nothing synced leaves nothing to record.
         out.state = Value::Null;
-        return out;
+        return (out, pending);
     }
-    if all_sync && sent.is_err() && prior.is_none() {
+    // A full sync whose POST was accepted goes on: destroy must be able to cancel it.
+    if all_sync && sent.is_err() && prior.is_none() && !posted {
         out.state = Value::Null;
-        return out;
+        return (out, pending);
     }
     cluster.desk.produced(fingerprint(&state));
     out.state = state.into_value();
-    out
+    (out, pending)
 }
 
 /// Identifies a state by everything it records, to tell a destroy of a state created in
@@ -469,9 +593,19 @@ impl<'a> Cluster<'a> {
     pub async fn remote(&self) -> Result<Names, ApiError> {
         self.desk.read(self.cancel).await
     }
+
+    /// Whether a sync runs on the cluster now, without waiting for it to end.
+    pub async fn synchronizing(&self) -> Result<bool, ApiError> {
+        self.desk.synchronizing(self.cancel).await
+    }
 }
 
 pub fn api_diag(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError) {
+    api_diag_with(d, action, t, e, "")
+}
+
+/// `api_diag` with `more` said before the advice.
+fn api_diag_with(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError, more: &str) {
     let advice = match e {
         ApiError::ClusterNotFound { .. } => "Check cluster_id and project_id, and that the cluster still exists.",
         ApiError::Timeout { .. } => "The sync may still be running: run terraform apply again later, or raise the timeouts.",
@@ -481,9 +615,14 @@ pub fn api_diag(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError) {
         _ if e.is_auth() => "Check access_key, secret_key and security_token, and that they may use MRS in this project.",
         _ => "Run terraform apply again; if it keeps failing, give the request ID to Huawei Cloud support.",
     };
+    let more = if more.is_empty() {
+        String::new()
+    } else {
+        format!("{more}\n\n")
+    };
     d.error(
         format!("Cannot {action} on MRS cluster {:?}", t.cluster_id.as_str()),
-        format!("{e}\n\n{advice}"),
+        format!("{e}\n\n{more}{advice}"),
     );
 }
 

@@ -1,6 +1,7 @@
 //! Resource `mrs_iam_sync`, wired to the framework. It is non-authoritative: it manages the
 //! names in its configuration and never treats or cancels names synced by others or
-//! implicitly (the groups of a synced user) as its own.
+//! implicitly (the groups of a synced user) as its own. Its private state (model.rs)
+//! records names adopted at import, released by a plan, or pending after a timeout.
 
 mod crud;
 pub mod import;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 
 use super::config::ProviderState;
 use crate::framework::{ApplyOutcome, Diagnostics, ReadOutcome, Resource, Schema, Value};
+use model::{IamSyncModel, IamSyncPrivate};
 
 pub use import::parse_import_id;
 pub use schema::schema;
@@ -53,30 +55,61 @@ impl Resource for IamSync {
         prior: &Value,
         config: &Value,
         planned: &mut Value,
+        private: &mut Vec<u8>,
         diags: &mut Diagnostics,
     ) {
-        crud::modify_plan(&self.shared, prior, config, planned, diags)
+        crud::modify_plan(&self.shared, prior, config, planned, diags);
+        if prior.is_null() || planned.is_null() {
+            return;
+        }
+        // An update: the apply must know which removed names are released.
+        match (
+            IamSyncModel::read(prior),
+            IamSyncModel::read(planned),
+            IamSyncPrivate::decode(private),
+        ) {
+            (Ok(prior), Ok(planned), Ok(record)) => {
+                *private = import::plan_release(&prior, &planned, &record, diags).encode();
+            }
+            (a, b, c) => {
+                for d in [a.err(), b.err(), c.err()].into_iter().flatten() {
+                    diags.extend(d);
+                }
+            }
+        }
     }
 
     /// Terraform validates the configuration again, with its final values, when it plans
     /// the change at apply time, so the plan is all this needs.
-    async fn create(&self, planned: &Value, _config: &Value) -> ApplyOutcome {
-        crud::create(&self.shared, planned).await
+    async fn create(
+        &self,
+        planned: &Value,
+        _config: &Value,
+        private: &mut Vec<u8>,
+    ) -> ApplyOutcome {
+        crud::create(&self.shared, planned, private).await
     }
 
-    async fn read(&self, state: &Value) -> ReadOutcome {
-        crud::read(&self.shared, state).await
+    async fn read(&self, state: &Value, private: &mut Vec<u8>) -> ReadOutcome {
+        crud::read(&self.shared, state, private).await
     }
 
-    async fn update(&self, prior: &Value, planned: &Value, _config: &Value) -> ApplyOutcome {
-        crud::update(&self.shared, prior, planned).await
+    async fn update(
+        &self,
+        prior: &Value,
+        planned: &Value,
+        _config: &Value,
+        private: &mut Vec<u8>,
+    ) -> ApplyOutcome {
+        crud::update(&self.shared, prior, planned, private).await
     }
 
-    async fn delete(&self, prior: &Value) -> ApplyOutcome {
-        crud::delete(&self.shared, prior).await
+    /// Pending names are in the prior state, so the delete cancels them like the rest.
+    async fn delete(&self, prior: &Value, private: &mut Vec<u8>) -> ApplyOutcome {
+        crud::delete(&self.shared, prior, private).await
     }
 
-    async fn import(&self, id: &str) -> Result<Value, Diagnostics> {
-        import::import(&self.shared, id).await
+    async fn import(&self, id: &str, private: &mut Vec<u8>) -> Result<Value, Diagnostics> {
+        import::import(&self.shared, id, private).await
     }
 }

@@ -1,7 +1,10 @@
 //! The typed model of `mrs_iam_sync`: its values read from and written to
-//! `framework::Value`, and the name sets seen as `Names`.
+//! `framework::Value`, the name sets seen as `Names`, and what it keeps in Terraform's
+//! private state.
 
 use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
 
 use crate::framework::model::{Attr, FromValue, IntoValue, ObjectReader, Set};
 use crate::framework::timeouts::{self, Timeouts};
@@ -56,6 +59,86 @@ impl IamSyncModel {
         self.user_names = retain(self.user_names, &remote.users);
         self.group_names = retain(self.group_names, &remote.groups);
         self
+    }
+}
+
+/// What the state cannot show, kept in Terraform's private bytes for the instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IamSyncPrivate {
+    /// Names adopted by an import that no apply has yet taken under management: left out
+    /// of the configuration, they are released, not cancelled, since nobody declared them.
+    pub adopted: Names,
+    /// Names the plan drops from the state without a DELETE (a plan's private bytes only).
+    pub released: Names,
+    /// Names sent in a POST whose sync had not ended when the wait ran out: they may still
+    /// sync, so the state lists them until a read sees how the sync ended.
+    pub pending: Names,
+}
+
+/// The JSON form of `Names` in the private bytes; an empty kind is left out.
+#[derive(Default, Serialize, Deserialize)]
+struct NamesJson {
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    users: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    groups: BTreeSet<String>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct PrivateJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adopted: Option<NamesJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    released: Option<NamesJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending: Option<NamesJson>,
+}
+
+fn to_json(n: &Names) -> Option<NamesJson> {
+    (!n.is_empty()).then(|| NamesJson {
+        users: n.users.clone(),
+        groups: n.groups.clone(),
+    })
+}
+
+fn from_json(n: Option<NamesJson>) -> Names {
+    let n = n.unwrap_or_default();
+    Names {
+        users: n.users,
+        groups: n.groups,
+    }
+}
+
+impl IamSyncPrivate {
+    /// Reads the bytes Terraform kept; none at all is an empty record.
+    pub fn decode(bytes: &[u8]) -> Result<IamSyncPrivate, Diagnostics> {
+        if bytes.is_empty() {
+            return Ok(IamSyncPrivate::default());
+        }
+        match serde_json::from_slice::<PrivateJson>(bytes) {
+            Ok(p) => Ok(IamSyncPrivate {
+                adopted: from_json(p.adopted),
+                released: from_json(p.released),
+                pending: from_json(p.pending),
+            }),
+            Err(e) => Err(Diagnostics::single_error(
+                "Unreadable private state",
+                format!("The private state Terraform kept for this mrs_iam_sync is not what this provider writes ({e}). Remove the resource from the state with `terraform state rm` and import it again."),
+            )),
+        }
+    }
+
+    /// The bytes for Terraform to keep; an empty record is no bytes, as before any was kept.
+    pub fn encode(&self) -> Vec<u8> {
+        let p = PrivateJson {
+            adopted: to_json(&self.adopted),
+            released: to_json(&self.released),
+            pending: to_json(&self.pending),
+        };
+        if p.adopted.is_none() && p.released.is_none() && p.pending.is_none() {
+            return Vec::new();
+        }
+        serde_json::to_vec(&p).unwrap_or_default()
     }
 }
 
@@ -176,6 +259,20 @@ mod tests {
         assert_eq!(out, state(Value::Set(vec![]), Value::string_set(["g"])));
         let out = m.retain_synced(&names(&["b", "z"], &["g"])).into_value();
         assert_eq!(out, state(Value::string_set(["b"]), Value::Null));
+    }
+
+    #[test]
+    fn private_state_round_trips_and_empty_is_no_bytes() {
+        assert_eq!(IamSyncPrivate::default().encode(), Vec::<u8>::new());
+        assert_eq!(IamSyncPrivate::decode(b""), Ok(IamSyncPrivate::default()));
+        let p = IamSyncPrivate {
+            adopted: names(&["a"], &["g"]),
+            released: names(&[], &["h"]),
+            pending: names(&["p"], &[]),
+        };
+        assert_eq!(IamSyncPrivate::decode(&p.encode()), Ok(p));
+        let bad = IamSyncPrivate::decode(b"{not json");
+        assert!(matches!(bad, Err(d) if d.has_errors()));
     }
 
     #[test]

@@ -73,8 +73,7 @@ pub fn schema() -> Schema {
                 .optional()
                 .default_value(Value::Bool(false))
                 .validator(conflicts_with(&[USER_NAMES, GROUP_NAMES]))
-                .plan_modifier(requires_replace())
-                .description("Synchronize every IAM user and group of the account. Conflicts with `user_names` and `group_names`; destroying the resource then cancels every synced name. Defaults to `false`. Changing it forces a new resource."),
+                .description("Synchronize every IAM user and group of the account. Conflicts with `user_names` and `group_names`; destroying the resource then cancels every synced name. Defaults to `false`. Changes in place: turning it on syncs everything and cancels nothing; turning it off cancels nothing either, syncs the listed names, and from then on the resource manages only those."),
         )
         .block(timeouts::block(
             "How long to wait for the synchronization to finish, as durations like `30s`, `10m` or `1h30m`. Each defaults to `10m`.",
