@@ -660,15 +660,18 @@ mod tests {
     #[test]
     fn log_records_keep_their_crate_and_lose_the_bridge_fields() {
         let lines = captured(Some(Level::Trace), || {
-            let record = log::Record::builder()
-                .args(format_args!("No cached session for {}", "example"))
-                .level(log::Level::Debug)
-                .target("rustls::client::hs")
-                .module_path_static(Some("rustls::client::hs"))
-                .file_static(Some("hs.rs"))
-                .line(Some(7))
-                .build();
-            tracing_log::format_trace(&record).unwrap();
+            // One statement: the record borrows its `format_args!` temporary.
+            tracing_log::format_trace(
+                &log::Record::builder()
+                    .args(format_args!("No cached session for {}", "example"))
+                    .level(log::Level::Debug)
+                    .target("rustls::client::hs")
+                    .module_path_static(Some("rustls::client::hs"))
+                    .file_static(Some("hs.rs"))
+                    .line(Some(7))
+                    .build(),
+            )
+            .unwrap();
         });
         assert_eq!(lines.len(), 1, "{lines:?}");
         let l = lines[0].as_object().unwrap();
