@@ -1,25 +1,43 @@
-//! hclog-compatible JSON log lines on stderr, which Terraform's plugin client re-emits.
+//! The log sink: `tracing` events, ours and those of tonic, h2, hyper-util, rustls and
+//! reqwest, written as hclog JSON lines on stderr, which Terraform's plugin client re-emits.
 //!
 //! Terraform (through go-plugin) reads the provider's stderr; a line that parses as an
 //! hclog JSON object is re-logged at its own level under `provider.terraform-provider-mrs`,
 //! anything else is logged at DEBUG as raw text. Terraform 1.0.3 only accepts a
 //! `@timestamp` with exactly six fractional digits, so the timestamp is formatted here
-//! by hand rather than trusting a library's default precision.
+//! rather than trusting a library's default precision.
 //!
 //! The level comes from `TF_LOG_PROVIDER`, else `TF_LOG` (the same variables Terraform
 //! reads, and Terraform passes its environment to the provider), so `TF_LOG=debug
-//! terraform plan` shows our debug lines and an ordinary run writes nothing.
+//! terraform plan` shows our debug lines and an ordinary run writes nothing. Other crates'
+//! events (and `log` records, bridged) are written only at trace: below that they would
+//! drown ours. The fields of every span around an event (`tf_rpc`, `tf_req_id`, the API
+//! call's `method`, `path`...) are written on its line as hclog key/values.
 //!
 //! Never log a secret: callers pass only values that are safe to show (the credential
 //! types print `***`). Nothing here redacts.
 //!
-//! Use the macros: `crate::log_debug!("reading cluster", cluster_id = id)`. They check
-//! [`enabled`] (one relaxed atomic load) before formatting anything.
+//! Use the macros: `crate::log_debug!("reading cluster", cluster_id = id)`, thin wrappers
+//! over `tracing`'s, which evaluate and format nothing when the level is off (one relaxed
+//! atomic load).
 
 use std::fmt::{self, Display, Write as _};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber};
+use tracing_log::NormalizeEvent as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+#[doc(hidden)]
+pub use tracing as __tracing;
 
 /// Severity of a log line, ordered from most to least verbose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,6 +66,28 @@ impl Level {
             Level::Error => "error",
         }
     }
+
+    fn from_tracing(level: tracing::Level) -> Level {
+        match level {
+            tracing::Level::TRACE => Level::Trace,
+            tracing::Level::DEBUG => Level::Debug,
+            tracing::Level::INFO => Level::Info,
+            tracing::Level::WARN => Level::Warn,
+            tracing::Level::ERROR => Level::Error,
+        }
+    }
+
+    fn filter(threshold: Option<Level>) -> tracing::level_filters::LevelFilter {
+        use tracing::level_filters::LevelFilter;
+        match threshold {
+            None => LevelFilter::OFF,
+            Some(Level::Trace) => LevelFilter::TRACE,
+            Some(Level::Debug) => LevelFilter::DEBUG,
+            Some(Level::Info) => LevelFilter::INFO,
+            Some(Level::Warn) => LevelFilter::WARN,
+            Some(Level::Error) => LevelFilter::ERROR,
+        }
+    }
 }
 
 impl Display for Level {
@@ -56,21 +96,46 @@ impl Display for Level {
     }
 }
 
-/// Stored in [`THRESHOLD`] when logging is off: above every level.
+/// Stored in a threshold when logging is off: above every level.
 const OFF: u8 = 5;
 
 /// The least severe level that is written; [`OFF`] writes nothing. Logging is the only
 /// process-wide state here, and it is set once at start-up.
 static THRESHOLD: AtomicU8 = AtomicU8::new(OFF);
 
-/// Reads `TF_LOG_PROVIDER`, else `TF_LOG`, and sets the level. Call once at start-up.
+fn load(threshold: &AtomicU8) -> Option<Level> {
+    match threshold.load(Ordering::Relaxed) {
+        0 => Some(Level::Trace),
+        1 => Some(Level::Debug),
+        2 => Some(Level::Info),
+        3 => Some(Level::Warn),
+        4 => Some(Level::Error),
+        _ => None,
+    }
+}
+
+/// Reads `TF_LOG_PROVIDER`, else `TF_LOG`, sets the level and installs the stderr sink
+/// as the process's `tracing` subscriber. Call once at start-up.
 pub fn init() {
-    set_level(level_from_lookup(|name| std::env::var(name).ok()));
+    let level = level_from_lookup(|name| std::env::var(name).ok());
+    set_level(level);
+    let sink = HclogLayer::new(&THRESHOLD, write_stderr);
+    // Fails only if a subscriber is already installed, and then that one stays.
+    let _ = tracing_subscriber::registry().with(sink).try_init();
+    if level == Some(Level::Trace) {
+        // rustls and reqwest log through `log`; forwarded only when they are wanted, so
+        // otherwise their `log!` calls stop at `log`'s own max level (off).
+        let _ = tracing_log::LogTracer::builder()
+            .with_max_level(log::LevelFilter::Trace)
+            .init();
+    }
 }
 
 /// Sets the threshold directly; `None` turns logging off.
 pub fn set_level(level: Option<Level>) {
     THRESHOLD.store(level.map_or(OFF, |l| l as u8), Ordering::Relaxed);
+    // `tracing` caches which call sites are on and the highest level anyone wants.
+    tracing::callsite::rebuild_interest_cache();
 }
 
 /// Whether a line at `level` would be written. Cheap: one relaxed atomic load.
@@ -105,22 +170,176 @@ pub fn parse_level(value: &str) -> Option<Level> {
     }
 }
 
-/// Writes one line at `level` if enabled. Prefer the `log_*!` macros, which skip
-/// formatting the fields when the level is off.
-pub fn emit(level: Level, message: &dyn Display, fields: &[(&str, &dyn Display)]) {
-    if !enabled(level) {
-        return;
-    }
-    let line = format_line(level, message, fields, SystemTime::now());
-    // One write per line so concurrent tasks never interleave inside a line; a failed
-    // write to stderr has nowhere better to be reported, so it is dropped.
+/// One write per line so concurrent tasks never interleave inside a line; a failed write
+/// to stderr has nowhere better to be reported, so it is dropped.
+fn write_stderr(line: &[u8]) {
     let mut err = std::io::stderr().lock();
-    let _ = err.write_all(line.as_bytes());
+    let _ = err.write_all(line);
     let _ = err.flush();
 }
 
-/// Formats one hclog JSON line, newline included.
+/// The crate whose events are written at every enabled level; the binaries' targets
+/// (`terraform_provider_mrs`, from `main.rs`) share the library's name.
+const OUR_TARGET: &str = "terraform_provider_mrs";
+
+fn is_ours(target: &str) -> bool {
+    target == OUR_TARGET || target.starts_with("terraform_provider_mrs::")
+}
+
+/// hclog's `@module`: `provider` for our lines (what Terraform shows), `provider.h2` and
+/// the like for another crate's, as hclog names sub-loggers.
+fn module_of(target: &str) -> String {
+    if is_ours(target) {
+        return "provider".to_string();
+    }
+    let krate = target.split("::").next().unwrap_or(target);
+    format!("provider.{krate}")
+}
+
+/// A `tracing_subscriber` layer writing each enabled event as one hclog JSON line, with
+/// the fields of the spans around it. `write` receives whole lines.
+pub struct HclogLayer<W> {
+    threshold: &'static AtomicU8,
+    write: W,
+}
+
+impl<W: Fn(&[u8]) + Send + Sync + 'static> HclogLayer<W> {
+    /// Writes through `write` the events `threshold` (as [`set_level`] stores it) allows.
+    pub fn new(threshold: &'static AtomicU8, write: W) -> Self {
+        HclogLayer { threshold, write }
+    }
+
+    fn wants(&self, meta: &Metadata<'_>) -> bool {
+        let Some(threshold) = load(self.threshold) else {
+            return false;
+        };
+        Level::from_tracing(*meta.level()) >= threshold
+            && (threshold == Level::Trace || is_ours(meta.target()))
+    }
+}
+
+/// Key/values of a span, kept in the registry's extensions until the span closes.
+struct SpanFields(Vec<(&'static str, String)>);
+
+/// Collects fields as strings, a later value replacing an earlier one of the same name
+/// (an inner span's or the event's own field wins over an outer span's).
+#[derive(Default)]
+struct Collect {
+    message: Option<String>,
+    fields: Vec<(&'static str, String)>,
+}
+
+impl Collect {
+    fn put(&mut self, name: &'static str, value: String) {
+        if name == "message" {
+            self.message = Some(value);
+        } else if name.starts_with("log.") {
+            // The `log` bridge's own bookkeeping (target, file, line): not a key/value.
+        } else if let Some(slot) = self.fields.iter_mut().find(|(k, _)| *k == name) {
+            slot.1 = value;
+        } else {
+            self.fields.push((name, value));
+        }
+    }
+}
+
+impl Visit for Collect {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field.name(), value.to_string());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field.name(), format!("{value:?}"));
+    }
+}
+
+impl<S, W> Layer<S> for HclogLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: Fn(&[u8]) + Send + Sync + 'static,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        // `set_level` rebuilds this cache, so a call site switched off here comes back.
+        if self.wants(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        self.wants(meta)
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(Level::filter(load(self.threshold)))
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut collect = Collect::default();
+        attrs.record(&mut collect);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields(collect.fields));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(SpanFields(fields)) = extensions.get_mut::<SpanFields>() {
+            let mut collect = Collect {
+                message: None,
+                fields: std::mem::take(fields),
+            };
+            values.record(&mut collect);
+            *fields = collect.fields;
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut collect = Collect::default();
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
+                    for (k, v) in fields {
+                        collect.put(k, v.clone());
+                    }
+                }
+            }
+        }
+        event.record(&mut collect);
+        // A `log` record arrives under the bridge's call site; its real target is inside.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let fields: Vec<(&str, &dyn Display)> = collect
+            .fields
+            .iter()
+            .map(|(k, v)| (*k, v as &dyn Display))
+            .collect();
+        let line = format_line_in(
+            &module_of(meta.target()),
+            Level::from_tracing(*meta.level()),
+            &collect.message.as_deref().unwrap_or_default(),
+            &fields,
+            SystemTime::now(),
+        );
+        (self.write)(line.as_bytes());
+    }
+}
+
+/// Formats one hclog JSON line of our own (`@module` = `provider`), newline included.
 pub fn format_line(
+    level: Level,
+    message: &dyn Display,
+    fields: &[(&str, &dyn Display)],
+    now: SystemTime,
+) -> String {
+    format_line_in("provider", level, message, fields, now)
+}
+
+/// Formats one hclog JSON line under `module`, newline included.
+pub fn format_line_in(
+    module: &str,
     level: Level,
     message: &dyn Display,
     fields: &[(&str, &dyn Display)],
@@ -131,7 +350,9 @@ pub fn format_line(
     line.push_str(level.as_str());
     line.push_str("\",\"@message\":");
     push_json_string(&mut line, &message.to_string());
-    line.push_str(",\"@module\":\"provider\",\"@timestamp\":\"");
+    line.push_str(",\"@module\":");
+    push_json_string(&mut line, module);
+    line.push_str(",\"@timestamp\":\"");
     line.push_str(&format_timestamp(now));
     line.push('"');
     for (key, value) in fields {
@@ -159,7 +380,7 @@ pub fn format_timestamp(t: SystemTime) -> String {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let micros = since.subsec_micros();
-    let days = (secs / 86_400) as i64;
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
     let mut out = String::with_capacity(27);
@@ -174,64 +395,67 @@ pub fn format_timestamp(t: SystemTime) -> String {
 }
 
 /// Proleptic Gregorian (year, month, day) for a count of days since 1970-01-01, by the
-/// era arithmetic of Howard Hinnant's `civil_from_days`: shifting the year to start in
-/// March puts the leap day at the end, so each 400-year era is uniform.
+/// `time` crate's calendar; a day past what it holds (year 9999) reads as its last day.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468; // days since 0000-03-01
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365], from March 1st
-    let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let epoch = time::OffsetDateTime::UNIX_EPOCH.date();
+    let date = epoch
+        // Clamped first: `Duration::days` overflows past ±1e14 days; the calendar ends far sooner.
+        .checked_add(time::Duration::days(days.clamp(-10_000_000, 10_000_000)))
+        .unwrap_or(if days < 0 {
+            time::Date::MIN
+        } else {
+            time::Date::MAX
+        });
+    (
+        i64::from(date.year()),
+        u32::from(u8::from(date.month())),
+        u32::from(date.day()),
+    )
 }
 
-/// Logs at an explicit level: `log_at!(Level::Info, "msg", key = value)`.
-#[macro_export]
-macro_rules! log_at {
-    ($level:expr, $msg:expr $(, $key:ident = $value:expr)* $(,)?) => {{
-        let level = $level;
-        if $crate::log::enabled(level) {
-            $crate::log::emit(
-                level,
-                &$msg,
-                &[$((::std::stringify!($key), &$value as &dyn ::std::fmt::Display)),*],
-            );
-        }
-    }};
-}
-
-/// Logs at trace: `log_trace!("msg", key = value, ...)`.
+/// Logs at trace: `log_trace!("msg", key = value, ...)`. Values are `Display`ed, and only
+/// evaluated when the line is written.
 #[macro_export]
 macro_rules! log_trace {
-    ($($t:tt)*) => { $crate::log_at!($crate::log::Level::Trace, $($t)*) };
+    ($($t:tt)*) => { $crate::__log_event!(TRACE, $($t)*) };
 }
 
 /// Logs at debug: `log_debug!("msg", key = value, ...)`.
 #[macro_export]
 macro_rules! log_debug {
-    ($($t:tt)*) => { $crate::log_at!($crate::log::Level::Debug, $($t)*) };
+    ($($t:tt)*) => { $crate::__log_event!(DEBUG, $($t)*) };
 }
 
 /// Logs at info: `log_info!("msg", key = value, ...)`.
 #[macro_export]
 macro_rules! log_info {
-    ($($t:tt)*) => { $crate::log_at!($crate::log::Level::Info, $($t)*) };
+    ($($t:tt)*) => { $crate::__log_event!(INFO, $($t)*) };
 }
 
 /// Logs at warn: `log_warn!("msg", key = value, ...)`.
 #[macro_export]
 macro_rules! log_warn {
-    ($($t:tt)*) => { $crate::log_at!($crate::log::Level::Warn, $($t)*) };
+    ($($t:tt)*) => { $crate::__log_event!(WARN, $($t)*) };
 }
 
 /// Logs at error: `log_error!("msg", key = value, ...)`.
 #[macro_export]
 macro_rules! log_error {
-    ($($t:tt)*) => { $crate::log_at!($crate::log::Level::Error, $($t)*) };
+    ($($t:tt)*) => { $crate::__log_event!(ERROR, $($t)*) };
+}
+
+/// The `log_*!` macros' common body: one `tracing` event at `$level`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_event {
+    ($level:ident, $msg:expr $(, $key:ident = $value:expr)* $(,)?) => {
+        $crate::log::__tracing::event!(
+            $crate::log::__tracing::Level::$level,
+            $($key = %$value,)*
+            "{}",
+            $msg
+        )
+    };
 }
 
 #[cfg(test)]
@@ -364,6 +588,117 @@ mod tests {
             level_from_lookup(env(&[("TF_LOG", "debug"), ("TF_LOG_PROVIDER", "off")])),
             None
         );
+    }
+
+    /// Runs `f` with an [`HclogLayer`] at `level` as this thread's subscriber and returns
+    /// the lines it wrote, parsed.
+    fn captured(level: Option<Level>, f: impl FnOnce()) -> Vec<serde_json::Value> {
+        use std::sync::{Arc, Mutex};
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let threshold: &'static AtomicU8 = Box::leak(Box::new(AtomicU8::new(OFF)));
+        threshold.store(level.map_or(OFF, |l| l as u8), Ordering::Relaxed);
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = out.clone();
+        let layer = HclogLayer::new(threshold, move |line: &[u8]| {
+            sink.lock().unwrap().extend_from_slice(line)
+        });
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    #[test]
+    fn events_carry_the_fields_of_their_spans_innermost_winning() {
+        let lines = captured(Some(Level::Debug), || {
+            let rpc = tracing::error_span!("rpc", tf_rpc = "ReadResource", tf_req_id = "r-1");
+            let _rpc = rpc.enter();
+            let call = tracing::error_span!(
+                "call",
+                method = "GET",
+                status = tracing::field::Empty,
+                tf_req_id = "inner"
+            );
+            let _call = call.enter();
+            call.record("status", 200);
+            crate::log_debug!("MRS API call", attempt = 1, method = "POST");
+            crate::log_trace!("below the level");
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let l = &lines[0];
+        assert_eq!(l["@level"], "debug");
+        assert_eq!(l["@message"], "MRS API call");
+        assert_eq!(l["@module"], "provider");
+        assert_eq!(l["tf_rpc"], "ReadResource");
+        assert_eq!(l["tf_req_id"], "inner");
+        assert_eq!(l["status"], "200");
+        assert_eq!(l["method"], "POST");
+        assert_eq!(l["attempt"], "1");
+        let ts = l["@timestamp"].as_str().unwrap();
+        let fraction = ts.split('.').nth(1).unwrap();
+        assert_eq!(fraction.len(), "000000Z".len(), "{ts}");
+    }
+
+    #[test]
+    fn other_crates_are_written_only_at_trace() {
+        let emit = || {
+            tracing::debug!(target: "h2::proto::connection", frame = "Settings", "received");
+            crate::log_debug!("ours");
+        };
+        let debug = captured(Some(Level::Debug), emit);
+        assert_eq!(debug.len(), 1, "{debug:?}");
+        assert_eq!(debug[0]["@message"], "ours");
+        let trace = captured(Some(Level::Trace), emit);
+        assert_eq!(trace.len(), 2, "{trace:?}");
+        assert_eq!(trace[0]["@module"], "provider.h2");
+        assert_eq!(trace[0]["@message"], "received");
+        assert_eq!(trace[0]["frame"], "Settings");
+        assert!(captured(None, emit).is_empty());
+    }
+
+    #[test]
+    fn log_records_keep_their_crate_and_lose_the_bridge_fields() {
+        let lines = captured(Some(Level::Trace), || {
+            // One statement: the record borrows its `format_args!` temporary.
+            tracing_log::format_trace(
+                &log::Record::builder()
+                    .args(format_args!("No cached session for {}", "example"))
+                    .level(log::Level::Debug)
+                    .target("rustls::client::hs")
+                    .module_path_static(Some("rustls::client::hs"))
+                    .file_static(Some("hs.rs"))
+                    .line(Some(7))
+                    .build(),
+            )
+            .unwrap();
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let l = lines[0].as_object().unwrap();
+        assert_eq!(l["@module"], "provider.rustls");
+        assert_eq!(l["@level"], "debug");
+        assert_eq!(l["@message"], "No cached session for example");
+        assert!(!l.keys().any(|k| k.starts_with("log.")), "{l:?}");
+    }
+
+    #[test]
+    fn a_disabled_level_evaluates_nothing() {
+        let mut evaluated = false;
+        let lines = captured(Some(Level::Warn), || {
+            crate::log_info!(
+                "not written",
+                value = {
+                    evaluated = true;
+                    "x"
+                }
+            );
+            crate::log_warn!("written");
+        });
+        assert!(
+            !evaluated,
+            "fields of a disabled level must not be evaluated"
+        );
+        assert_eq!(lines.len(), 1, "{lines:?}");
     }
 
     #[test]

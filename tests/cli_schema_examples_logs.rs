@@ -176,7 +176,19 @@ resource \"mrs_iam_sync\" \"x\" {{
     find("rpc=ConfigureProvider");
     let plan = find("rpc=PlanResourceChange");
     assert!(plan.contains("type_name=mrs_iam_sync"), "{plan}");
-    find("rpc=ReadDataSource");
+    // The RPC's span fields, named as terraform-plugin-go names them.
+    for field in [
+        "tf_rpc=PlanResourceChange",
+        "tf_resource_type=mrs_iam_sync",
+        "tf_req_id=",
+    ] {
+        assert!(plan.contains(field), "{field} missing: {plan}");
+    }
+    let read = find("rpc=ReadDataSource");
+    assert!(
+        read.contains("tf_data_source_type=mrs_iam_sync_users"),
+        "{read}"
+    );
     let api = find("MRS API call");
     assert!(api.contains("method=GET"), "{api}");
     assert!(api.contains("path=/v2/"), "{api}");
@@ -185,6 +197,12 @@ resource \"mrs_iam_sync\" \"x\" {{
     assert!(
         !api.contains("request_id=-"),
         "the simulator sends X-Request-Id: {api}"
+    );
+    // Other crates (h2, rustls...) speak only at trace.
+    assert!(
+        !lines.iter().any(|l| l.contains("@module=provider.")),
+        "a dependency's line at debug:\n{}",
+        lines.join("\n")
     );
     // Not a raw line re-logged as text: that would mean the JSON was not accepted.
     assert!(

@@ -1,5 +1,6 @@
 //! Security checks with real Terraform 1.0.3: secrets never reach logs or error messages
-//! (even at TF_LOG=trace; static keys, a shared config file's, temporary keys and tokens
+//! (even at TF_LOG=trace, with h2 and rustls logging too; static keys from the environment
+//! or the configuration, a shared config file's, temporary keys and tokens
 //! from an agency or the metadata service), the plugin socket lives in a private directory and speaks only
 //! TLS (AutoMTLS), and the MRS endpoint's certificate is verified unless `insecure = true`,
 //! which warns.
@@ -91,6 +92,70 @@ fn trace_logs_and_error_messages_never_contain_the_secret_key_or_token() {
     assert!(out.combined().contains("401"), "{}", out.combined());
     assert!(!out.combined().contains("SK-wrong-but-also-SECRET-123"));
     assert_no_secret("an authentication error", &out.combined());
+}
+
+#[test]
+fn trace_logs_carry_rpc_fields_and_transport_events_but_no_configured_secret() {
+    let sim = Sim::start(&["--secret-key", SECRET]);
+    // The keys travel inside the gRPC configuration this time, through the h2 and rustls
+    // code that logs at trace.
+    let tf = sim.workdir().env("TF_LOG", "trace");
+    tf.write_main_tf(&main_tf(&format!(
+        "  secret_key     = \"{SECRET}\"\n  security_token = \"{TOKEN}\""
+    )));
+    let mut seen = String::new();
+    for args in [
+        &["apply", "-auto-approve"][..],
+        &["plan"][..],
+        &["destroy", "-auto-approve"][..],
+    ] {
+        seen.push_str(&tf.ok(args).combined());
+    }
+    assert!(
+        sim.writes_since(0).len() >= 2,
+        "apply and destroy reached the sim, signed with the configured key"
+    );
+    let lines: Vec<&str> = seen
+        .lines()
+        .filter(|l| l.contains("provider.terraform-provider-mrs"))
+        .collect();
+    let find = |what: &str, pred: &dyn Fn(&str) -> bool| -> String {
+        lines
+            .iter()
+            .find(|l| pred(l))
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| panic!("no provider line with {what}:\n{}", lines.join("\n")))
+    };
+    // Each RPC's lines say which RPC, which request, which provider and which type.
+    let plan = find("tf_rpc=PlanResourceChange", &|l| {
+        l.contains("RPC served") && l.contains("tf_rpc=PlanResourceChange")
+    });
+    for field in [
+        "tf_req_id=",
+        "tf_provider_addr=terraform.local/mrs/mrs",
+        "tf_resource_type=mrs_iam_sync",
+    ] {
+        assert!(plan.contains(field), "{field} missing: {plan}");
+    }
+    let req_ids: std::collections::HashSet<&str> = lines
+        .iter()
+        .filter(|l| l.contains("RPC served"))
+        .filter_map(|l| l.split("tf_req_id=").nth(1)?.split_whitespace().next())
+        .collect();
+    assert!(req_ids.len() >= 5, "one request ID per RPC: {req_ids:?}");
+    // An API call's lines carry its own span and the RPC's it serves.
+    let api = find("an MRS API call inside an RPC", &|l| {
+        l.contains("MRS API call") && l.contains("tf_rpc=") && l.contains("tf_req_id=")
+    });
+    assert!(
+        api.contains("method=") && api.contains("path=/v2/"),
+        "{api}"
+    );
+    // The transport's own events: h2 (tracing) under the gRPC server, rustls (log) in
+    // the AutoMTLS handshake.
+    find("an h2 event", &|l| l.contains("@module=provider.h2"));
+    find("a rustls event", &|l| l.contains("@module=provider.rustls"));
+    assert_no_secret("a trace-level run with keys in the configuration", &seen);
 }
 
 #[test]

@@ -376,6 +376,14 @@ impl Client {
     }
 
     /// One API call with retries. Returns the answer on 2xx, otherwise the classified error.
+    /// Every line logged inside says which call (see [`log_attempt`] for the rest).
+    #[tracing::instrument(name = "mrs_api_call", level = "error", skip_all, fields(
+        method = %method,
+        path = %self.url_for(project_id, cluster_id, suffix).path(),
+        attempt = tracing::field::Empty,
+        status = tracing::field::Empty,
+        request_id = tracing::field::Empty,
+    ))]
     async fn call(
         &self,
         method: Method,
@@ -520,9 +528,11 @@ impl Client {
     }
 }
 
-/// One debug line per HTTP attempt: method, path, status (or the transport error),
-/// attempt number and request ID. Never headers or bodies: they carry the signature,
-/// the security token and the names being synced.
+/// Puts the attempt's number, status and request ID on the call's span (so later lines,
+/// such as the retry warning, carry them; `-` when there was no answer), and writes one
+/// debug line per HTTP attempt: method, path, status (or the transport error), attempt
+/// number and request ID. Never headers or bodies: they carry the signature, the
+/// security token and the names being synced.
 fn log_attempt(
     method: &Method,
     url: &Url,
@@ -530,11 +540,22 @@ fn log_attempt(
     started: std::time::Instant,
     outcome: &Result<Answer, String>,
 ) {
+    if !crate::log::enabled(crate::log::Level::Error) {
+        return;
+    }
+    let attempt = attempt + 1;
+    let span = tracing::Span::current();
+    span.record("attempt", attempt);
+    match outcome {
+        Ok(a) => span
+            .record("status", a.status)
+            .record("request_id", a.request_id.as_deref().unwrap_or("-")),
+        Err(_) => span.record("status", "-").record("request_id", "-"),
+    };
     if !crate::log::enabled(crate::log::Level::Debug) {
         return;
     }
     let elapsed_ms = format!("{:.3}", started.elapsed().as_secs_f64() * 1e3);
-    let attempt = attempt + 1;
     match outcome {
         Ok(a) => crate::log_debug!(
             "MRS API call",

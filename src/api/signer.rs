@@ -292,43 +292,23 @@ pub fn verify(
     }
 }
 
-// Days-from-civil and its inverse (Howard Hinnant's algorithms), so no date crate is needed.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// `YYYYMMDDTHHMMSSZ` in UTC. Times before 1970 are clamped to the epoch.
+/// `YYYYMMDDTHHMMSSZ` in UTC. Times before 1970, or past what the calendar holds (year
+/// 9999), are clamped to the epoch.
 pub fn format_sdk_date(t: SystemTime) -> String {
-    let secs = t
+    let at = t
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
     )
 }
 
@@ -350,8 +330,12 @@ pub fn parse_sdk_date(s: &str) -> Option<SystemTime> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
-    let days = days_from_civil(i64::from(y), mo, d);
-    let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se);
+    let month = time::Month::try_from(u8::try_from(mo).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(d).ok()?)
+        .ok()?;
+    // Seconds added rather than a `time::Time`, which has no room for a leap second (60).
+    let midnight = date.midnight().assume_utc().unix_timestamp();
+    let secs = midnight + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se);
     let secs = u64::try_from(secs).ok()?;
     Some(UNIX_EPOCH + Duration::from_secs(secs))
 }
@@ -601,6 +585,20 @@ mod tests {
         assert!(parse_authorization("Bearer x").is_none());
         assert!(parse_authorization("SDK-HMAC-SHA256 Access=a, Signature=b").is_none());
         assert!(parse_authorization("SDK-HMAC-SHA256Access=a").is_none());
+    }
+
+    #[test]
+    fn sdk_date_follows_the_calendar() {
+        let leap = parse_sdk_date("20240229T120000Z").unwrap();
+        assert_eq!(format_sdk_date(leap), "20240229T120000Z");
+        assert_eq!(parse_sdk_date("20230229T120000Z"), None);
+        assert_eq!(parse_sdk_date("20240431T000000Z"), None);
+        // A leap second reads as the next second, as it did before the `time` crate.
+        assert_eq!(
+            parse_sdk_date("20231231T235960Z"),
+            parse_sdk_date("20240101T000000Z")
+        );
+        assert_eq!(format_sdk_date(UNIX_EPOCH), "19700101T000000Z");
     }
 
     #[test]

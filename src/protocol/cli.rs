@@ -417,7 +417,9 @@ where
         tls = tls.is_some()
     );
 
+    let provider_addr = opts.plugin.source_address;
     let router = Server::builder()
+        .trace_fn(move |req| super::server::rpc_span(req, provider_addr))
         .add_service(
             provider
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)

@@ -113,8 +113,50 @@ struct ServedRpc {
     started: Instant,
 }
 
+/// RPCs whose `type_name` names a data source rather than a resource.
+const DATA_SOURCE_RPCS: [&str; 2] = ["ValidateDataResourceConfig", "ReadDataSource"];
+
+/// The span every gRPC request runs in (tonic's `trace_fn`), with the fields
+/// terraform-plugin-go puts on its RPC loggers, so each line logged while serving it
+/// says which RPC, which provider and which request. At ERROR level because a span's
+/// level is only its filter: its fields belong on every line written inside it.
+pub fn rpc_span(req: &tonic::codegen::http::Request<()>, provider_addr: &str) -> tracing::Span {
+    let path = req.uri().path();
+    let rpc = path.rsplit('/').next().unwrap_or(path);
+    tracing::error_span!(
+        "rpc",
+        tf_rpc = rpc,
+        tf_provider_addr = provider_addr,
+        tf_req_id = %request_id(),
+        tf_resource_type = tracing::field::Empty,
+        tf_data_source_type = tracing::field::Empty,
+    )
+}
+
+/// A random version-4 UUID, as terraform-plugin-go gives each request; only made when
+/// logging is on.
+fn request_id() -> String {
+    let (a, b) = (fastrand::u64(..), fastrand::u64(..));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
+}
+
 impl ServedRpc {
     fn start(rpc: &'static str, type_name: &str) -> ServedRpc {
+        if log::enabled(Level::Error) && !type_name.is_empty() {
+            let key = if DATA_SOURCE_RPCS.contains(&rpc) {
+                "tf_data_source_type"
+            } else {
+                "tf_resource_type"
+            };
+            tracing::Span::current().record(key, type_name);
+        }
         ServedRpc {
             rpc,
             type_name: (log::enabled(Level::Debug) && !type_name.is_empty())
