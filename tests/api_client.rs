@@ -579,22 +579,3 @@ async fn cancellation_ends_a_retry_wait_promptly() {
     );
     assert_eq!(sim.statuses().await, vec![json!(503)]);
 }
-
-#[tokio::test]
-async fn lock_cluster_serializes_per_cluster_only() {
-    let sim = Sim::plain().await;
-    let client = sim.client();
-    let guard = client.lock_cluster(P, C).await;
-    let other = client.clone();
-    let blocked = tokio::time::timeout(Duration::from_millis(100), other.lock_cluster(P, C)).await;
-    assert!(blocked.is_err(), "same cluster must wait");
-    let free = tokio::time::timeout(
-        Duration::from_millis(100),
-        other.lock_cluster(P, &ClusterId::from_static("c2").unwrap()),
-    )
-    .await;
-    assert!(free.is_ok(), "another cluster must not wait");
-    drop(guard);
-    let now_free = tokio::time::timeout(Duration::from_millis(100), other.lock_cluster(P, C)).await;
-    assert!(now_free.is_ok());
-}

@@ -1,13 +1,12 @@
-//! The MRS IAM-sync HTTP client: signing, timeouts, retries with backoff, per-cluster locks.
+//! The MRS IAM-sync HTTP client: signing, timeouts, retries with backoff, polling until a
+//! sync ends, writes refused during a sync sent again.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
-use tokio::sync::OwnedMutexGuard;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{is_retryable_status, snippet, ApiError};
@@ -59,8 +58,6 @@ impl ClientConfig {
     }
 }
 
-type ClusterKey = (ProjectId, ClusterId);
-
 /// A write to a cluster's IAM sync: start syncing names, or cancel them.
 #[derive(Clone, Copy, Debug)]
 pub enum Write<'a> {
@@ -80,12 +77,11 @@ struct Inner {
     /// `host[:port]` exactly as sent and signed.
     host: String,
     cfg: ClientConfig,
-    locks: Mutex<HashMap<ClusterKey, Arc<tokio::sync::Mutex<()>>>>,
     /// At most `MAX_IN_FLIGHT` attempts between sending and reading the whole body.
     in_flight: tokio::sync::Semaphore,
 }
 
-/// One per configured provider: cloning shares the connection pool and the cluster locks.
+/// One per configured provider: cloning shares the connection pool.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -168,7 +164,6 @@ impl Client {
                 base,
                 host,
                 cfg,
-                locks: Mutex::new(HashMap::new()),
                 in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             }),
         })
@@ -340,29 +335,6 @@ impl Client {
     /// The endpoint as configured, which with the project and cluster names one cluster.
     pub fn endpoint(&self) -> &str {
         self.inner.cfg.endpoint.trim().trim_end_matches('/')
-    }
-
-    /// Serializes operations on one cluster within this process: hold the guard across
-    /// "wait until idle → POST/DELETE → wait until idle" so syncs never overlap.
-    pub async fn lock_cluster(
-        &self,
-        project_id: &ProjectId,
-        cluster_id: &ClusterId,
-    ) -> OwnedMutexGuard<()> {
-        let m = {
-            // A poisoned map only means another task panicked while inserting; the map
-            // itself is still consistent.
-            let mut locks = self
-                .inner
-                .locks
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            locks
-                .entry((project_id.clone(), cluster_id.clone()))
-                .or_default()
-                .clone()
-        };
-        m.lock_owned().await
     }
 
     /// The IDs' types admit only characters that need no escaping in a path.

@@ -1,5 +1,5 @@
-//! The pure name planner of `mrs_iam_sync`: which names to add and which to cancel, and
-//! how to batch the cancellations. No I/O, so its rules are property-tested here.
+//! The names of `mrs_iam_sync` as sets: what a resource manages or a cluster holds, the set
+//! arithmetic the desk plans with, and how cancellations are batched (property-tested).
 
 use std::collections::BTreeSet;
 
@@ -67,22 +67,6 @@ fn quote_list(s: &BTreeSet<String>) -> String {
         .join(", ")
 }
 
-/// The calls that bring a cluster from `remote` to holding `desired`, given what this
-/// resource managed before (`prior`). Adds only what is missing remotely; cancels only
-/// names this resource managed and no longer wants, and only while they are still synced.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UpdatePlan {
-    pub add: Names,
-    pub remove: Names,
-}
-
-pub fn plan_update(prior: &Names, desired: &Names, remote: &Names) -> UpdatePlan {
-    UpdatePlan {
-        add: desired.minus(remote),
-        remove: prior.minus(desired).intersect(remote),
-    }
-}
-
 /// Splits names into DELETE bodies of at most MAX_NAMES users and MAX_NAMES groups each.
 pub fn cancel_batches(n: &Names) -> Vec<CancelSyncRequest> {
     let users: Vec<String> = n.users.iter().cloned().collect();
@@ -112,41 +96,6 @@ pub fn cancel_batches(n: &Names) -> Vec<CancelSyncRequest> {
 mod tests {
     use super::*;
 
-    fn names(users: &[&str], groups: &[&str]) -> Names {
-        Names {
-            users: users.iter().map(|s| s.to_string()).collect(),
-            groups: groups.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn update_adds_missing_and_cancels_only_removed_managed_names() {
-        let prior = names(&["alice", "bob"], &["dev"]);
-        let desired = names(&["alice", "carol"], &["ops"]);
-        // "admins" is synced implicitly (alice's group) and "zed" by someone else.
-        let remote = names(&["alice", "bob", "zed"], &["dev", "admins"]);
-        let p = plan_update(&prior, &desired, &remote);
-        assert_eq!(p.add, names(&["carol"], &["ops"]));
-        assert_eq!(p.remove, names(&["bob"], &["dev"]));
-    }
-
-    #[test]
-    fn nothing_to_send_when_converged() {
-        let n = names(&["a"], &["g"]);
-        let p = plan_update(&n, &n, &names(&["a", "x"], &["g", "y"]));
-        assert!(p.add.is_empty() && p.remove.is_empty());
-    }
-
-    #[test]
-    fn removed_names_no_longer_synced_are_not_cancelled() {
-        let p = plan_update(
-            &names(&["a", "b"], &[]),
-            &names(&["a"], &[]),
-            &names(&["a"], &[]),
-        );
-        assert!(p.remove.is_empty());
-    }
-
     #[test]
     fn batches_hold_at_most_1000_of_each() {
         let users: Vec<String> = (0..2500).map(|i| format!("u{i}")).collect();
@@ -167,20 +116,13 @@ mod tests {
 
 #[cfg(test)]
 mod props {
-    //! Property tests of the pure update planner: whatever the prior state, the config and
-    //! the cluster hold, the calls add and cancel exactly the right names.
+    //! Property tests of the cancel batches: whatever the names, the batches keep the
+    //! API's limit and partition the names.
     use std::collections::BTreeSet;
 
-    use proptest::collection::btree_set;
     use proptest::prelude::*;
 
-    use super::{cancel_batches, plan_update, Names, MAX_NAMES};
-
-    /// Names from a small pool, so prior, desired and remote overlap often.
-    fn names() -> impl Strategy<Value = Names> {
-        let set = || btree_set("[a-f]{1,2}", 0..12);
-        (set(), set()).prop_map(|(users, groups)| Names { users, groups })
-    }
+    use super::{cancel_batches, Names, MAX_NAMES};
 
     /// Up to 3,500 names of each kind, to cross the 1,000 limit several times.
     fn many() -> impl Strategy<Value = Names> {
@@ -190,51 +132,7 @@ mod props {
         })
     }
 
-    fn check_kind(
-        prior: &BTreeSet<String>,
-        desired: &BTreeSet<String>,
-        remote: &BTreeSet<String>,
-        add: &BTreeSet<String>,
-        remove: &BTreeSet<String>,
-    ) -> Result<(), TestCaseError> {
-        let missing: BTreeSet<String> = desired.difference(remote).cloned().collect();
-        prop_assert_eq!(add, &missing, "adds exactly the desired names not synced");
-        let removed_still_synced: BTreeSet<String> = prior
-            .difference(desired)
-            .filter(|n| remote.contains(*n))
-            .cloned()
-            .collect();
-        prop_assert_eq!(remove, &removed_still_synced);
-        for n in remove {
-            prop_assert!(prior.contains(n), "cancels {} which it never managed", n);
-            prop_assert!(!desired.contains(n), "cancels {} which is still wanted", n);
-        }
-        prop_assert!(add.is_disjoint(remove));
-        Ok(())
-    }
-
     proptest! {
-        #[test]
-        fn plan_adds_missing_and_cancels_only_removed_managed_names(
-            prior in names(),
-            desired in names(),
-            remote in names(),
-        ) {
-            let p = plan_update(&prior, &desired, &remote);
-            check_kind(&prior.users, &desired.users, &remote.users, &p.add.users, &p.remove.users)?;
-            check_kind(&prior.groups, &desired.groups, &remote.groups, &p.add.groups, &p.remove.groups)?;
-            // Applying the plan to the remote gives a cluster holding every desired name
-            // and none of the removed managed ones; unmanaged names are untouched.
-            let after = remote.minus(&p.remove).union(&p.add);
-            prop_assert!(desired.minus(&after).is_empty());
-            prop_assert!(prior.minus(&desired).intersect(&after).is_empty());
-            let unmanaged = remote.minus(&prior).minus(&desired);
-            prop_assert_eq!(unmanaged.intersect(&after), unmanaged);
-            // Converged: a second plan against the result sends nothing.
-            let again = plan_update(&desired, &desired, &after);
-            prop_assert!(again.add.is_empty() && again.remove.is_empty());
-        }
-
         #[test]
         fn cancel_batches_respect_the_limit_and_partition_the_names(n in many()) {
             let batches = cancel_batches(&n);
