@@ -112,6 +112,117 @@ fn aksk_and_region_only_look_the_project_up_once_per_run() {
     assert!(sim.names("c1").0.is_empty());
 }
 
+/// The project of the second region in mrs-sim's IAM.
+const OTHER_REGION: &str = "eu-west-101";
+const OTHER_PROJECT: &str = "proj0000000000000000000000eu101";
+
+#[test]
+fn a_resource_in_another_region_gets_that_regions_project_looked_up_once() {
+    let sim = Sim::start(&["--projects", &format!("{OTHER_REGION}={OTHER_PROJECT}")]);
+    let tf = with_keys(bare_workdir(&sim));
+    let other = format!(
+        r#"
+resource "mrs_iam_sync" "far1" {{
+  region      = "{OTHER_REGION}"
+  cluster_id  = "c4"
+  user_names  = ["dave"]
+}}
+
+resource "mrs_iam_sync" "far2" {{
+  region      = "{OTHER_REGION}"
+  cluster_id  = "c5"
+  group_names = ["ops"]
+}}
+
+data "mrs_iam_sync_users" "far" {{
+  region     = "{OTHER_REGION}"
+  cluster_id = "c4"
+  depends_on = [mrs_iam_sync.far1]
+}}
+
+output "far_users" {{
+  value = data.mrs_iam_sync_users.far.user_names
+}}
+"#
+    );
+    tf.write_main_tf(&format!("{}{other}", main_tf("")));
+
+    // The plan shows each resource's project: one lookup per region, however many use it.
+    let before = sim.request_count();
+    let plan = tf.ok(&["plan", "-out", "tfplan"]).combined();
+    let mut asked: Vec<String> = lookups_since(&sim, before)
+        .iter()
+        .map(|r| r["query"].as_str().unwrap_or("").to_string())
+        .collect();
+    asked.sort();
+    assert_eq!(
+        asked,
+        vec![format!("name={REGION}"), format!("name={OTHER_REGION}")],
+        "one lookup per region"
+    );
+    assert!(
+        plan.contains(&format!("\"{OTHER_PROJECT}/c4\"")),
+        "the plan shows the other region's project:\n{plan}"
+    );
+
+    let before = sim.request_count();
+    tf.ok(&["apply", "tfplan"]);
+    for r in mrs_since(&sim, before) {
+        let path = r["path"].as_str().unwrap_or("");
+        let cluster = path.rsplit('/').nth(1).unwrap_or("");
+        let project = if ["c4", "c5"].contains(&cluster) {
+            OTHER_PROJECT
+        } else {
+            PROJECT
+        };
+        assert!(path.starts_with(&format!("/v2/{project}/")), "{path}");
+    }
+    all_applied(&sim);
+    assert_eq!(
+        sim.names_in(OTHER_PROJECT, "c4").0,
+        vec!["dave".to_string()]
+    );
+    assert_eq!(sim.names_in(OTHER_PROJECT, "c5").1, vec!["ops".to_string()]);
+    let state = tf.state_json();
+    let far = common::terraform::state_resource(&state, "mrs_iam_sync.far2").expect("far2");
+    assert_eq!(far["values"]["project_id"], OTHER_PROJECT);
+    assert_eq!(far["values"]["id"], format!("{OTHER_PROJECT}/c5"));
+    assert_eq!(far["values"]["region"], OTHER_REGION);
+    assert_eq!(
+        state["values"]["outputs"]["far_users"]["value"],
+        serde_json::json!(["dave"])
+    );
+    assert_eq!(tf.plan_exit_code(), 0, "no diff after apply");
+
+    // A region IAM has no project for is an error at that resource's `region`, before
+    // anything is written.
+    tf.write_main_tf(&format!(
+        "{}\nresource \"mrs_iam_sync\" \"nowhere\" {{\n  region     = \"xx-nowhere-1\"\n  cluster_id = \"c6\"\n  user_names = [\"erin\"]\n}}\n",
+        main_tf("")
+    ));
+    let before = sim.request_count();
+    let text = tf.fail(&["plan"]).combined();
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for e in [
+        "Error: Cannot find the project of the region",
+        "with mrs_iam_sync.nowhere",
+        "region = \"xx-nowhere-1\"",
+        "no project named \"xx-nowhere-1\"",
+    ] {
+        assert!(flat.contains(e), "missing {e:?} in:\n{text}");
+    }
+    assert!(!text.contains(SK), "{text}");
+    assert!(mrs_since(&sim, before).iter().all(|r| r["method"] == "GET"));
+    assert!(sim.writes_since(before).is_empty());
+
+    tf.write_main_tf(&format!("{}{other}", main_tf("")));
+    tf.ok(&["destroy", "-auto-approve"]);
+    assert!(
+        sim.names_in(OTHER_PROJECT, "c4").0.is_empty()
+            && sim.names_in(OTHER_PROJECT, "c5").1.is_empty()
+    );
+}
+
 #[test]
 fn a_profile_of_a_shared_config_file_gives_keys_and_region() {
     let sim = Sim::start(&[]);
@@ -218,6 +329,77 @@ fn assume_role_signs_with_the_agency_keys_and_renews_them_during_an_apply() {
         "{lookups:?}"
     );
     assert_eq!(sim.counter("auth_failures"), 0);
+}
+
+#[test]
+fn temporary_keys_refused_before_their_expiry_are_renewed_and_the_call_sent_again() {
+    // Keys that live an hour, revoked while the apply waits for its sync: the next poll is
+    // refused with a 401, and only a renewal lets the apply finish.
+    let sim = Sim::start(&["--metadata", "--sync-delay-ms", "2500"]);
+    let tf = bare_workdir(&sim)
+        .env("HW_METADATA_ENDPOINT", &sim.url)
+        .env("HW_REGION_NAME", REGION)
+        .env("TF_LOG", "warn");
+    tf.write_main_tf(&main_tf(""));
+    let apply = tf.spawn(&["apply", "-auto-approve"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !sim.requests().iter().any(|r| r["method"] == "POST") {
+        assert!(std::time::Instant::now() < deadline, "no POST within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let revoked_at = sim.request_count();
+    sim.revoke_temporary();
+    let out = apply.wait(std::time::Duration::from_secs(120));
+    assert_eq!(out.code(), 0, "{}", out.combined());
+    all_applied(&sim);
+
+    let after = mrs_since(&sim, revoked_at);
+    let refused: Vec<&Value> = after.iter().filter(|r| r["status"] == 401).collect();
+    assert!(!refused.is_empty(), "no call was refused: {after:?}");
+    let old: BTreeSet<&str> = refused
+        .iter()
+        .filter_map(|r| r["access_key"].as_str())
+        .collect();
+    // Every call after the first refusal of each old key succeeded with a new key.
+    let last_refusal = after
+        .iter()
+        .rposition(|r| r["status"] == 401)
+        .unwrap_or_default();
+    let later = &after[last_refusal + 1..];
+    assert!(!later.is_empty(), "nothing was sent again: {after:?}");
+    for r in later {
+        assert_eq!(r["credential"], "metadata", "{r}");
+        assert!(
+            r["status"]
+                .as_u64()
+                .is_some_and(|s| (200..300).contains(&s)),
+            "{r}"
+        );
+        assert!(!old.contains(r["access_key"].as_str().unwrap_or("")), "{r}");
+    }
+    let text = out.combined();
+    assert!(
+        text.contains("temporary credentials refused before their expiry; renewing them"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("refused before their expiry").count(),
+        1,
+        "one renewal for the requests refused together:\n{text}"
+    );
+    assert!(
+        sim.requests()
+            .iter()
+            .filter(|r| r["path"] == "/openstack/latest/securitykey")
+            .count()
+            >= 2,
+        "the metadata service was not asked again"
+    );
+    for k in sim.temporary_credentials() {
+        let secret = k["secret"].as_str().unwrap_or("-");
+        assert!(!text.contains(secret), "a secret key in the log");
+    }
+    assert_eq!(tf.plan_exit_code(), 0);
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 use std::cell::RefCell;
 use std::time::Duration;
 
-use common::sim::Sim;
+use common::sim::{Sim, PROJECT};
 use common::steps::{self, Step, StepResult};
 use common::terraform::{sorted_strings, TfChild, MRS_HEADER};
 use serde_json::{json, Value};
@@ -121,10 +121,11 @@ fn create_before_destroy_replacement_keeps_the_names_synced() {
             // The new instance sends its names although they are synced; the old
             // instance's destroy then cancels none of them, because the new one declares
             // them.
-            // A new region (same endpoint, so the same cluster) forces a replacement.
+            // A new region (same endpoint and project, so the same cluster) forces a
+            // replacement.
             Step::apply(config(&body.replace(
                 "cluster_id  = \"c1\"",
-                "cluster_id  = \"c1\"\n  region      = \"cn-north-1\"",
+                &format!("cluster_id  = \"c1\"\n  region      = \"cn-north-1\"\n  project_id  = \"{PROJECT}\""),
             )))
             .check(|r| {
                 assert!(r.text().contains("replaced"), "{}", r.text());

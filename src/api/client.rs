@@ -19,6 +19,14 @@ use super::{ClusterId, Credentials, ProjectId};
 #[async_trait::async_trait]
 pub trait CredentialSource: Send + Sync + std::fmt::Debug {
     async fn credentials(&self) -> Result<Credentials, ApiError>;
+
+    /// The API refused the keys `used` (HTTP 401) before they were due to expire: sessions
+    /// ended early, or this machine's clock is behind. A source of temporary keys forgets
+    /// them, if they are still the ones it holds, so the next `credentials` obtains new
+    /// ones, and says true; a source of fixed keys has nothing better to offer.
+    async fn refused(&self, _used: &Credentials) -> bool {
+        false
+    }
 }
 
 /// How to reach MRS and how patiently.
@@ -368,6 +376,8 @@ impl Client {
         let url = self.url_for(project_id, cluster_id, suffix);
         let cfg = &self.inner.cfg;
         let mut attempt: u32 = 0;
+        // Temporary keys refused with a 401 are renewed and the call sent again, once.
+        let mut renewed = false;
         loop {
             if cancel.is_cancelled() {
                 return Err(ApiError::Cancelled);
@@ -385,6 +395,16 @@ impl Client {
             let retries_left = attempt < cfg.max_retries;
             let (delay, reason) = match outcome {
                 Ok(a) if (200..300).contains(&a.status) => return Ok(a),
+                Ok(a) if a.status == 401 && !renewed => match &cfg.credential_source {
+                    Some(source) if source.refused(&credentials).await => {
+                        renewed = true;
+                        (
+                            Duration::ZERO,
+                            "HTTP 401: renewing the temporary keys".to_string(),
+                        )
+                    }
+                    _ => return Err(ApiError::from_response(a.status, &a.body, a.request_id)),
+                },
                 Ok(a) if retries_left && is_retryable_status(a.status) => (
                     retry_after(&a.headers, cfg.retry_max_delay)
                         .unwrap_or_else(|| self.backoff(attempt)),

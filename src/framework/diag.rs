@@ -155,6 +155,17 @@ impl Diagnostics {
         d.error(summary, detail);
         d
     }
+
+    /// A single error diagnostic at an attribute, for `Result<_, Diagnostics>` returns.
+    pub fn error_at_path(
+        path: AttributePath,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        let mut d = Self::new();
+        d.error_at(path, summary, detail);
+        d
+    }
 }
 
 impl IntoIterator for Diagnostics {

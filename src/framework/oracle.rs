@@ -989,13 +989,13 @@ mod tests {
             let schema = schema();
             let config = if destroy { Value::Null } else { config };
             let proposed = proposed_new(&schema.block, &prior, &config);
-            let out = plan_change(&schema, &prior, &proposed, &config, |_, _| {});
+            let out = plan_change(&schema, &prior, &proposed, &config);
             let v = assert_plan_valid(&schema.block, &prior, &config, &out.planned);
             prop_assert!(v.is_empty(), "plan {:?}\nfor config {:?}\nprior {:?}: {:?}", out.planned, config, prior, v);
 
             let known_config = know(&config, seed);
             let proposed = proposed_new(&schema.block, &prior, &known_config);
-            let fin = plan_change(&schema, &prior, &proposed, &known_config, |_, _| {});
+            let fin = plan_change(&schema, &prior, &proposed, &known_config);
             let v = assert_plan_valid(&schema.block, &prior, &known_config, &fin.planned);
             prop_assert!(v.is_empty(), "final plan {:?}: {:?}", fin.planned, v);
             let v = assert_object_compatible(&schema.block, &out.planned, &fin.planned);
@@ -1008,7 +1008,7 @@ mod tests {
         fn sets_with_unknown_elements_plan_as_configured(users in string_set()) {
             let schema = schema();
             let config = obj(&[("name", s("n")), ("users", users.clone())]);
-            let out = plan_change(&schema, &Value::Null, &config, &config, |_, _| {});
+            let out = plan_change(&schema, &Value::Null, &config, &config);
             prop_assert!(raw_equals(out.planned.get("users"), &users));
         }
     }

@@ -78,26 +78,18 @@ impl PlanOutcome {
     }
 }
 
-/// Plans a create, update or destroy in the framework's order. `hook` is the resource's
-/// own `modify_plan`, called last with the planned state so far.
-///
-/// A destroy (null proposed state) of an existing object still calls `hook`, with a null
-/// plan, so the resource can warn or refuse; the planned state stays null whatever the
-/// hook does to it.
+/// Plans a create, update or destroy in the framework's order: defaults, computed values
+/// unknown where anything changes, then each attribute's plan modifiers. The resource's
+/// own `modify_plan` comes after, in the framework server (it may need the network).
+/// A destroy (null proposed state) plans null.
 pub fn plan_change(
     schema: &Schema,
     prior: &Value,
     proposed: &Value,
     config: &Value,
-    hook: impl FnOnce(&mut Value, &mut Diagnostics),
 ) -> PlanOutcome {
     let mut out = PlanOutcome::default();
     if proposed.is_null() {
-        // Planning the removal of nothing has no resource to ask.
-        if !prior.is_null() {
-            let mut planned = Value::Null;
-            hook(&mut planned, &mut out.diags);
-        }
         return out;
     }
     let creating = prior.is_null();
@@ -167,7 +159,6 @@ pub fn plan_change(
         },
     );
 
-    hook(&mut planned, &mut out.diags);
     out.planned = planned;
     out
 }
@@ -372,7 +363,7 @@ mod tests {
     #[test]
     fn create_marks_computed_unknown_and_applies_defaults() {
         let config = obj(Value::Null, "n", &["a"], Value::Null, Value::Null);
-        let out = plan_change(&schema(), &Value::Null, &config, &config, |_, _| {});
+        let out = plan_change(&schema(), &Value::Null, &config, &config);
         assert_eq!(out.planned.get("id"), &Value::Unknown);
         assert_eq!(out.planned.get("computed_only"), &Value::Unknown);
         assert_eq!(out.planned.get("flag"), &Value::Bool(false));
@@ -389,7 +380,7 @@ mod tests {
             Value::Bool(false),
         );
         let config = obj(Value::Null, "n", &["a"], Value::Null, Value::Null);
-        let out = plan_change(&schema(), &prior, &prior, &config, |_, _| {});
+        let out = plan_change(&schema(), &prior, &prior, &config);
         assert_eq!(out.planned, prior);
     }
 
@@ -410,14 +401,14 @@ mod tests {
             Value::string("c"),
             Value::Bool(false),
         );
-        let out = plan_change(&schema(), &prior, &proposed, &config, |_, _| {});
+        let out = plan_change(&schema(), &prior, &proposed, &config);
         assert_eq!(out.planned.get("id"), &Value::string("i"));
         assert_eq!(out.planned.get("computed_only"), &Value::Unknown);
         assert!(out.requires_replace.is_empty());
     }
 
     #[test]
-    fn replacement_is_reported_and_hook_runs_last() {
+    fn replacement_is_reported() {
         let prior = obj(
             Value::string("i"),
             "n",
@@ -433,18 +424,13 @@ mod tests {
             Value::string("c"),
             Value::Bool(false),
         );
-        let out = plan_change(&schema(), &prior, &proposed, &config, |p, _| {
-            p.set_attr("computed_only", Value::string("from hook"))
-        });
+        let out = plan_change(&schema(), &prior, &proposed, &config);
         assert_eq!(out.requires_replace, vec![AttributePath::attr("name")]);
-        assert_eq!(
-            out.planned.get("computed_only"),
-            &Value::string("from hook")
-        );
+        assert_eq!(out.planned.get("computed_only"), &Value::Unknown);
     }
 
     #[test]
-    fn destroy_plans_null_and_still_asks_the_resource() {
+    fn destroy_plans_null() {
         let prior = obj(
             Value::string("i"),
             "n",
@@ -452,25 +438,10 @@ mod tests {
             Value::Null,
             Value::Bool(false),
         );
-        let mut hook_saw = None;
-        let out = plan_change(&schema(), &prior, &Value::Null, &Value::Null, |p, d| {
-            hook_saw = Some(p.clone());
-            *p = Value::string("ignored");
-            d.warning("destroying", "the hook may warn");
-        });
+        let out = plan_change(&schema(), &prior, &Value::Null, &Value::Null);
         assert!(out.planned.is_null());
-        assert_eq!(hook_saw, Some(Value::Null), "the hook runs on destroy");
-        assert_eq!(out.diags.len(), 1);
+        assert!(out.diags.is_empty());
         assert!(out.requires_replace.is_empty());
-
-        let nothing = plan_change(
-            &schema(),
-            &Value::Null,
-            &Value::Null,
-            &Value::Null,
-            |_, _| unreachable!("no resource to ask when nothing exists"),
-        );
-        assert!(nothing.planned.is_null());
     }
 
     fn schema_with_timeouts(nesting: Nesting) -> Schema {
@@ -527,7 +498,7 @@ mod tests {
         let prior = whole("n", t(Value::string("10m"), Value::string("s1"), "a"));
         let config = whole("m", t(Value::Null, Value::Null, "b"));
         let proposed = whole("m", t(Value::Null, Value::string("s1"), "b"));
-        let out = plan_change(&s, &prior, &proposed, &config, |_, _| {});
+        let out = plan_change(&s, &prior, &proposed, &config);
         let planned_t = out.planned.get("timeouts");
         assert_eq!(planned_t.get("create"), &Value::string("10m"), "default");
         assert_eq!(
@@ -549,7 +520,7 @@ mod tests {
         let prior = whole("n", list(t(Value::string("10m"), Value::string("s1"), "a")));
         let config = whole("n", list(t(Value::Null, Value::Null, "a")));
         let proposed = whole("n", list(t(Value::Null, Value::string("s1"), "a")));
-        let out = plan_change(&s, &prior, &proposed, &config, |_, _| {});
+        let out = plan_change(&s, &prior, &proposed, &config);
         assert_eq!(
             out.planned, prior,
             "default fills the element; nothing changes"
@@ -559,7 +530,7 @@ mod tests {
         // An absent block stays absent.
         let s = schema_with_timeouts(Nesting::Single);
         let config = whole("n", Value::Null);
-        let out = plan_change(&s, &Value::Null, &config, &config, |_, _| {});
+        let out = plan_change(&s, &Value::Null, &config, &config);
         assert!(out.planned.get("timeouts").is_null());
     }
 }

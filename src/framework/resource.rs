@@ -37,10 +37,11 @@ pub trait Resource: Send + Sync {
     /// Checks across attributes, beyond each attribute's own validators. Values may be unknown.
     fn validate_config(&self, _config: &Value, _diags: &mut Diagnostics) {}
 
-    /// The last step of planning; may fill computed values or add diagnostics. Destroy
-    /// plans call it too, with `planned` (and `config`) null, so a resource can warn about
-    /// or refuse a destroy; a destroy plan stays null whatever this does to `planned`.
-    fn modify_plan(
+    /// The last step of planning; may fill computed values (asking the network if it must)
+    /// or add diagnostics. Destroy plans call it too, with `planned` (and `config`) null,
+    /// so a resource can warn about or refuse a destroy; a destroy plan stays null
+    /// whatever this does to `planned`.
+    async fn modify_plan(
         &self,
         _prior: &Value,
         _config: &Value,

@@ -220,9 +220,9 @@ impl FrameworkServer {
     }
 
     /// Plans in the framework's order (see [`plan_change`]), the resource's own
-    /// `modify_plan` last, for destroys too; with the planned private bytes, which the
-    /// apply of this plan receives.
-    pub fn plan_resource_change(
+    /// `modify_plan` last, for destroys too (but not when nothing exists nor is proposed);
+    /// with the planned private bytes, which the apply of this plan receives.
+    pub async fn plan_resource_change(
         &self,
         type_name: &str,
         req: &PlanRequest,
@@ -244,8 +244,21 @@ impl FrameworkServer {
             &req.prior_state,
             &req.proposed_new_state,
             &req.config,
-            |planned, d| r.modify_plan(&req.prior_state, &req.config, planned, &mut private, d),
         );
+        let destroying = req.proposed_new_state.is_null();
+        if !(destroying && req.prior_state.is_null()) {
+            r.modify_plan(
+                &req.prior_state,
+                &req.config,
+                &mut out.planned,
+                &mut private,
+                &mut out.diags,
+            )
+            .await;
+            if destroying {
+                out.planned = Value::Null;
+            }
+        }
         out.planned = std::mem::take(&mut out.planned).conform(&e.ty);
         (out, private)
     }
@@ -456,7 +469,7 @@ mod tests {
             }
         }
 
-        fn modify_plan(
+        async fn modify_plan(
             &self,
             prior: &Value,
             _config: &Value,
@@ -468,8 +481,16 @@ mod tests {
                 private.extend_from_slice(b"+planned");
             }
             if planned.is_null() {
-                if prior.get("name").as_str() == Some("protected") {
-                    diags.error("Protected", "this thing may not be destroyed");
+                match prior.get("name").as_str() {
+                    Some("protected") => {
+                        diags.error("Protected", "this thing may not be destroyed")
+                    }
+                    // A hook that writes a destroy plan anyway: the server keeps it null.
+                    Some("scribble") => {
+                        *planned = Value::string("scribbled");
+                        diags.warning("Scribbled", "the plan was written on");
+                    }
+                    _ => {}
                 }
                 return;
             }
@@ -695,6 +716,7 @@ mod tests {
             (
                 "plan",
                 fw.plan_resource_change("nope", &PlanRequest::default())
+                    .await
                     .0
                     .diags,
                 &unknown_resource,
@@ -800,8 +822,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn plan_table() {
+    #[tokio::test]
+    async fn plan_table() {
         let (fw, _) = server();
         let f = Value::Bool(false);
         let n = || Value::Null;
@@ -888,17 +910,37 @@ mod tests {
                 replace: vec![],
                 errors: vec!["Protected"],
             },
+            Case {
+                name: "destroy plans null whatever the resource writes",
+                prior: thing(s("id-s"), s("scribble"), f.clone(), None),
+                proposed: n(),
+                config: n(),
+                planned: n(),
+                replace: vec![],
+                errors: vec!["Scribbled"],
+            },
+            Case {
+                name: "nothing to plan asks no resource",
+                prior: n(),
+                proposed: n(),
+                config: n(),
+                planned: n(),
+                replace: vec![],
+                errors: vec![],
+            },
         ];
         for c in cases {
-            let (out, private) = fw.plan_resource_change(
-                RESOURCE,
-                &PlanRequest {
-                    prior_state: c.prior,
-                    proposed_new_state: c.proposed,
-                    config: c.config,
-                    prior_private: b"prior".to_vec(),
-                },
-            );
+            let (out, private) = fw
+                .plan_resource_change(
+                    RESOURCE,
+                    &PlanRequest {
+                        prior_state: c.prior,
+                        proposed_new_state: c.proposed,
+                        config: c.config,
+                        prior_private: b"prior".to_vec(),
+                    },
+                )
+                .await;
             assert_eq!(private, b"prior", "{}: left as it was", c.name);
             assert_eq!(out.planned, c.planned, "{}", c.name);
             assert_eq!(out.requires_replace, c.replace, "{}", c.name);
@@ -946,15 +988,17 @@ mod tests {
     async fn private_bytes_flow_from_plan_to_apply() {
         let (fw, _) = server();
         let remember = config(s("remember"));
-        let (plan, private) = fw.plan_resource_change(
-            RESOURCE,
-            &PlanRequest {
-                prior_state: Value::Null,
-                proposed_new_state: remember.clone(),
-                config: remember.clone(),
-                prior_private: Vec::new(),
-            },
-        );
+        let (plan, private) = fw
+            .plan_resource_change(
+                RESOURCE,
+                &PlanRequest {
+                    prior_state: Value::Null,
+                    proposed_new_state: remember.clone(),
+                    config: remember.clone(),
+                    prior_private: Vec::new(),
+                },
+            )
+            .await;
         assert_eq!(private, b"+planned");
         let (_, private) = fw
             .apply_resource_change(

@@ -459,7 +459,7 @@ impl pb::provider_server::Provider for ProviderService {
                 ..Default::default()
             },
             Ok((ty, plan)) => {
-                let (out, planned_private) = fw.plan_resource_change(&req.type_name, &plan);
+                let (out, planned_private) = fw.plan_resource_change(&req.type_name, &plan).await;
                 pb::plan_resource_change::Response {
                     planned_state: Some(encode(&out.planned, ty)),
                     requires_replace: out.requires_replace.iter().map(convert::path).collect(),

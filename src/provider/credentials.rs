@@ -174,6 +174,24 @@ impl CredentialSource for RenewingKeys {
             message: format!("cannot renew the temporary keys of {}: {e}", self.label),
         })
     }
+
+    async fn refused(&self, used: &Credentials) -> bool {
+        let mut held = self.held.lock().await;
+        if let Some(h) = held.as_mut() {
+            // Several requests refused at once: the first marks the keys due, once.
+            let due = h.keys.expires_at == SystemTime::UNIX_EPOCH;
+            if h.keys.credentials.access_key == used.access_key && !due {
+                crate::log_warn!(
+                    "temporary credentials refused before their expiry; renewing them",
+                    source = self.label,
+                    expires_at = crate::api::signer::format_iso8601(h.keys.expires_at)
+                );
+                // Due now: the next request obtains new keys (and logs the renewal).
+                h.keys.expires_at = SystemTime::UNIX_EPOCH;
+            }
+        }
+        true
+    }
 }
 
 /// Why temporary keys could not be obtained.

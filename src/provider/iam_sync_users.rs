@@ -30,7 +30,7 @@ pub fn schema() -> Schema {
                     .optional()
                     .computed()
                     .validator(project_id_validator())
-                    .description("The project ID. Defaults to the provider's `project_id`."),
+                    .description("The project ID. Defaults to the project of the data source's region: the provider's `project_id` in the provider's region, else the project IAM names after the region."),
             )
             .attribute(
                 Attribute::string(CLUSTER_ID)
@@ -127,18 +127,18 @@ impl DataSource for IamSyncUsers {
             }
         };
         let region = config.region.known().cloned().or(configured.region.clone());
-        let Some(project_id) = config
-            .project_id
-            .known()
-            .cloned()
-            .or(configured.project_id.as_ref().map(ToString::to_string))
-        else {
-            out.diags.error_at(
-                AttributePath::attr(PROJECT_ID),
-                "Missing project ID",
-                "Set project_id on this data source or on the provider (or HW_PROJECT_ID).",
-            );
-            return out;
+        let project_id = match config.project_id.known() {
+            Some(p) => p.clone(),
+            None => match configured
+                .project_at(config.region.known(), &self.shared.cancel)
+                .await
+            {
+                Ok(p) => p.to_string(),
+                Err(d) => {
+                    out.diags = d;
+                    return out;
+                }
+            },
         };
         let Some(cluster_id) = config.cluster_id.known().cloned() else {
             out.diags.error_at(

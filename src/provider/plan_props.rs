@@ -65,9 +65,21 @@ fn plan(r: &IamSync, prior: &Value, config: &Value) -> PlanOutcome {
 fn plan_with(r: &IamSync, prior: &Value, config: &Value, private: &mut Vec<u8>) -> PlanOutcome {
     let ty = r.schema().object_type();
     let proposed = proposed_new(&r.schema().block, prior, config);
-    let mut out = plan_change(r.schema(), prior, &proposed, config, |planned, d| {
-        r.modify_plan(prior, config, planned, private, d)
-    });
+    let mut out = plan_change(r.schema(), prior, &proposed, config);
+    if !(proposed.is_null() && prior.is_null()) {
+        // The provider here knows its region's project, so the hook needs no network.
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => panic!("a runtime for the plan hook: {e}"),
+        };
+        rt.block_on(r.modify_plan(prior, config, &mut out.planned, private, &mut out.diags));
+        if proposed.is_null() {
+            out.planned = Value::Null;
+        }
+    }
     out.planned = std::mem::take(&mut out.planned).conform(&ty);
     out
 }
@@ -161,8 +173,13 @@ fn known(v: &Value, seed: u64) -> Value {
         }
     }
     let mut rng = fastrand::Rng::with_seed(seed);
-    // Project and cluster IDs must stay valid IDs; names may be anything.
+    // Project and cluster IDs must stay valid IDs, and the region the provider's (whose
+    // project it knows: another region's would be asked of IAM, which is not here); names
+    // may be anything.
     let mut out = go(v, &iam_sync::schema().object_type(), &mut rng);
+    if v.get("region").is_unknown() {
+        out.set_attr("region", Value::string(REGION));
+    }
     if v.get("project_id").is_unknown() {
         out.set_attr("project_id", Value::string(PROJECT));
     }

@@ -45,7 +45,8 @@
 //!   first (last 10,000).
 //! - `GET /_sim/temporary-credentials` → every temporary key issued, secrets included (so a
 //!   test can check that none leaks); `POST` with `{"ttl_ms": N}` issues one (0: already
-//!   expired).
+//!   expired); `DELETE` → 204 revokes every key issued so far (each now expired, though the
+//!   holder was told a later expiry: IAM ending sessions early, or a clock that ran ahead).
 //! - `POST /_sim/faults` with `{"method": "POST" | "*" (default), "path_contains": optional,
 //!   "count": N (default 1), "kind": ...}` → 201 `{"queued": <faults pending>}`. Kinds:
 //!   `{"kind":"status","status":503,"error_code":"..","error_msg":"..","retry_after":1}`,
@@ -397,7 +398,9 @@ pub fn app(state: SimState) -> Router {
         .route("/_sim/reset", post(admin_reset))
         .route(
             "/_sim/temporary-credentials",
-            get(admin_list_temporary).post(admin_issue_temporary),
+            get(admin_list_temporary)
+                .post(admin_issue_temporary)
+                .delete(admin_revoke_temporary),
         )
         .route(
             "/_sim/clusters/{project_id}/{cluster_id}",
@@ -500,6 +503,16 @@ async fn admin_issue_temporary(State(s): State<SimState>, body: Bytes) -> Respon
         Json(json!({ "credential": issued.credential_json() })),
     )
         .into_response()
+}
+
+async fn admin_revoke_temporary(State(s): State<SimState>) -> Response {
+    let now = SystemTime::now();
+    s.with_data(|d, _| {
+        for k in d.issued.values_mut() {
+            k.expires_at = k.expires_at.min(now);
+        }
+    });
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn admin_reset(State(s): State<SimState>) -> Response {

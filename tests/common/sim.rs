@@ -153,15 +153,20 @@ impl Sim {
         );
     }
 
-    /// The synced (users, groups) of a cluster, sorted; empty when it has none.
+    /// The synced (users, groups) of a cluster of PROJECT, sorted; empty when it has none.
     pub fn names(&self, cluster: &str) -> (Vec<String>, Vec<String>) {
+        self.names_in(PROJECT, cluster)
+    }
+
+    /// The synced (users, groups) of a cluster of `project`, sorted.
+    pub fn names_in(&self, project: &str, cluster: &str) -> (Vec<String>, Vec<String>) {
         let state = self.state();
         let empty = vec![];
         let c = state["clusters"]
             .as_array()
             .unwrap_or(&empty)
             .iter()
-            .find(|c| c["cluster_id"] == cluster && c["project_id"] == PROJECT)
+            .find(|c| c["cluster_id"] == cluster && c["project_id"] == project)
             .cloned()
             .unwrap_or(Value::Null);
         (
@@ -176,6 +181,11 @@ impl Sim {
             Value::Array(a) => a,
             other => panic!("temporary credentials: {other}"),
         }
+    }
+
+    /// Revokes every temporary key issued so far: each is expired from now on.
+    pub fn revoke_temporary(&self) {
+        self.call(reqwest::Method::DELETE, "/_sim/temporary-credentials", None);
     }
 
     /// Issues a temporary key that lives `ttl_ms` (0: already expired): `{"access", ..}`.

@@ -3,16 +3,14 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
-use crate::api::iam::{self, IamClient, IamConfig, IamError};
-use crate::api::{ClientConfig, CredentialSource, Credentials, ProjectId, Secret};
+use crate::api::iam::{self, IamError};
+use crate::api::{ClientConfig, Credentials, ProjectId, Secret};
 use crate::framework::{AttributePath, Diagnostics, Value};
 
-use super::endpoints::iam_endpoint;
 use super::env::{env, env_bool};
 use super::keys::{agency_setting, base_keys, signing_keys, SigningKeys};
 use super::model::ProviderModel;
+use super::projects::{IamSettings, Projects};
 use super::schema::attr;
 use super::state::{Configured, ProviderState};
 
@@ -166,38 +164,39 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
         return d;
     }
     let user_agent = format!("terraform-provider-mrs/{}", env!("CARGO_PKG_VERSION"));
-    let iam_client = || -> Result<IamClient, IamError> {
-        let endpoint = iam_endpoint(
-            endpoints.get(attr::IAM).map(String::as_str),
-            auth_url.as_deref(),
-            region.as_deref(),
-            cloud.as_deref(),
-        )
-        .ok_or_else(|| IamError::Config {
-            message: "IAM's endpoint is unknown: set `region`, `auth_url` or `endpoints.iam`"
-                .into(),
-        })?;
-        IamClient::new(IamConfig {
-            endpoint,
-            insecure,
-            max_retries,
-            retry_base_delay: retry_base.unwrap_or(Duration::from_millis(500)),
-            request_timeout: request_timeout.unwrap_or(Duration::from_secs(60)),
-            user_agent: user_agent.clone(),
-        })
+    let iam = IamSettings {
+        explicit: endpoints.get(attr::IAM).cloned(),
+        auth_url: auth_url.clone(),
+        cloud: cloud.clone(),
+        insecure,
+        max_retries,
+        retry_base_delay: retry_base.unwrap_or(Duration::from_millis(500)),
+        request_timeout: request_timeout.unwrap_or(Duration::from_secs(60)),
+        user_agent: user_agent.clone(),
     };
     let Some(SigningKeys {
         source,
         fixed,
         label,
         path: key_path,
-    }) = signing_keys(base, agency, iam_client, &state.cancel, &mut d).await
+    }) = signing_keys(
+        base,
+        agency,
+        || iam.client(region.as_deref()),
+        &state.cancel,
+        &mut d,
+    )
+    .await
     else {
         return d;
     };
+    let projects = Projects::new(iam, source.clone(), label.clone());
+    if let (Some(r), Some(p)) = (&region, &project_id) {
+        projects.know(r, p.clone());
+    }
     if project_id.is_none() {
         if let Some(r) = &region {
-            match lookup_project(iam_client(), source.as_ref(), r, &state.cancel).await {
+            match projects.of(r, &state.cancel).await {
                 Ok(id) => project_id = Some(id),
                 Err(e) => {
                     let (path, summary) = match &e {
@@ -245,7 +244,9 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
         // the real minute.
         client_cfg.request_timeout = t;
     }
-    state.set(Configured::new(region, project_id, mrs, cloud, client_cfg));
+    state.set(Configured::new(
+        region, project_id, projects, mrs, cloud, client_cfg,
+    ));
     d
 }
 
@@ -262,41 +263,6 @@ fn parse_project_id(p: Option<String>, from: &str, d: &mut Diagnostics) -> Optio
             );
             None
         }
-    }
-}
-
-/// The project named after `region`, asked of IAM with the current keys.
-async fn lookup_project(
-    iam: Result<IamClient, IamError>,
-    source: &dyn CredentialSource,
-    region: &str,
-    cancel: &CancellationToken,
-) -> Result<ProjectId, IamError> {
-    let iam = iam?;
-    let keys = source.credentials().await.map_err(|e| IamError::Config {
-        message: e.to_string(),
-    })?;
-    match iam.project_id(&keys, region, cancel).await? {
-        Some(id) => match ProjectId::parse(&id) {
-            Ok(project) => {
-                crate::log_debug!(
-                    "found the project of the region",
-                    region = region,
-                    project_id = id
-                );
-                Ok(project)
-            }
-            Err(e) => Err(IamError::Malformed {
-                service: "IAM",
-                message: format!(
-                    "the project ID {id:?} of region {region:?} is not {}",
-                    e.rule()
-                ),
-            }),
-        },
-        None => Err(IamError::Config {
-            message: format!("IAM at {} has no project named {region:?}", iam.endpoint()),
-        }),
     }
 }
 

@@ -1,11 +1,12 @@
-//! The provider configuration: the rooms of its schema, model, endpoints, keys and
-//! configuring, and what the rest of the provider uses from them.
+//! The provider configuration: the rooms of its schema, model, endpoints, keys,
+//! projects and configuring, and what the rest of the provider uses from them.
 
 pub mod configure;
 pub mod endpoints;
 mod env;
 pub mod keys;
 pub mod model;
+pub mod projects;
 pub mod schema;
 pub mod state;
 

@@ -45,7 +45,7 @@ pub fn schema() -> Schema {
             Attribute::string(attr::PROJECT_ID)
                 .optional()
                 .validator(project_id_validator())
-                .description("The project ID that resources use by default. Also `HW_PROJECT_ID`, or the profile's `projectId`. When none is set, the provider asks IAM for the project named after `region` (once per region)."),
+                .description("The project ID of `region`, which resources in that region use by default. Also `HW_PROJECT_ID`, or the profile's `projectId`. When none is set, the provider asks IAM for the project named after `region`; a resource or data source in another region gets the project IAM names after its own region. Each region is looked up once per run."),
         )
         .attribute(
             Attribute::string(attr::ACCESS_KEY)

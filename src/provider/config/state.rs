@@ -1,22 +1,28 @@
 //! What the provider holds once configured, shared with its resources and data sources:
-//! the region, the project, one API client per MRS endpoint, and one desk per cluster.
+//! the region, the project of each region, one API client per MRS endpoint, and one desk
+//! per cluster.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::api::iam::IamError;
 use crate::api::{Client, ClientConfig, ProjectId};
-use crate::framework::Diagnostics;
+use crate::framework::{AttributePath, Diagnostics};
 use crate::provider::desk::Desks;
 
 use super::endpoints::mrs_endpoint;
+use super::projects::Projects;
+use super::schema::attr;
 
 /// What the provider knows after ConfigureProvider.
 pub struct Configured {
     pub region: Option<String>,
     /// The provider's project: configured, from the profile, or looked up for `region`.
     pub project_id: Option<ProjectId>,
+    /// The projects of other regions, looked up when a resource names one.
+    projects: Projects,
     endpoint: Option<String>,
     cloud: Option<String>,
     base: ClientConfig,
@@ -29,6 +35,7 @@ impl Configured {
     pub(super) fn new(
         region: Option<String>,
         project_id: Option<ProjectId>,
+        projects: Projects,
         endpoint: Option<String>,
         cloud: Option<String>,
         base: ClientConfig,
@@ -36,10 +43,55 @@ impl Configured {
         Configured {
             region,
             project_id,
+            projects,
             endpoint,
             cloud,
             base,
             clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The project of `region` (None: the provider's): the provider's project in its own
+    /// region, else the one IAM names after the region, looked up once per process. None
+    /// when neither the provider nor the region gives one.
+    pub async fn project_for(
+        &self,
+        region: Option<&str>,
+        cancel: &CancellationToken,
+    ) -> Result<Option<ProjectId>, IamError> {
+        match region {
+            Some(r) if self.region.as_deref() != Some(r) => {
+                self.projects.of(r, cancel).await.map(Some)
+            }
+            _ => Ok(self.project_id.clone()),
+        }
+    }
+
+    /// [`Configured::project_for`] for a resource or data source whose `region` (None: not
+    /// set) and `project_id` attributes share the provider's names: a failed lookup is an
+    /// error at `region`, no project at all one at `project_id`.
+    pub async fn project_at(
+        &self,
+        region: Option<&String>,
+        cancel: &CancellationToken,
+    ) -> Result<ProjectId, Diagnostics> {
+        let region = region.map(String::as_str);
+        match self.project_for(region, cancel).await {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => Err(Diagnostics::error_at_path(
+                AttributePath::attr(attr::PROJECT_ID),
+                "Missing project ID",
+                "Set project_id here or on the provider (or HW_PROJECT_ID), or a region whose project IAM can name.",
+            )),
+            Err(e) => Err(Diagnostics::error_at_path(
+                AttributePath::attr(attr::REGION),
+                "Cannot find the project of the region",
+                format!(
+                    "Looking up the project of region {:?} with {}: {e}. Set `project_id` here to skip the lookup, or check `region`, `cloud`, `auth_url` and `endpoints.iam`.",
+                    region.unwrap_or_default(),
+                    self.projects.label
+                ),
+            )),
         }
     }
 

@@ -46,10 +46,12 @@ pub fn validate_config(config: &Value, diags: &mut Diagnostics) {
 
 // ---------------------------------------------------------------- plan
 
-/// A new resource's region and project_id default to the provider's, and its ID follows
-/// from them. Every planned resource declares its names on its cluster's desk, which
-/// then never cancels them on another's behalf and warns of names two resources declare.
-pub fn modify_plan(
+/// A new resource's region defaults to the provider's, its project_id to the project of
+/// its region (the provider's in the provider's region, else looked up in IAM once per
+/// region per process), and its ID follows from them. Every planned resource declares its
+/// names on its cluster's desk, which then never cancels them on another's behalf and
+/// warns of names two resources declare.
+pub async fn modify_plan(
     shared: &ProviderState,
     prior: &Value,
     config: &Value,
@@ -74,13 +76,12 @@ pub fn modify_plan(
         plan.region = configured.as_ref().and_then(|c| c.region.clone()).into();
     }
     if config.project_id.is_null() {
-        match configured.as_ref().and_then(|c| c.project_id.clone()) {
-            Some(p) => plan.project_id = Attr::Known(p.to_string()),
-            None => diags.error_at(
-                AttributePath::attr(PROJECT_ID),
-                "Missing project ID",
-                "Set project_id on this resource or on the provider (or HW_PROJECT_ID).",
-            ),
+        // A region known only at apply leaves the project unknown until then.
+        if let (Some(c), false) = (&configured, plan.region.is_unknown()) {
+            match c.project_at(plan.region.known(), &shared.cancel).await {
+                Ok(p) => plan.project_id = Attr::Known(p.to_string()),
+                Err(d) => diags.extend(d),
+            }
         }
     }
     if let (Some(p), Some(c)) = (plan.project_id.known(), plan.cluster_id.known()) {
@@ -137,7 +138,7 @@ pub async fn create(
     planned: &Value,
     private: &mut Vec<u8>,
 ) -> ApplyOutcome {
-    let planned = match IamSyncModel::read(planned) {
+    let mut planned = match IamSyncModel::read(planned) {
         Ok(m) => m,
         Err(diags) => {
             return ApplyOutcome {
@@ -146,6 +147,27 @@ pub async fn create(
             }
         }
     };
+    // A region unknown at plan time left the project (and the ID) to be found now.
+    if planned.project_id.is_unknown() {
+        let found = match shared.configured() {
+            Ok(c) => c.project_at(planned.region.known(), &shared.cancel).await,
+            Err(d) => Err(d),
+        };
+        match found {
+            Ok(p) => {
+                if let Some(c) = planned.cluster_id.known() {
+                    planned.id = Attr::Known(format!("{p}/{c}"));
+                }
+                planned.project_id = Attr::Known(p.to_string());
+            }
+            Err(diags) => {
+                return ApplyOutcome {
+                    state: Value::Null,
+                    diags,
+                }
+            }
+        }
+    }
     let timeout = timeouts::create_or(&planned.timeouts, DEFAULT_TIMEOUT);
     let (out, pending) = converge(
         shared,

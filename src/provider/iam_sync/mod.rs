@@ -50,7 +50,7 @@ impl Resource for IamSync {
         crud::validate_config(config, diags)
     }
 
-    fn modify_plan(
+    async fn modify_plan(
         &self,
         prior: &Value,
         config: &Value,
@@ -58,7 +58,7 @@ impl Resource for IamSync {
         private: &mut Vec<u8>,
         diags: &mut Diagnostics,
     ) {
-        crud::modify_plan(&self.shared, prior, config, planned, diags);
+        crud::modify_plan(&self.shared, prior, config, planned, diags).await;
         if prior.is_null() || planned.is_null() {
             return;
         }

@@ -57,7 +57,7 @@ pub fn schema() -> Schema {
                 .validator(project_id_validator())
                 .plan_modifier(use_state_for_unknown())
                 .plan_modifier(requires_replace())
-                .description("The project ID, 1 to 64 letters or digits. Defaults to the provider's `project_id`. Changing it forces a new resource."),
+                .description("The project ID, 1 to 64 letters or digits. Defaults to the project of the resource's region: the provider's `project_id` in the provider's region, else the project IAM names after the region (looked up once per region per run). Changing it forces a new resource."),
         )
         .attribute(
             Attribute::string(CLUSTER_ID)
