@@ -9,7 +9,8 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use super::error::{is_retryable_status, snippet, ApiError};
+use super::error::{snippet, ApiError};
+use super::retry::{describe_transport, is_retryable_status, sleep_or_cancel, Backoff};
 use super::signer;
 use super::types::{CancelSyncRequest, SyncAccepted, SyncStatus, SyncedNames, UpdateSyncRequest};
 use super::{ClusterId, Credentials, ProjectId};
@@ -406,12 +407,11 @@ impl Client {
                     _ => return Err(ApiError::from_response(a.status, &a.body, a.request_id)),
                 },
                 Ok(a) if retries_left && is_retryable_status(a.status) => (
-                    retry_after(&a.headers, cfg.retry_max_delay)
-                        .unwrap_or_else(|| self.backoff(attempt)),
+                    self.backoff().after_answer(attempt, &a.headers),
                     format!("HTTP {}", a.status),
                 ),
                 Ok(a) => return Err(ApiError::from_response(a.status, &a.body, a.request_id)),
-                Err(message) if retries_left => (self.backoff(attempt), message),
+                Err(message) if retries_left => (self.backoff().delay(attempt), message),
                 Err(message) => {
                     // No answer, so no request ID: say where we tried and what decides it.
                     return Err(ApiError::Transport {
@@ -436,17 +436,11 @@ impl Client {
         }
     }
 
-    /// Exponential backoff with "equal jitter": never less than half the step, so a burst
-    /// of clients spreads out without any of them hammering at once.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let cfg = &self.inner.cfg;
-        let factor = 2u32.saturating_pow(attempt.min(30));
-        let step = cfg
-            .retry_base_delay
-            .saturating_mul(factor)
-            .min(cfg.retry_max_delay);
-        let half = step / 2;
-        half + half.mul_f64(fastrand::f64())
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            base: self.inner.cfg.retry_base_delay,
+            max: self.inner.cfg.retry_max_delay,
+        }
     }
 
     /// A single signed request. `Err` carries a transport error description.
@@ -502,7 +496,7 @@ impl Client {
         if let Some(b) = body {
             rb = rb.body(b.to_vec());
         }
-        let resp = rb.send().await.map_err(describe)?;
+        let resp = rb.send().await.map_err(|e| describe_transport(&e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let request_id = headers
@@ -510,7 +504,11 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(|s| s.to_string())
             .filter(|s| !s.is_empty());
-        let body = resp.bytes().await.map_err(describe)?.to_vec();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| describe_transport(&e))?
+            .to_vec();
         Ok(Answer {
             status,
             request_id,
@@ -569,41 +567,9 @@ fn log_attempt(
     }
 }
 
-/// A transport error with its causes, which reqwest keeps in the source chain.
-fn describe(e: reqwest::Error) -> String {
-    let mut msg = if e.is_timeout() {
-        "request timed out".to_string()
-    } else if e.is_connect() {
-        "connection failed".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut source: Option<&dyn std::error::Error> = Some(&e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
-}
-
-/// `Retry-After` in seconds, capped; HTTP dates are not used by the MRS gateway.
-fn retry_after(headers: &HeaderMap, cap: Duration) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    let secs: u64 = v.trim().parse().ok()?;
-    Some(Duration::from_secs(secs).min(cap))
-}
-
 /// A tenth of the wait so far, kept between `min` and `max`.
 fn poll_interval(waited: Duration, min: Duration, max: Duration) -> Duration {
     (waited / 10).clamp(min, max.max(min))
-}
-
-async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> Result<(), ApiError> {
-    tokio::select! {
-        _ = cancel.cancelled() => Err(ApiError::Cancelled),
-        _ = tokio::time::sleep(d) => Ok(()),
-    }
 }
 
 fn decode<T: DeserializeOwned>(a: &Answer) -> Result<T, ApiError> {
@@ -677,22 +643,6 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_is_capped() {
-        let mut cfg = ClientConfig::new("https://x", creds());
-        cfg.retry_base_delay = Duration::from_millis(100);
-        cfg.retry_max_delay = Duration::from_millis(1000);
-        let Ok(c) = Client::new(cfg) else {
-            unreachable!("valid config")
-        };
-        for _ in 0..50 {
-            let d0 = c.backoff(0);
-            assert!(d0 >= Duration::from_millis(50) && d0 <= Duration::from_millis(100));
-            let d10 = c.backoff(10);
-            assert!(d10 >= Duration::from_millis(500) && d10 <= Duration::from_millis(1000));
-        }
-    }
-
-    #[test]
     fn polls_follow_a_tenth_of_the_wait_within_bounds() {
         let (min, max) = (Duration::from_millis(250), Duration::from_secs(30));
         let at = |ms| poll_interval(Duration::from_millis(ms), min, max);
@@ -702,28 +652,5 @@ mod tests {
         assert_eq!(at(3_600_000), max);
         // A max below the min never makes polls faster than the min.
         assert_eq!(poll_interval(Duration::ZERO, min, Duration::ZERO), min);
-    }
-
-    #[test]
-    fn retry_after_is_parsed_and_capped() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            reqwest::header::RETRY_AFTER,
-            HeaderValue::from_static("120"),
-        );
-        assert_eq!(
-            retry_after(&h, Duration::from_secs(30)),
-            Some(Duration::from_secs(30))
-        );
-        h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("2"));
-        assert_eq!(
-            retry_after(&h, Duration::from_secs(30)),
-            Some(Duration::from_secs(2))
-        );
-        h.insert(
-            reqwest::header::RETRY_AFTER,
-            HeaderValue::from_static("soon"),
-        );
-        assert_eq!(retry_after(&h, Duration::from_secs(30)), None);
     }
 }

@@ -1,5 +1,6 @@
 //! `ApiError`: every way a call to MRS can fail, each carrying what a person needs to act.
 
+use super::retry::is_retryable_status;
 use std::fmt;
 
 use super::types::ErrorBody;
@@ -152,8 +153,10 @@ impl ApiError {
     }
 }
 
-pub(crate) fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 500 | 502 | 503 | 504)
+impl From<super::retry::Cancelled> for ApiError {
+    fn from(_: super::retry::Cancelled) -> ApiError {
+        ApiError::Cancelled
+    }
 }
 
 fn json_text(v: &serde_json::Value) -> String {

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::error::{is_retryable_status, snippet};
+use super::error::snippet;
+use super::retry::{describe_transport, is_retryable_status, sleep_or_cancel, Backoff};
 use super::signer::{self, TemporaryCredentials};
 use super::{Credentials, Secret};
 
@@ -49,6 +50,12 @@ pub enum IamError {
         message: String,
     },
     Cancelled,
+}
+
+impl From<super::retry::Cancelled> for IamError {
+    fn from(_: super::retry::Cancelled) -> IamError {
+        IamError::Cancelled
+    }
 }
 
 impl IamError {
@@ -238,23 +245,6 @@ fn client_builder(insecure: bool) -> reqwest::ClientBuilder {
         .http1_only()
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    let mut msg = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "connection failed".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
-}
-
 impl IamClient {
     pub fn new(cfg: IamConfig) -> Result<IamClient, IamError> {
         let trimmed = cfg.endpoint.trim().trim_end_matches('/').to_string();
@@ -377,12 +367,17 @@ impl IamClient {
                 r = self.attempt(&method, &url, query, body.as_deref(), credentials) => r,
             };
             let retries_left = attempt < self.cfg.max_retries;
-            let reason = match outcome {
-                Ok((status, _, body)) if (200..300).contains(&status) => return Ok(body),
-                Ok((status, _, _)) if retries_left && is_retryable_status(status) => {
-                    format!("HTTP {status}")
-                }
-                Ok((status, request_id, body)) => {
+            let backoff = Backoff {
+                base: self.cfg.retry_base_delay,
+                max: Duration::from_secs(30),
+            };
+            let (delay, reason) = match outcome {
+                Ok((status, _, _, body)) if (200..300).contains(&status) => return Ok(body),
+                Ok((status, headers, _, _)) if retries_left && is_retryable_status(status) => (
+                    backoff.after_answer(attempt, &headers),
+                    format!("HTTP {status}"),
+                ),
+                Ok((status, _, request_id, body)) => {
                     let (code, message) = parse_error(&body);
                     return Err(IamError::Refused {
                         service: IAM,
@@ -392,7 +387,7 @@ impl IamClient {
                         request_id,
                     });
                 }
-                Err(message) if retries_left => message,
+                Err(message) if retries_left => (backoff.delay(attempt), message),
                 Err(message) => {
                     return Err(IamError::Unreachable {
                         service: IAM,
@@ -401,12 +396,6 @@ impl IamClient {
                     })
                 }
             };
-            let factor = 2u32.saturating_pow(attempt.min(16));
-            let delay = self
-                .cfg
-                .retry_base_delay
-                .saturating_mul(factor)
-                .min(Duration::from_secs(30));
             crate::log_warn!(
                 "retrying an IAM call",
                 method = method,
@@ -415,10 +404,7 @@ impl IamClient {
                 reason = reason,
                 delay_ms = delay.as_millis()
             );
-            tokio::select! {
-                _ = cancel.cancelled() => return Err(IamError::Cancelled),
-                _ = tokio::time::sleep(delay) => {}
-            }
+            sleep_or_cancel(delay, cancel).await?;
             attempt += 1;
         }
     }
@@ -430,7 +416,7 @@ impl IamClient {
         query: &[(String, String)],
         body: Option<&[u8]>,
         credentials: &Credentials,
-    ) -> Result<(u16, Option<String>, Vec<u8>), String> {
+    ) -> Result<(u16, HeaderMap, Option<String>, Vec<u8>), String> {
         let sdk_date = signer::format_sdk_date(SystemTime::now());
         let mut headers: Vec<(String, String)> = vec![
             ("Host".into(), self.host.clone()),
@@ -464,16 +450,20 @@ impl IamClient {
         if let Some(b) = body {
             rb = rb.body(b.to_vec());
         }
-        let resp = rb.send().await.map_err(|e| describe(&e))?;
+        let resp = rb.send().await.map_err(|e| describe_transport(&e))?;
         let status = resp.status().as_u16();
-        let request_id = resp
-            .headers()
+        let headers = resp.headers().clone();
+        let request_id = headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
             .filter(|s| !s.is_empty());
-        let body = resp.bytes().await.map_err(|e| describe(&e))?.to_vec();
-        Ok((status, request_id, body))
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| describe_transport(&e))?
+            .to_vec();
+        Ok((status, headers, request_id, body))
     }
 }
 
@@ -500,9 +490,17 @@ pub async fn metadata_credentials(
             message: format!("cannot build the HTTP client: {e}"),
         })?;
     let fetch = async {
-        let resp = http.get(&url).send().await.map_err(|e| describe(&e))?;
+        let resp = http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| describe_transport(&e))?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| describe(&e))?.to_vec();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| describe_transport(&e))?
+            .to_vec();
         Ok::<_, String>((status, body))
     };
     let (status, body) = match tokio::time::timeout(timeout, fetch).await {

@@ -4,6 +4,7 @@ pub mod client;
 pub mod error;
 pub mod iam;
 pub mod ids;
+pub mod retry;
 pub mod signer;
 pub mod types;
 
