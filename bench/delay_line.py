@@ -404,13 +404,17 @@ class Bench:
 
 
 def summarize(calls):
-    """Counts of one run's API calls, by method, and how many mrs-sim refused with 409."""
+    """Counts of one run's API calls, by method, how many were status polls (GET
+    .../iam-sync, the waits), and how many mrs-sim refused with 409."""
     by_method = {}
     for c in calls:
         by_method[c["method"]] = by_method.get(c["method"], 0) + 1
     return {
         "total": len(calls),
         "by_method": dict(sorted(by_method.items())),
+        "polls": sum(
+            1 for c in calls if c["method"] == "GET" and c["path"].endswith("/iam-sync")
+        ),
         "refused_409": sum(1 for c in calls if c.get("status") == 409),
     }
 
@@ -533,6 +537,7 @@ def report(results, line_check):
         )
         last = runs[-1]["calls"]
         kinds = ", ".join(f"{n} {m}" for m, n in last["by_method"].items())
+        kinds += f" ({last['polls']} of the GETs status polls)"
         refused = f", {last['refused_409']} refused (409)" if last["refused_409"] else ""
         plan = [r["plan_calls"] for r in runs if r["plan_calls"] is not None]
         plan_note = f"; calls of the plan before it: {spread(plan, str)}" if plan else ""
