@@ -73,6 +73,8 @@ pub async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
+
     use super::*;
 
     #[test]
@@ -87,14 +89,11 @@ mod tests {
             assert!(d >= step / 2 && d <= step, "attempt {attempt}: {d:?}");
         }
         let mut h = HeaderMap::new();
-        h.insert(reqwest::header::RETRY_AFTER, "7".parse().expect("header"));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(b.after_answer(0, &h), Duration::from_secs(1), "capped");
-        h.insert(reqwest::header::RETRY_AFTER, "0".parse().expect("header"));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("0"));
         assert_eq!(b.after_answer(3, &h), Duration::ZERO);
-        h.insert(
-            reqwest::header::RETRY_AFTER,
-            "soon".parse().expect("header"),
-        );
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert!(b.after_answer(0, &h) <= Duration::from_millis(100));
         assert!(is_retryable_status(503) && !is_retryable_status(409));
     }
