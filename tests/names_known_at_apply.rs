@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::sim::Sim;
+use common::sim::{Sim, PROJECT};
 use common::terraform::{null_provider_dir, state_resource, TfWorkdir, MRS_HEADER, NULL_SOURCE};
 use serde_json::Value;
 
@@ -260,4 +260,46 @@ fn empty_names_and_absent_names_mean_the_same() {
         ));
         tf.ok(&["validate"]);
     }
+}
+
+#[test]
+fn a_region_known_only_at_apply_leaves_the_project_to_the_apply() {
+    // IAM (mrs-sim) names a project after a second region; the provider's is cn-north-4.
+    let other = "proj0000000000000000000000eu101";
+    let sim = Sim::start(&["--projects", &format!("eu-west-101={other}")]);
+    let mut tf = workdir(&sim);
+    tf.set_env("HW_AUTH_URL", &format!("{}/v3", sim.url));
+    tf.write_main_tf(&format!(
+        "{}\nresource \"mrs_iam_sync\" \"far\" {{\n  region     = {}\n  cluster_id = \"c5\"\n  user_names = [\"bob\"]\n}}\n",
+        header(),
+        late("eu-west-101")
+    ));
+    let plan = tf.ok(&["plan", "-out", "tfplan"]).combined();
+    let far = plan
+        .split("# mrs_iam_sync.far will be created")
+        .nth(1)
+        .unwrap_or_default();
+    for line in [
+        "+ project_id  = (known after apply)",
+        "+ id          = (known after apply)",
+    ] {
+        assert!(
+            far.contains(line),
+            "missing {line:?}: the project waits for the region:\n{plan}"
+        );
+    }
+    tf.ok(&["apply", "tfplan"]);
+    assert_eq!(sim.names_in(other, "c5").0, v(&["bob"]));
+    assert!(
+        sim.names_in(PROJECT, "c5").0.is_empty(),
+        "not in the provider's project"
+    );
+    let state = tf.state_json();
+    let far = values(&state, "mrs_iam_sync.far");
+    assert_eq!(far["project_id"], other);
+    assert_eq!(far["id"], format!("{other}/c5"));
+    assert_eq!(far["region"], "eu-west-101");
+    assert_eq!(tf.plan_exit_code(), 0, "no diff after apply");
+    tf.ok(&["destroy", "-auto-approve"]);
+    assert!(sim.names_in(other, "c5").0.is_empty());
 }
