@@ -138,7 +138,7 @@ pub async fn create(
     planned: &Value,
     private: &mut Vec<u8>,
 ) -> ApplyOutcome {
-    let mut planned = match IamSyncModel::read(planned) {
+    let planned = match IamSyncModel::read(planned) {
         Ok(m) => m,
         Err(diags) => {
             return ApplyOutcome {
@@ -147,27 +147,6 @@ pub async fn create(
             }
         }
     };
-    // A region unknown at plan time left the project (and the ID) to be found now.
-    if planned.project_id.is_unknown() {
-        let found = match shared.configured() {
-            Ok(c) => c.project_at(planned.region.known(), &shared.cancel).await,
-            Err(d) => Err(d),
-        };
-        match found {
-            Ok(p) => {
-                if let Some(c) = planned.cluster_id.known() {
-                    planned.id = Attr::Known(format!("{p}/{c}"));
-                }
-                planned.project_id = Attr::Known(p.to_string());
-            }
-            Err(diags) => {
-                return ApplyOutcome {
-                    state: Value::Null,
-                    diags,
-                }
-            }
-        }
-    }
     let timeout = timeouts::create_or(&planned.timeouts, DEFAULT_TIMEOUT);
     let (out, pending) = converge(
         shared,
@@ -427,7 +406,7 @@ async fn converge(
         Ok(None) => {
             out.diags.error(
                 "Unknown project or cluster",
-                "project_id and cluster_id must be known when applying. Set project_id on the resource or the provider (HW_PROJECT_ID).",
+                "project_id and cluster_id must be known when applying (Terraform plans again at apply, when the region is known, and the project is found then). Set project_id on the resource or the provider (HW_PROJECT_ID).",
             );
             return (out, Names::default());
         }
