@@ -191,9 +191,6 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
         return d;
     };
     let projects = Projects::new(iam, source.clone(), label.clone());
-    if let (Some(r), Some(p)) = (&region, &project_id) {
-        projects.know(r, p.clone());
-    }
     if project_id.is_none() {
         if let Some(r) = &region {
             match projects.of(r, &state.cancel).await {

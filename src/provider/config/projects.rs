@@ -72,13 +72,6 @@ impl Projects {
         }
     }
 
-    /// Records a project known without a lookup (configured for the provider's region).
-    pub fn know(&self, region: &str, project: ProjectId) {
-        let cell = self.cell(region);
-        // A cell already filled holds the same region's project: nothing to do.
-        let _ = cell.set(project);
-    }
-
     fn cell(&self, region: &str) -> Arc<OnceCell<ProjectId>> {
         let mut found = match self.found.lock() {
             Ok(f) => f,
