@@ -576,6 +576,48 @@ pub fn assert_apply_valid(
     out
 }
 
+/// `v` as Terraform has it at apply: every unknown made known, strings picked from
+/// `strings`, unknown sets given up to two elements of `set_elements`, unknown objects
+/// their attributes null, and sets rebuilt so elements that became equal merge, as cty
+/// does. For property tests.
+#[cfg(test)]
+pub(crate) fn known_at_apply(
+    v: &Value,
+    ty: &Type,
+    rng: &mut fastrand::Rng,
+    strings: &[&str],
+    set_elements: &[&str],
+) -> Value {
+    let pick =
+        |rng: &mut fastrand::Rng, from: &[&str]| Value::string(from[rng.usize(..from.len())]);
+    match (v, ty) {
+        (x, Type::String) if x.is_unknown() => pick(rng, strings),
+        (x, Type::Bool) if x.is_unknown() => Value::Bool(rng.bool()),
+        (x, Type::Set(_)) if x.is_unknown() => {
+            let n = rng.usize(..3);
+            Value::canonical_set((0..n).map(|_| pick(rng, set_elements)).collect())
+        }
+        (Value::Set(items), Type::Set(e)) => Value::canonical_set(
+            items
+                .iter()
+                .map(|x| known_at_apply(x, e, rng, strings, set_elements))
+                .collect(),
+        ),
+        (Value::Object(m), Type::Object(attrs)) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let t = attrs.get(k).cloned().unwrap_or(Type::Dynamic);
+                    (k.clone(), known_at_apply(x, &t, rng, strings, set_elements))
+                })
+                .collect(),
+        ),
+        (x, Type::Object(attrs)) if x.is_unknown() => {
+            Value::Object(attrs.keys().map(|k| (k.clone(), Value::Null)).collect())
+        }
+        (x, _) => x.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -931,42 +973,16 @@ mod tests {
         ]
     }
 
-    /// The value with every unknown replaced by a known one picked from `seed`, sets
-    /// rebuilt so elements that became equal merge, as cty does at apply.
+    /// The value with every unknown replaced by a known one picked from `seed`.
     pub(crate) fn know(v: &Value, seed: u64) -> Value {
-        fn go(v: &Value, ty: &Type, rng: &mut fastrand::Rng) -> Value {
-            match (v, ty) {
-                (x, Type::String) if x.is_unknown() => {
-                    Value::string(["a", "b", "c", "d"][rng.usize(..4)])
-                }
-                (x, Type::Bool) if x.is_unknown() => Value::Bool(rng.bool()),
-                (x, Type::Set(_)) if x.is_unknown() => {
-                    let n = rng.usize(..3);
-                    Value::canonical_set(
-                        (0..n)
-                            .map(|_| Value::string(["a", "b", "x"][rng.usize(..3)]))
-                            .collect(),
-                    )
-                }
-                (Value::Set(items), Type::Set(e)) => {
-                    Value::canonical_set(items.iter().map(|x| go(x, e, rng)).collect())
-                }
-                (Value::Object(m), Type::Object(attrs)) => Value::Object(
-                    m.iter()
-                        .map(|(k, x)| {
-                            let t = attrs.get(k).cloned().unwrap_or(Type::Dynamic);
-                            (k.clone(), go(x, &t, rng))
-                        })
-                        .collect(),
-                ),
-                (x, Type::Object(attrs)) if x.is_unknown() => {
-                    Value::Object(attrs.keys().map(|k| (k.clone(), Value::Null)).collect())
-                }
-                (x, _) => x.clone(),
-            }
-        }
         let mut rng = fastrand::Rng::with_seed(seed);
-        go(v, &block().object_type(), &mut rng)
+        known_at_apply(
+            v,
+            &block().object_type(),
+            &mut rng,
+            &["a", "b", "c", "d"],
+            &["a", "b", "x"],
+        )
     }
 
     fn schema() -> crate::framework::Schema {

@@ -9,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 use super::config::{self, ProviderState};
 use super::iam_sync::{self, IamSync};
 use crate::framework::oracle::{
-    assert_apply_valid, assert_object_compatible, assert_plan_valid, proposed_new,
+    assert_apply_valid, assert_object_compatible, assert_plan_valid, known_at_apply, proposed_new,
 };
 use crate::framework::plan::{plan_change, PlanOutcome};
 use crate::framework::validate::validate_block;
-use crate::framework::{AttributePath, Diagnostics, Resource, Type, Value};
+use crate::framework::{AttributePath, Diagnostics, Resource, Value};
 
 const PROJECT: &str = "proj0001";
 const REGION: &str = "cn-north-4";
@@ -147,36 +147,17 @@ fn config() -> impl Strategy<Value = Value> {
 /// The configuration as Terraform has it at apply: every unknown known, picked by `seed`,
 /// and sets rebuilt so elements that turned out equal merge.
 fn known(v: &Value, seed: u64) -> Value {
-    fn go(v: &Value, ty: &Type, rng: &mut fastrand::Rng) -> Value {
-        match (v, ty) {
-            (x, Type::String) if x.is_unknown() => {
-                Value::string(["alice", "bob", "c1", "dave"][rng.usize(..4)])
-            }
-            (x, Type::Bool) if x.is_unknown() => Value::Bool(rng.bool()),
-            (x, Type::Set(_)) if x.is_unknown() => Value::canonical_set(
-                (0..rng.usize(..3))
-                    .map(|_| Value::string(NAMES[rng.usize(..NAMES.len())]))
-                    .collect(),
-            ),
-            (Value::Set(items), Type::Set(e)) => {
-                Value::canonical_set(items.iter().map(|x| go(x, e, rng)).collect())
-            }
-            (Value::Object(m), Type::Object(attrs)) => Value::Object(
-                m.iter()
-                    .map(|(k, x)| {
-                        let t = attrs.get(k).cloned().unwrap_or(Type::Dynamic);
-                        (k.clone(), go(x, &t, rng))
-                    })
-                    .collect(),
-            ),
-            (x, _) => x.clone(),
-        }
-    }
     let mut rng = fastrand::Rng::with_seed(seed);
     // Project and cluster IDs must stay valid IDs, and the region the provider's (whose
     // project it knows: another region's would be asked of IAM, which is not here); names
     // may be anything.
-    let mut out = go(v, &iam_sync::schema().object_type(), &mut rng);
+    let mut out = known_at_apply(
+        v,
+        &iam_sync::schema().object_type(),
+        &mut rng,
+        &["alice", "bob", "c1", "dave"],
+        &NAMES,
+    );
     if v.get("region").is_unknown() {
         out.set_attr("region", Value::string(REGION));
     }
