@@ -5,6 +5,7 @@
 pub mod attribute_hooks;
 pub mod diag;
 pub mod model;
+#[cfg(test)]
 pub mod oracle;
 pub mod plan;
 pub mod resource;

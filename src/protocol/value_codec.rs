@@ -628,8 +628,8 @@ mod tests {
     #[test]
     fn refined_unknown_and_ext_forms_decode_as_unknown() {
         // Terraform 1.3+: extension 12 carrying a msgpack map of refinements.
-        // Refined unknowns are unknowns that keep their refinements (issue 12: they must
-        // round-trip), so they are compared as unknowns, then by their payload.
+        // Refined unknowns are unknowns that keep their refinements (they must round-trip:
+        // Terraform checks them), so they are compared as unknowns, then by their payload.
         let refined = [0xc7, 0x03, 0x0c, 0x81, 0x01, 0xc3];
         assert_eq!(
             decode_msgpack(&refined, &Type::String).map(|v| v.is_unknown()),
