@@ -67,13 +67,6 @@ impl ClientConfig {
     }
 }
 
-/// A write to a cluster's IAM sync: start syncing names, or cancel them.
-#[derive(Clone, Copy, Debug)]
-pub enum Write<'a> {
-    Sync(&'a UpdateSyncRequest),
-    Cancel(&'a CancelSyncRequest),
-}
-
 /// Requests one client has on the wire at once: Terraform's parallelism, so ten refreshes
 /// never queue behind each other. The pool keeps as many idle connections, so a burst
 /// reuses them instead of opening more.
@@ -259,86 +252,6 @@ impl Client {
             .call(Method::GET, project_id, cluster_id, suffix, None, cancel)
             .await?;
         decode(&a)
-    }
-
-    /// Polls `sync_status` until it is false: at once, then every 10 % of the wait so far,
-    /// but never more often than `poll_min` nor less often than `poll_max`. So the end of a
-    /// sync is noticed within max(poll_min, 10 %) of it, and a long sync costs few polls.
-    /// The whole wait, including the polls' own retries, is bounded by `timeout`; any error
-    /// (401/403 included) ends it.
-    pub async fn wait_until_idle(
-        &self,
-        project_id: &ProjectId,
-        cluster_id: &ClusterId,
-        poll_min: Duration,
-        poll_max: Duration,
-        timeout: Duration,
-        cancel: &CancellationToken,
-    ) -> Result<(), ApiError> {
-        let started = std::time::Instant::now();
-        let wait = async {
-            loop {
-                let polled = std::time::Instant::now();
-                if !self.sync_status(project_id, cluster_id, cancel).await? {
-                    return Ok(());
-                }
-                let every = poll_interval(started.elapsed(), poll_min, poll_max);
-                // Measured from the poll's start, so a slow round trip is not added on top.
-                sleep_or_cancel(every.saturating_sub(polled.elapsed()), cancel).await?;
-            }
-        };
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(r) => r,
-            Err(_) => Err(ApiError::Timeout {
-                // Callers that know the configured timeout restate this in its terms.
-                message: format!("cluster {cluster_id} was still synchronizing after {timeout:?}"),
-            }),
-        }
-    }
-
-    /// Sends a POST (`req` of UpdateSyncRequest) or DELETE (of CancelSyncRequest) and, when
-    /// it is refused because a sync is running (another Terraform run, or a person in the
-    /// console), waits that sync out and sends it again, all within `timeout`. Sets
-    /// `wrote` once a write has gone out, whatever its answer.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn write_when_idle(
-        &self,
-        write: Write<'_>,
-        project_id: &ProjectId,
-        cluster_id: &ClusterId,
-        poll_min: Duration,
-        poll_max: Duration,
-        timeout: Duration,
-        wrote: &mut bool,
-        cancel: &CancellationToken,
-    ) -> Result<SyncAccepted, ApiError> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            *wrote = true;
-            let r = match write {
-                Write::Sync(req) => self.update_sync(project_id, cluster_id, req, cancel).await,
-                Write::Cancel(req) => self.cancel_sync(project_id, cluster_id, req, cancel).await,
-            };
-            match r {
-                Err(e) if e.is_sync_running() => {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        return Err(ApiError::Timeout {
-                            message: format!(
-                                "cluster {cluster_id} was still synchronizing after {timeout:?}"
-                            ),
-                        });
-                    }
-                    crate::log_debug!(
-                        "write refused while a sync runs; waiting it out",
-                        cluster = cluster_id.as_str()
-                    );
-                    self.wait_until_idle(project_id, cluster_id, poll_min, poll_max, left, cancel)
-                        .await?;
-                }
-                r => return r,
-            }
-        }
     }
 
     /// The endpoint as configured, which with the project and cluster names one cluster.
@@ -567,11 +480,6 @@ fn log_attempt(
     }
 }
 
-/// A tenth of the wait so far, kept between `min` and `max`.
-fn poll_interval(waited: Duration, min: Duration, max: Duration) -> Duration {
-    (waited / 10).clamp(min, max.max(min))
-}
-
 fn decode<T: DeserializeOwned>(a: &Answer) -> Result<T, ApiError> {
     serde_json::from_slice(&a.body).map_err(|e| ApiError::Decode {
         status: a.status,
@@ -640,17 +548,5 @@ mod tests {
         assert!(ProjectId::parse("p/1").is_err());
         assert!(ClusterId::parse("c/../d").is_err());
         assert!(ClusterId::parse(&"c".repeat(65)).is_err());
-    }
-
-    #[test]
-    fn polls_follow_a_tenth_of_the_wait_within_bounds() {
-        let (min, max) = (Duration::from_millis(250), Duration::from_secs(30));
-        let at = |ms| poll_interval(Duration::from_millis(ms), min, max);
-        assert_eq!(at(0), min);
-        assert_eq!(at(2_000), min);
-        assert_eq!(at(10_000), Duration::from_secs(1));
-        assert_eq!(at(3_600_000), max);
-        // A max below the min never makes polls faster than the min.
-        assert_eq!(poll_interval(Duration::ZERO, min, Duration::ZERO), min);
     }
 }

@@ -10,7 +10,7 @@ pub mod types;
 
 use std::fmt;
 
-pub use client::{Client, ClientConfig, CredentialSource, Write};
+pub use client::{Client, ClientConfig, CredentialSource};
 pub use error::ApiError;
 pub use ids::{ClusterId, IdError, ProjectId, CLUSTER_ID_RULE, PROJECT_ID_RULE};
 pub use types::{CancelSyncRequest, SyncAccepted, SyncedNames, UpdateSyncRequest};

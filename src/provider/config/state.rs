@@ -1,6 +1,6 @@
 //! What the provider holds once configured, shared with its resources and data sources:
-//! the region, the project of each region, one API client per MRS endpoint, and one desk
-//! per cluster.
+//! the region, the project of each region, one API client per MRS endpoint, and what the
+//! process keeps per cluster.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::iam::IamError;
 use crate::api::{Client, ClientConfig, ProjectId};
 use crate::framework::{AttributePath, Diagnostics};
-use crate::provider::desk::Desks;
+use crate::provider::cluster_sync::Clusters;
 
 use super::endpoints::mrs_endpoint;
 use super::projects::Projects;
@@ -130,8 +130,8 @@ impl Configured {
 pub struct ProviderState {
     configured: RwLock<Option<Arc<Configured>>>,
     pub cancel: CancellationToken,
-    /// Every read, write and wait on a cluster goes through its desk.
-    pub desks: Desks,
+    /// Every write and wait on a cluster goes through its line here.
+    pub clusters: Clusters,
 }
 
 impl ProviderState {
@@ -139,7 +139,7 @@ impl ProviderState {
         ProviderState {
             configured: RwLock::new(None),
             cancel,
-            desks: Desks::default(),
+            clusters: Clusters::default(),
         }
     }
 
