@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::framework::model::{Attr, FromValue, IntoValue, ObjectReader, Set};
+use crate::framework::model::{model, Attr, FromValue, Set};
 use crate::framework::timeouts::{self, Timeouts};
-use crate::framework::{AttributePath, Diagnostics, Value};
+use crate::framework::{AttributePath, Diagnostics, Private, Value};
 
 use crate::provider::cluster_sync::{Names, ObjectId};
 
@@ -17,20 +17,22 @@ use super::schema::{
     REGION, USER_NAMES,
 };
 
-/// A configuration, plan or state of the resource. While planning any attribute may be
-/// unknown, and so may single elements of the name sets.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct IamSyncModel {
-    pub id: Attr<String>,
-    pub region: Attr<String>,
-    pub project_id: Attr<String>,
-    pub cluster_id: Attr<String>,
-    pub user_names: Attr<Set<String>>,
-    pub group_names: Attr<Set<String>>,
-    pub is_all_sync: Attr<bool>,
-    pub adopted_user_names: Attr<Set<String>>,
-    pub adopted_group_names: Attr<Set<String>>,
-    pub timeouts: Attr<Timeouts>,
+model! {
+    /// A configuration, plan or state of the resource. While planning any attribute may be
+    /// unknown, and so may single elements of the name sets.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct IamSyncModel {
+        pub id: Attr<String> = ID,
+        pub region: Attr<String> = REGION,
+        pub project_id: Attr<String> = PROJECT_ID,
+        pub cluster_id: Attr<String> = CLUSTER_ID,
+        pub user_names: Attr<Set<String>> = USER_NAMES,
+        pub group_names: Attr<Set<String>> = GROUP_NAMES,
+        pub is_all_sync: Attr<bool> = IS_ALL_SYNC,
+        pub adopted_user_names: Attr<Set<String>> = ADOPTED_USER_NAMES,
+        pub adopted_group_names: Attr<Set<String>> = ADOPTED_GROUP_NAMES,
+        pub timeouts: Attr<Timeouts> = timeouts::BLOCK,
+    }
 }
 
 impl IamSyncModel {
@@ -198,45 +200,20 @@ fn retain(attr: Attr<Set<String>>, keep: &BTreeSet<String>) -> Attr<Set<String>>
     Attr::Known(Set::of_known(kept))
 }
 
-impl FromValue for IamSyncModel {
-    fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
-        let mut r = ObjectReader::new(v, path)?;
-        let m = IamSyncModel {
-            id: r.attr(ID),
-            region: r.attr(REGION),
-            project_id: r.attr(PROJECT_ID),
-            cluster_id: r.attr(CLUSTER_ID),
-            user_names: r.attr(USER_NAMES),
-            group_names: r.attr(GROUP_NAMES),
-            is_all_sync: r.attr(IS_ALL_SYNC),
-            adopted_user_names: r.attr(ADOPTED_USER_NAMES),
-            adopted_group_names: r.attr(ADOPTED_GROUP_NAMES),
-            timeouts: r.attr(timeouts::BLOCK),
-        };
-        r.finish(m)
+impl Private for IamSyncPrivate {
+    fn decode(bytes: &[u8]) -> Result<IamSyncPrivate, Diagnostics> {
+        IamSyncPrivate::decode(bytes)
     }
-}
 
-impl IntoValue for IamSyncModel {
-    fn into_value(self) -> Value {
-        Value::object([
-            (ID, self.id.into_value()),
-            (REGION, self.region.into_value()),
-            (PROJECT_ID, self.project_id.into_value()),
-            (CLUSTER_ID, self.cluster_id.into_value()),
-            (USER_NAMES, self.user_names.into_value()),
-            (GROUP_NAMES, self.group_names.into_value()),
-            (IS_ALL_SYNC, self.is_all_sync.into_value()),
-            (ADOPTED_USER_NAMES, self.adopted_user_names.into_value()),
-            (ADOPTED_GROUP_NAMES, self.adopted_group_names.into_value()),
-            (timeouts::BLOCK, self.timeouts.into_value()),
-        ])
+    fn encode(&self) -> Vec<u8> {
+        IamSyncPrivate::encode(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::model::IntoValue;
     use crate::provider::iam_sync::schema::schema;
 
     fn names(users: &[&str], groups: &[&str]) -> Names {
