@@ -43,7 +43,9 @@ pub fn encode_msgpack(v: &Value, ty: &Type) -> Vec<u8> {
 }
 
 /// Encodes a value as JSON (the form of `RawState.json`), every declared attribute present.
-/// JSON has no unknowns and no NaN or infinity, so those are errors.
+/// JSON has no unknowns and no NaN or infinity, so those are errors. Terraform never asks
+/// a provider for JSON, so only the tests (which check the decoder against it) write it.
+#[cfg(test)]
 pub fn encode_json(v: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
     let j = to_json(v, ty, "")?;
     serde_json::to_vec(&j).map_err(|e| CodecError {
@@ -494,6 +496,7 @@ fn from_json(j: &serde_json::Value, ty: &Type, path: &str) -> Result<Value, Code
     }
 }
 
+#[cfg(test)]
 fn to_json(v: &Value, ty: &Type, path: &str) -> Result<serde_json::Value, CodecError> {
     use serde_json::Value as J;
     let at = |p: &str| if p.is_empty() { "value" } else { p }.to_string();
