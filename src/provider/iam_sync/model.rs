@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::framework::model::{model, Attr, FromValue, Set};
+use crate::framework::model::{model, Attr, Set};
 use crate::framework::timeouts::{self, Timeouts};
-use crate::framework::{AttributePath, Diagnostics, Private, Value};
+use crate::framework::{Diagnostics, Private};
 
 use crate::provider::cluster_sync::{Names, ObjectId};
 
@@ -36,11 +36,6 @@ model! {
 }
 
 impl IamSyncModel {
-    /// Reads a whole configuration, plan or state.
-    pub fn read(v: &Value) -> Result<IamSyncModel, Diagnostics> {
-        IamSyncModel::from_value(v, &AttributePath::root())
-    }
-
     pub fn all_sync(&self) -> bool {
         self.is_all_sync == Attr::Known(true)
     }
@@ -213,7 +208,13 @@ impl Private for IamSyncPrivate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::framework::model::IntoValue;
+    use crate::framework::model::{FromValue, IntoValue};
+    use crate::framework::{AttributePath, Value};
+
+    /// What the framework does before each step.
+    fn read(v: &Value) -> Result<IamSyncModel, Diagnostics> {
+        IamSyncModel::from_value(v, &AttributePath::root())
+    }
     use crate::provider::iam_sync::schema::schema;
 
     fn names(users: &[&str], groups: &[&str]) -> Names {
@@ -252,7 +253,7 @@ mod tests {
             Value::Null,
         );
         assert_eq!(v.clone().conform(&schema().object_type()), v);
-        let m = IamSyncModel::read(&v);
+        let m = read(&v);
         let Ok(m) = m else { panic!("{m:?}") };
         assert_eq!(m.names(), names(&[], &[]), "a set with an unknown element");
         assert_eq!(m.into_value(), v);
@@ -261,9 +262,7 @@ mod tests {
     #[test]
     fn names_are_written_back_and_null_stays_null_when_empty() {
         let v = state(Value::string_set(["a", "b"]), Value::Null);
-        let Ok(m) = IamSyncModel::read(&v) else {
-            panic!("readable")
-        };
+        let Ok(m) = read(&v) else { panic!("readable") };
         assert_eq!(m.names(), names(&["a", "b"], &[]));
         let out = m.clone().with_names(&names(&["c"], &[])).into_value();
         assert_eq!(out, state(Value::string_set(["c"]), Value::Null));
@@ -292,7 +291,7 @@ mod tests {
     fn a_mismatch_names_the_attribute() {
         let mut v = state(Value::Null, Value::Null);
         v.set_attr(IS_ALL_SYNC, Value::string("yes"));
-        let Err(d) = IamSyncModel::read(&v) else {
+        let Err(d) = read(&v) else {
             panic!("a string is no bool")
         };
         let paths: Vec<_> = d.iter().map(|x| x.path.clone()).collect();
