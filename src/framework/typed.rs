@@ -193,6 +193,23 @@ impl Reader {
     }
 }
 
+/// Runs a cross-attribute check on the configuration read as a model. A configuration
+/// that is null or wholly unknown has no attributes to check against each other.
+fn validate_model<M: FromValue>(
+    config: &Value,
+    diags: &mut Diagnostics,
+    check: impl FnOnce(&M, &mut Diagnostics),
+) {
+    if config.is_null() || config.is_unknown() {
+        return;
+    }
+    let mut r = Reader::default();
+    if let Some(config) = r.model(config) {
+        check(&config, diags);
+    }
+    diags.extend(r.diags);
+}
+
 fn state_value<M: IntoValue>(state: Option<M>) -> Value {
     state.map_or(Value::Null, IntoValue::into_value)
 }
@@ -215,11 +232,7 @@ impl<R: TypedResource> Resource for Typed<R> {
     }
 
     fn validate_config(&self, config: &Value, diags: &mut Diagnostics) {
-        let mut r = Reader::default();
-        if let Some(config) = r.model(config) {
-            self.0.validate_config(&config, diags);
-        }
-        diags.extend(r.diags);
+        validate_model(config, diags, |m, d| self.0.validate_config(m, d));
     }
 
     async fn modify_plan(
@@ -384,11 +397,7 @@ impl<D: TypedDataSource> DataSource for Typed<D> {
     }
 
     fn validate_config(&self, config: &Value, diags: &mut Diagnostics) {
-        let mut r = Reader::default();
-        if let Some(config) = r.model(config) {
-            self.0.validate_config(&config, diags);
-        }
-        diags.extend(r.diags);
+        validate_model(config, diags, |m, d| self.0.validate_config(m, d));
     }
 
     async fn read(&self, config: &Value) -> ReadOutcome {
@@ -545,6 +554,11 @@ mod tests {
         let mut d = Diagnostics::new();
         r.validate_config(&text_bad, &mut d);
         assert_eq!(paths(&d), vec![text.clone()]);
+        for nothing in [Value::Null, Value::Unknown] {
+            let mut d = Diagnostics::new();
+            r.validate_config(&nothing, &mut d);
+            assert!(d.is_empty(), "{nothing:?}: nothing to check");
+        }
 
         let mut private = vec![7];
         let read = r.read(&bad, &mut private).await;
