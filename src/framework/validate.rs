@@ -46,36 +46,6 @@ pub fn size_at_most(n: usize) -> Arc<dyn Validator> {
     Arc::new(SizeAtMost(n))
 }
 
-struct StringRule {
-    holds: fn(&str) -> bool,
-    rule: &'static str,
-}
-
-impl Validator for StringRule {
-    fn description(&self) -> String {
-        format!("must be {}", self.rule)
-    }
-
-    fn validate(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics) {
-        let Some(s) = req.value.as_str() else {
-            return;
-        };
-        if !(self.holds)(s) {
-            diags.error_at(
-                req.path.clone(),
-                "Invalid attribute value",
-                format!("Attribute {} is {s:?}; it must be {}.", req.path, self.rule),
-            );
-        }
-    }
-}
-
-/// A string must satisfy `holds`; `rule` says what that means to a person ("1 to 64
-/// letters or digits") and completes "it must be …" in the error.
-pub fn string_rule(holds: fn(&str) -> bool, rule: &'static str) -> Arc<dyn Validator> {
-    Arc::new(StringRule { holds, rule })
-}
-
 struct NotEmpty;
 
 impl Validator for NotEmpty {
@@ -295,25 +265,6 @@ mod tests {
         let d = run(&v, Value::string_set(["a", "b", "c"]), Value::Null);
         let diag = d.iter().next().expect("one diagnostic");
         assert_eq!(diag.path, Some(AttributePath::attr("x")));
-    }
-
-    #[test]
-    fn string_rule_table() {
-        let v = string_rule(
-            |s| (1..=4).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()),
-            "1 to 4 letters or digits",
-        );
-        let cases = [
-            ("null", Value::Null, false),
-            ("unknown", Value::Unknown, false),
-            ("ok", Value::string("ab1"), false),
-            ("empty", Value::string(""), true),
-            ("too long", Value::string("abcde"), true),
-            ("bad char", Value::string("a-b"), true),
-        ];
-        for (name, value, err) in cases {
-            assert_eq!(run(&v, value, Value::Null).has_errors(), err, "{name}");
-        }
     }
 
     #[test]

@@ -4,17 +4,47 @@
 use std::sync::Arc;
 
 use crate::api::{ClusterId, IdError, ProjectId};
-use crate::framework::validate::{string_rule, Validator};
+use crate::framework::validate::{ValidateRequest, Validator};
 use crate::framework::{AttributePath, Diagnostics};
+
+struct IdValidator {
+    check: fn(&str) -> Result<(), IdError>,
+    rule: &'static str,
+}
+
+impl Validator for IdValidator {
+    fn description(&self) -> String {
+        format!("must be {}", self.rule)
+    }
+
+    fn validate(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics) {
+        let Some(s) = req.value.as_str() else {
+            return;
+        };
+        if (self.check)(s).is_err() {
+            diags.error_at(
+                req.path.clone(),
+                "Invalid attribute value",
+                format!("Attribute {} is {s:?}; it must be {}.", req.path, self.rule),
+            );
+        }
+    }
+}
 
 /// A string attribute holding a project ID.
 pub fn project_id_validator() -> Arc<dyn Validator> {
-    string_rule(|s| ProjectId::parse(s).is_ok(), crate::api::PROJECT_ID_RULE)
+    Arc::new(IdValidator {
+        check: |s| ProjectId::parse(s).map(drop),
+        rule: crate::api::PROJECT_ID_RULE,
+    })
 }
 
 /// A string attribute holding a cluster ID.
 pub fn cluster_id_validator() -> Arc<dyn Validator> {
-    string_rule(|s| ClusterId::parse(s).is_ok(), crate::api::CLUSTER_ID_RULE)
+    Arc::new(IdValidator {
+        check: |s| ClusterId::parse(s).map(drop),
+        rule: crate::api::CLUSTER_ID_RULE,
+    })
 }
 
 /// The ID in attribute `attr`. Validators have checked configured values already, so an
@@ -38,7 +68,6 @@ pub fn parse_at<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::framework::validate::ValidateRequest;
     use crate::framework::Value;
 
     fn errors(v: &Arc<dyn Validator>, value: Value) -> Vec<String> {
