@@ -469,7 +469,7 @@ def run_rounds(b, results):
         results["refresh"].append(r)
 
 
-def run(rel, tf_bin, tmp):
+def run(rel, tf_bin, tmp, label="1.0.3"):
     """Runs every delay-line scenario BENCH_DELAY_RUNS times, prints the table and
     returns the figures (for BENCH_JSON)."""
     if RUNS < 1 or RTT_MS < 0 or SYNC_MS < 0:
@@ -484,7 +484,7 @@ def run(rel, tf_bin, tmp):
         run_rounds(b, results)
     finally:
         b.stop()
-    return report(results, line_check)
+    return report(results, line_check, label)
 
 
 def spread(xs, fmt):
@@ -492,7 +492,7 @@ def spread(xs, fmt):
     return fmt(lo) if lo == hi else f"{fmt(lo)}-{fmt(hi)}"
 
 
-def report(results, line_check):
+def report(results, line_check, label):
     lim = limits(RTT_MS / 1000.0, SYNC_MS / 1000.0)
     out = {
         "rtt_ms": RTT_MS,
@@ -565,7 +565,7 @@ def report(results, line_check):
     print()
     print(
         f"delay line: {RTT_MS:g} ms round trip, mrs-sim syncs of {SYNC_MS / 1000:g} s, "
-        f"terraform 1.0.3 (parallelism {PARALLELISM}), median of {RUNS} runs"
+        f"terraform {label} (parallelism {PARALLELISM}), median of {RUNS} runs"
     )
     print(
         "provider time: first ApplyResourceChange (ReadResource for the refresh) start "
