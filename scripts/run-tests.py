@@ -16,7 +16,8 @@
    Terraform was found, a line saying so.
 
 Exit status 0 only when every run passed. Environment: TERRAFORM_BIN (the newer Terraform),
-TEST_JOBS_PER_BINARY (libtest threads per binary, default 2), TEST_KEEP_LOGS=1 (keep the
+TEST_JOBS_PER_BINARY (libtest threads per binary, default 2), TEST_BINARIES=a,b (only
+these test binaries, by the labels the runner prints: for trying a change), TEST_KEEP_LOGS=1 (keep the
 per-binary logs, printed on failure anyway), CARGO (default cargo). Arguments after `--`
 go to every test binary (e.g. `-- --skip slow_test`).
 """
@@ -141,6 +142,12 @@ def main():
 
     wall = time.monotonic()
     binaries = build(cargo)
+    only = [b for b in os.environ.get("TEST_BINARIES", "").split(",") if b]
+    if only:
+        unknown = set(only) - {label for label, _ in binaries}
+        if unknown:
+            sys.exit(f"run-tests: TEST_BINARIES names unknown test binaries: {sorted(unknown)}")
+        binaries = [(label, exe) for label, exe in binaries if label in only]
     built = time.monotonic() - wall
     say(f"run-tests: built {len(binaries)} test binaries in {built:.0f} s")
     say(f"run-tests: Terraform {vstr(pinned_version)} ({PINNED}) runs every test binary")
