@@ -70,9 +70,54 @@ def build(cargo):
         found[label] = msg["executable"]
     if proc.wait() != 0:
         sys.exit("run-tests: cargo test --no-run failed")
-    # Integration tests (most of the time, and the ones that drive Terraform) first, so the
-    # second lane can start early; the in-process unit tests last.
-    return sorted(found.items(), key=lambda kv: (":" in kv[0], kv[0]))
+    # Those that drove Terraform in the last run first, the longest first, so the second
+    # lane gets its work early; then the rest (unit tests), longest first. With no last
+    # run: integration tests before unit tests.
+    last = load_durations()
+
+    def order(kv):
+        seen = last.get(kv[0], {})
+        return (not seen.get("terraform", True), -seen.get("seconds", 0.0), ":" in kv[0], kv[0])
+
+    return sorted(found.items(), key=order)
+
+
+def durations_file():
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    return os.path.join(target, "run-tests-durations.json")
+
+
+def load_durations():
+    """{label: {"seconds", "terraform"}} of the last run on the pinned Terraform; empty
+    when there is none (only an ordering hint)."""
+    try:
+        with open(durations_file()) as f:
+            data = json.load(f)
+        return {
+            k: {"seconds": float(v["seconds"]), "terraform": bool(v["terraform"])}
+            for k, v in data.items()
+        }
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return {}
+
+
+def save_durations(results):
+    data = load_durations()
+    data.update(
+        {
+            r.label: {
+                "seconds": round(r.seconds, 1),
+                "terraform": bool(r.terraform_tests or r.whole_binary),
+            }
+            for r in results
+            if r.lane == "oldest"
+        }
+    )
+    try:
+        with open(durations_file(), "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+    except OSError:
+        pass  # only an ordering hint for the next run
 
 
 class Run:
@@ -201,6 +246,7 @@ def main():
         t.join()
 
     elapsed = time.monotonic() - wall
+    save_durations(results)
     failed = [r for r in results if r.status != "ok"]
     for r in failed:
         say(f"\n===== {r.lane}: {r.label} FAILED; its output ({r.log}) =====")
