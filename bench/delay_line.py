@@ -492,7 +492,7 @@ def spread(xs, fmt):
     return fmt(lo) if lo == hi else f"{fmt(lo)}-{fmt(hi)}"
 
 
-def report(results, line_check, label):
+def report(results, line_check, terraform_label):
     lim = limits(RTT_MS / 1000.0, SYNC_MS / 1000.0)
     out = {
         "rtt_ms": RTT_MS,
@@ -565,7 +565,7 @@ def report(results, line_check, label):
     print()
     print(
         f"delay line: {RTT_MS:g} ms round trip, mrs-sim syncs of {SYNC_MS / 1000:g} s, "
-        f"terraform {label} (parallelism {PARALLELISM}), median of {RUNS} runs"
+        f"terraform {terraform_label} (parallelism {PARALLELISM}), median of {RUNS} runs"
     )
     print(
         "provider time: first ApplyResourceChange (ReadResource for the refresh) start "
