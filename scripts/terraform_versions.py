@@ -1,7 +1,9 @@
-"""Finds the two Terraforms the tests and the benchmark run on: the pinned oldest (tools/bin/terraform) and the newest of the machine.
+# The two Terraforms the tests and the benchmark run on: the pinned oldest and the newest of the machine.
+"""Finds the pinned oldest Terraform (tools/bin/terraform) and the newest of the machine.
 
 The newest is $TERRAFORM_BIN if set, else `terraform` on PATH when it is newer than the
-pinned one. Imported by scripts/run-tests.py and bench/bench.py (standard library only).
+pinned one. Imported by scripts/run-tests.py, bench/bench.py and bench/anatomy.py
+(standard library only).
 """
 
 import json
