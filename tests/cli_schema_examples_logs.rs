@@ -150,7 +150,14 @@ fn examples_validate() {
     ] {
         assert!(names.contains(&must), "{must} not found among {names:?}");
     }
+    // `import` blocks need Terraform 1.5: an older one validates the other examples, and
+    // the run on the newer Terraform validates these too.
+    let import_block = |c: &str| c.lines().any(|l| l.trim_start().starts_with("import {"));
     for (path, content) in &examples {
+        if import_block(content) && !common::terraform::at_least(1, 5) {
+            println!("{path} not validated: its import block needs Terraform >= 1.5");
+            continue;
+        }
         // One directory for all: each file under a name its path makes unique.
         tf.write_file(&path.replace('/', "--"), content);
     }

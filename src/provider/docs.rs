@@ -244,6 +244,8 @@ struct Page<'a> {
     /// Hand-written sections after the example (the provider's Authentication guide), as
     /// a tfplugindocs template would add them.
     guide: Option<String>,
+    /// The `import` block example (tfplugindocs' import-by-string-id.tf), shown first.
+    import_block: Option<String>,
     import: Option<String>,
 }
 
@@ -270,9 +272,23 @@ fn page(p: Page) -> String {
     s.push_str("\n\n");
     s.push_str(&schema_markdown(p.schema));
     s.push_str("\n\n");
-    if let Some(sh) = p.import.filter(|t| !t.trim().is_empty()) {
-        s.push_str("## Import\n\nImport is supported using the following syntax:\n\n");
-        s.push_str(&code_file("shell", &sh));
+    let block = p.import_block.filter(|t| !t.trim().is_empty());
+    let sh = p.import.filter(|t| !t.trim().is_empty());
+    if block.is_some() || sh.is_some() {
+        s.push_str("## Import\n\n");
+    }
+    if let Some(tf) = &block {
+        s.push_str("In Terraform v1.5.0 and later, use an `import` block (`terraform plan -generate-config-out=generated.tf` writes the resource block for it), for example:\n\n");
+        s.push_str(&code_file("terraform", tf));
+        s.push_str("\n\n");
+    }
+    if let Some(sh) = &sh {
+        s.push_str(if block.is_some() {
+            "The `terraform import` command can also be used, for example:\n\n"
+        } else {
+            "Import is supported using the following syntax:\n\n"
+        });
+        s.push_str(&code_file("shell", sh));
     }
     s.push('\n');
     s
@@ -303,6 +319,7 @@ pub fn render_provider(
             schema: provider.schema(),
             example: read_example("provider/provider.tf"),
             guide: read_example("provider/authentication.md"),
+            import_block: None,
             import: None,
         }),
     }];
@@ -318,6 +335,7 @@ pub fn render_provider(
                 schema: r.schema(),
                 example: read_example(&format!("resources/{name}/resource.tf")),
                 guide: read_example(&format!("resources/{name}/guide.md")),
+                import_block: read_example(&format!("resources/{name}/import-by-string-id.tf")),
                 import: read_example(&format!("resources/{name}/import.sh")),
             }),
         });
@@ -334,6 +352,7 @@ pub fn render_provider(
                 schema: d.schema(),
                 example: read_example(&format!("data-sources/{name}/data-source.tf")),
                 guide: read_example(&format!("data-sources/{name}/guide.md")),
+                import_block: None,
                 import: None,
             }),
         });
@@ -442,8 +461,12 @@ mod tests {
         assert!(resource.contains(
             "<a id=\"nestedblock--timeouts\"></a>\n### Nested Schema for `timeouts`\n\nOptional:\n\n- `create` (String)"
         ));
+        // The import block first, then the command.
+        assert!(
+            resource.contains("## Import\n\nIn Terraform v1.5.0 and later, use an `import` block")
+        );
         assert!(resource.contains(
-            "## Import\n\nImport is supported using the following syntax:\n\n```shell\n# example resources/mrs_iam_sync/import.sh\n```\n"
+            "```terraform\n# example resources/mrs_iam_sync/import-by-string-id.tf\n```\n\nThe `terraform import` command can also be used, for example:\n\n```shell\n# example resources/mrs_iam_sync/import.sh\n```\n"
         ));
         let data_source = find(&pages, "docs/data-sources/iam_sync_users.md");
         assert!(data_source.contains("\n# mrs_iam_sync_users (Data Source)\n"));
