@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::iam::{IamClient, IamError};
-use crate::api::{CredentialSource, Credentials, Secret};
+use crate::api::{check_credentials, CredentialSource, Credentials, KeysError, Secret, Tls};
 use crate::framework::{AttributePath, Diagnostics};
 use crate::provider::credentials::{self, FixedKeys, RenewingKeys};
 
@@ -36,6 +36,8 @@ pub(super) struct BaseKeys {
 pub(super) async fn base_keys(
     m: &ProviderModel,
     metadata: &str,
+    tls: &Tls,
+    cancel: &CancellationToken,
     d: &mut Diagnostics,
 ) -> Option<BaseKeys> {
     let (ak_conf, sk_conf) = (m.access_key.is_some(), m.secret_key.is_some());
@@ -60,6 +62,9 @@ pub(super) async fn base_keys(
                 secret_key: sk.clone(),
                 security_token,
             };
+            if !keys_fit_headers(&creds, label, d) {
+                return None;
+            }
             return Some(BaseKeys {
                 source: Arc::new(FixedKeys(creds.clone())),
                 fixed: Some(creds),
@@ -103,7 +108,8 @@ pub(super) async fn base_keys(
         let path = file
             .clone()
             .unwrap_or_else(|| credentials::DEFAULT_SHARED_CONFIG_FILE.to_string());
-        return match credentials::read_profile(&path, profile.as_deref()) {
+        return match credentials::read_profile(&path, profile.as_deref(), cancel).await {
+            Ok(p) if !keys_fit_headers(&p.credentials, "the profile", d) => None,
             Ok(p) => Some(BaseKeys {
                 source: Arc::new(FixedKeys(p.credentials.clone())),
                 fixed: Some(p.credentials.clone()),
@@ -131,7 +137,7 @@ pub(super) async fn base_keys(
             }
         };
     }
-    let keys = RenewingKeys::metadata(metadata);
+    let keys = RenewingKeys::metadata(metadata, tls.clone());
     match keys.current().await {
         Ok(_) => Some(BaseKeys {
             label: keys.label().to_string(),
@@ -150,6 +156,25 @@ pub(super) async fn base_keys(
             None
         }
     }
+}
+
+/// Keys whose access key or token cannot travel in a header are an error at that
+/// attribute now, not at the first request of some resource; `from` names their source.
+fn keys_fit_headers(c: &Credentials, from: &str, d: &mut Diagnostics) -> bool {
+    let Err(e) = check_credentials(c) else {
+        return true;
+    };
+    let at = match e {
+        KeysError::EmptyAccessKey | KeysError::AccessKeyNotHeader => attr::ACCESS_KEY,
+        KeysError::EmptySecretKey => attr::SECRET_KEY,
+        KeysError::TokenNotHeader => attr::SECURITY_TOKEN,
+    };
+    d.error_at(
+        AttributePath::attr(at),
+        "Unusable credentials",
+        format!("In {from}, {e}. Set it again as issued."),
+    );
+    false
 }
 
 /// The agency to assume, from the block, the environment or the profile: (domain, agency,
