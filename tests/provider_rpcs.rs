@@ -389,6 +389,17 @@ impl SimHarness {
         planned: Option<pb::DynamicValue>,
         config: &Value,
     ) -> pb::apply_resource_change::Response {
+        self.apply_with_private(prior, planned, config, Vec::new())
+    }
+
+    /// ApplyResourceChange with the private bytes Terraform keeps for the object.
+    fn apply_with_private(
+        &self,
+        prior: &Value,
+        planned: Option<pb::DynamicValue>,
+        config: &Value,
+        planned_private: Vec<u8>,
+    ) -> pb::apply_resource_change::Response {
         let ty = resource_ty();
         let mut c = self.c.clone();
         self.rt
@@ -397,6 +408,7 @@ impl SimHarness {
                 prior_state: dv(prior, &ty),
                 planned_state: planned,
                 config: dv(config, &ty),
+                planned_private,
                 ..Default::default()
             }))
             .expect("ApplyResourceChange answers")
@@ -548,7 +560,14 @@ fn apply_read_import_and_destroy_against_mrs_sim() {
     assert_eq!(s.get("region"), &Value::string(REGION));
 
     // Destroy: planned state null, new state null, names cancelled.
-    let destroyed = h.apply(&state, dv(&Value::Null, &ty), &Value::Null);
+    // Terraform hands the object's private bytes to its destroy: they say this process
+    // created it, so its own plan's declaration does not keep its names.
+    let destroyed = h.apply_with_private(
+        &state,
+        dv(&Value::Null, &ty),
+        &Value::Null,
+        created.private.clone(),
+    );
     assert!(
         destroyed.diagnostics.is_empty(),
         "{:#?}",

@@ -1,8 +1,7 @@
-//! The MRS IAM-sync client: the cluster's calls (read, status, sync, cancel) over the
-//! shared request loop, polling until a sync ends, writes refused during a sync sent again.
+//! The MRS IAM-sync client: single signed calls on one cluster (read, status, sync,
+//! cancel) over the shared request loop; no wait policy.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -11,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::{snippet, ApiError};
 use super::http::{Answer, Endpoint, HttpSettings, Keys, Request, Transport};
-use super::retry::sleep_or_cancel;
 use super::types::{CancelSyncRequest, SyncAccepted, SyncStatus, SyncedNames, UpdateSyncRequest};
 use super::{ClusterId, Credentials, ProjectId};
 
@@ -39,13 +37,6 @@ impl ClientConfig {
             http: HttpSettings::default(),
         }
     }
-}
-
-/// A write to a cluster's IAM sync: start syncing names, or cancel them.
-#[derive(Clone, Copy, Debug)]
-pub enum Write<'a> {
-    Sync(&'a UpdateSyncRequest),
-    Cancel(&'a CancelSyncRequest),
 }
 
 struct Inner {
@@ -177,86 +168,6 @@ impl Client {
         decode_accepted(a)
     }
 
-    /// Polls `sync_status` until it is false: at once, then every 10 % of the wait so far,
-    /// but never more often than `poll_min` nor less often than `poll_max`. So the end of a
-    /// sync is noticed within max(poll_min, 10 %) of it, and a long sync costs few polls.
-    /// The whole wait, including the polls' own retries, is bounded by `timeout`; any error
-    /// (401/403 included) ends it.
-    pub async fn wait_until_idle(
-        &self,
-        project_id: &ProjectId,
-        cluster_id: &ClusterId,
-        poll_min: Duration,
-        poll_max: Duration,
-        timeout: Duration,
-        cancel: &CancellationToken,
-    ) -> Result<(), ApiError> {
-        let started = std::time::Instant::now();
-        let wait = async {
-            loop {
-                let polled = std::time::Instant::now();
-                if !self.sync_status(project_id, cluster_id, cancel).await? {
-                    return Ok(());
-                }
-                let every = poll_interval(started.elapsed(), poll_min, poll_max);
-                // Measured from the poll's start, so a slow round trip is not added on top.
-                sleep_or_cancel(every.saturating_sub(polled.elapsed()), cancel).await?;
-            }
-        };
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(r) => r,
-            Err(_) => Err(ApiError::Timeout {
-                // Callers that know the configured timeout restate this in its terms.
-                message: format!("cluster {cluster_id} was still synchronizing after {timeout:?}"),
-            }),
-        }
-    }
-
-    /// Sends a POST (`req` of UpdateSyncRequest) or DELETE (of CancelSyncRequest) and, when
-    /// it is refused because a sync is running (another Terraform run, or a person in the
-    /// console), waits that sync out and sends it again, all within `timeout`. Sets
-    /// `wrote` once a write has gone out, whatever its answer.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn write_when_idle(
-        &self,
-        write: Write<'_>,
-        project_id: &ProjectId,
-        cluster_id: &ClusterId,
-        poll_min: Duration,
-        poll_max: Duration,
-        timeout: Duration,
-        wrote: &mut bool,
-        cancel: &CancellationToken,
-    ) -> Result<SyncAccepted, ApiError> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            *wrote = true;
-            let r = match write {
-                Write::Sync(req) => self.update_sync(project_id, cluster_id, req, cancel).await,
-                Write::Cancel(req) => self.cancel_sync(project_id, cluster_id, req, cancel).await,
-            };
-            match r {
-                Err(e) if e.is_sync_running() => {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        return Err(ApiError::Timeout {
-                            message: format!(
-                                "cluster {cluster_id} was still synchronizing after {timeout:?}"
-                            ),
-                        });
-                    }
-                    crate::log_debug!(
-                        "write refused while a sync runs; waiting it out",
-                        cluster = cluster_id.as_str()
-                    );
-                    self.wait_until_idle(project_id, cluster_id, poll_min, poll_max, left, cancel)
-                        .await?;
-                }
-                r => return r,
-            }
-        }
-    }
-
     /// The endpoint as configured, which with the project and cluster names one cluster.
     pub fn endpoint(&self) -> &str {
         self.inner.transport.endpoint().as_str()
@@ -298,11 +209,6 @@ impl Client {
             .await
             .map_err(ApiError::from)
     }
-}
-
-/// A tenth of the wait so far, kept between `min` and `max`.
-fn poll_interval(waited: Duration, min: Duration, max: Duration) -> Duration {
-    (waited / 10).clamp(min, max.max(min))
 }
 
 fn decode<T: DeserializeOwned>(a: &Answer) -> Result<T, ApiError> {
@@ -382,17 +288,5 @@ mod tests {
         assert!(ProjectId::parse("p/1").is_err());
         assert!(ClusterId::parse("c/../d").is_err());
         assert!(ClusterId::parse(&"c".repeat(65)).is_err());
-    }
-
-    #[test]
-    fn polls_follow_a_tenth_of_the_wait_within_bounds() {
-        let (min, max) = (Duration::from_millis(250), Duration::from_secs(30));
-        let at = |ms| poll_interval(Duration::from_millis(ms), min, max);
-        assert_eq!(at(0), min);
-        assert_eq!(at(2_000), min);
-        assert_eq!(at(10_000), Duration::from_secs(1));
-        assert_eq!(at(3_600_000), max);
-        // A max below the min never makes polls faster than the min.
-        assert_eq!(poll_interval(Duration::ZERO, min, Duration::ZERO), min);
     }
 }

@@ -12,7 +12,7 @@ pub mod types;
 
 use std::fmt;
 
-pub use client::{Client, ClientConfig, CredentialSource, Write};
+pub use client::{Client, ClientConfig, CredentialSource};
 pub use error::ApiError;
 pub use http::{Endpoint, HttpSettings, Tls};
 pub use ids::{

@@ -22,7 +22,7 @@ use super::proto::health::health_server::HealthServer;
 use super::proto::plugin::grpc_controller_server::GrpcControllerServer;
 use super::proto::plugin::grpc_stdio_server::GrpcStdioServer;
 use super::proto::tfplugin6::provider_server::{Provider, ProviderServer};
-use super::shutdown::{install_signal_handlers, Shutdown};
+use super::shutdown::{exit_when_parent_goes, install_signal_handlers, Shutdown};
 
 /// The environment variable holding go-plugin's magic cookie.
 pub const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
@@ -385,6 +385,7 @@ where
 {
     let shutdown = opts.shutdown.clone();
     install_signal_handlers(&shutdown, opts.debug).map_err(ServeError::Signal)?;
+    exit_when_parent_goes(opts.debug);
 
     let tls = match &opts.client_cert_pem {
         Some(pem) => Some(ServerTls::new(pem, opts.plugin.binary_name)?),

@@ -83,3 +83,32 @@ pub(crate) fn install_signal_handlers(shutdown: &Shutdown, debug: bool) -> io::R
     });
     Ok(())
 }
+
+/// How often the provider checks that Terraform, its parent, is still there.
+const PARENT_CHECK: Duration = Duration::from_millis(200);
+
+/// Exits the process when Terraform is gone. A Terraform killed with SIGKILL sends no
+/// Shutdown and no signal: the provider is reparented and, as Go providers do, would
+/// linger with its waits and retries, still calling MRS for nobody. Once the parent
+/// changes, nothing can receive an answer, so the process exits at once: no new API call
+/// starts (one already on the wire may finish on the server's side). Not in `--debug`
+/// mode, where no Terraform started the process.
+pub(crate) fn exit_when_parent_goes(debug: bool) {
+    let parent = std::os::unix::process::parent_id();
+    // Started by init (or a subreaper that is already the parent): nothing to watch.
+    if debug || parent == 1 {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PARENT_CHECK).await;
+            if std::os::unix::process::parent_id() != parent {
+                crate::log_warn!(
+                    "Terraform is gone (the parent process changed); exiting",
+                    parent = parent
+                );
+                std::process::exit(1);
+            }
+        }
+    });
+}

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::cluster_sync::{api_error, Address, ClusterSync, CLUSTER_ID, PROJECT_ID, REGION};
 use super::config::ProviderState;
-use super::iam_sync::schema::{CLUSTER_ID, GROUP_NAMES, ID, PROJECT_ID, REGION, USER_NAMES};
-use super::ids::{cluster_id_validator, parse_at, project_id_validator};
-use crate::api::{ApiError, ClusterId, ProjectId};
+use super::ids::{cluster_id_validator, project_id_validator};
+use crate::api::ApiError;
 use crate::framework::model::{Attr, FromValue, IntoValue, ObjectReader, Set};
 use crate::framework::validate::not_empty;
 use crate::framework::{
@@ -16,7 +16,9 @@ use crate::framework::{
 };
 
 pub const TYPE_NAME: &str = "mrs_iam_sync_users";
-/// The other attributes are named as in `mrs_iam_sync`.
+pub const ID: &str = "id";
+pub const USER_NAMES: &str = "user_names";
+pub const GROUP_NAMES: &str = "group_names";
 pub const IS_SYNCHRONIZING: &str = "is_synchronizing";
 
 pub fn schema() -> Schema {
@@ -148,26 +150,20 @@ impl DataSource for IamSyncUsers {
             );
             return out;
         };
-        let ids = parse_at(&project_id, PROJECT_ID, ProjectId::parse)
-            .and_then(|p| Ok((p, parse_at(&cluster_id, CLUSTER_ID, ClusterId::parse)?)));
-        let (project, cluster) = match ids {
-            Ok(ids) => ids,
-            Err(d) => {
-                out.diags = d;
-                return out;
-            }
-        };
-        let client = match configured.client(region.as_deref()) {
+        let address = Address::planned(region.as_ref(), Some(&project_id), Some(&cluster_id));
+        let cluster = match address.and_then(|a| match a {
+            Some(a) => ClusterSync::at(&self.shared, a),
+            None => Err(Diagnostics::new()),
+        }) {
             Ok(c) => c,
             Err(d) => {
                 out.diags = d;
                 return out;
             }
         };
-        let cancel = &self.shared.cancel;
         let result = async {
-            let names = client.show_sync(&project, &cluster, cancel).await?;
-            let busy = client.sync_status(&project, &cluster, cancel).await?;
+            let names = cluster.synced().await?;
+            let busy = cluster.synchronizing().await?;
             Ok::<_, ApiError>((names, busy))
         }
         .await;
@@ -178,16 +174,13 @@ impl DataSource for IamSyncUsers {
                     region: region.into(),
                     project_id: Attr::Known(project_id),
                     cluster_id: Attr::Known(cluster_id),
-                    user_names: Attr::Known(Set::of_known(names.user_names)),
-                    group_names: Attr::Known(Set::of_known(names.group_names)),
+                    user_names: Attr::Known(Set::of_known(names.users)),
+                    group_names: Attr::Known(Set::of_known(names.groups)),
                     is_synchronizing: Attr::Known(busy),
                 }
                 .into_value();
             }
-            Err(e) => out.diags.error(
-                format!("Cannot read the IAM sync of MRS cluster {cluster_id:?}"),
-                e.to_string(),
-            ),
+            Err(e) => api_error(&mut out.diags, "read the IAM sync", cluster.address(), &e),
         }
         out
     }

@@ -1,9 +1,9 @@
 //! The mrs provider: its configuration, the `mrs_iam_sync` resource and the
 //! `mrs_iam_sync_users` data source. No wire types here.
 
+pub mod cluster_sync;
 pub mod config;
 pub mod credentials;
-pub mod desk;
 pub mod docs;
 pub mod iam_names;
 pub mod iam_sync;

@@ -477,8 +477,33 @@ impl<'s> Runner<'s> {
             check(&result);
         }
         if succeeded {
+            self.hand_over(&fresh);
             self.plan_after(&fresh, step.expect_non_empty_plan, "import");
         }
+    }
+
+    /// The apply after an import: its plan shows only the hand-over of the adopted names
+    /// (`adopted_*` emptied, in place), and it sends no write.
+    fn hand_over(&self, tf: &TfWorkdir) {
+        let plan = self.exec(tf, &["plan", "-detailed-exitcode"]);
+        assert_eq!(
+            plan.code(),
+            2,
+            "the plan after an import shows the hand-over"
+        );
+        let text = plan.combined();
+        assert!(
+            text.contains("adopted_") && text.contains("0 to add, 1 to change, 0 to destroy"),
+            "the plan after an import changes only adopted_*: {text}"
+        );
+        let before = self.requests_now();
+        let apply = self.exec(tf, &["apply", "-auto-approve"]);
+        assert!(
+            apply.status.success(),
+            "the hand-over apply failed: {}",
+            apply.combined()
+        );
+        self.assert_no_writes_since(before, "the hand-over apply");
     }
 
     /// Asserts the command failed or succeeded as the step expects; true if it succeeded.
@@ -564,7 +589,9 @@ fn attribute_differences(applied: &Value, imported: &Value, ignore: &[String]) -
     names.dedup();
     names
         .into_iter()
-        .filter(|n| *n != "timeouts" && !ignore.iter().any(|p| n.starts_with(p.as_str())))
+        // What an import adopted differs by design: an apply hands it over.
+        .filter(|n| *n != "timeouts" && !n.starts_with("adopted_"))
+        .filter(|n| !ignore.iter().any(|p| n.starts_with(p.as_str())))
         .filter_map(|n| {
             let (x, y) = (
                 a.get(n).unwrap_or(&Value::Null),

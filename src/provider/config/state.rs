@@ -1,6 +1,6 @@
 //! What the provider holds once configured, shared with its resources and data sources:
-//! the region, the project of each region, one API client per MRS endpoint, and one desk
-//! per cluster.
+//! the region, the project of each region, one API client per MRS endpoint, and what the
+//! process keeps per cluster.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -12,7 +12,7 @@ use crate::api::ids::Cloud;
 use crate::api::shown::shorten;
 use crate::api::{Client, ClientConfig, ProjectId, Region, REGION_RULE};
 use crate::framework::{AttributePath, Diagnostics};
-use crate::provider::desk::Desks;
+use crate::provider::cluster_sync::Clusters;
 
 use super::endpoints::mrs_endpoint;
 use super::projects::Projects;
@@ -152,8 +152,8 @@ impl Configured {
 pub struct ProviderState {
     configured: RwLock<Option<Arc<Configured>>>,
     pub cancel: CancellationToken,
-    /// Every read, write and wait on a cluster goes through its desk.
-    pub desks: Desks,
+    /// Every write and wait on a cluster goes through its line here.
+    pub clusters: Clusters,
 }
 
 impl ProviderState {
@@ -161,7 +161,7 @@ impl ProviderState {
         ProviderState {
             configured: RwLock::new(None),
             cancel,
-            desks: Desks::default(),
+            clusters: Clusters::default(),
         }
     }
 

@@ -1,22 +1,19 @@
 //! What `mrs_iam_sync` does at each step, in lifecycle order: validate, plan, create,
 //! read, update, delete. Every step reads and writes the typed model.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
-use crate::api::{ApiError, ClusterId, ProjectId};
+use crate::api::ApiError;
 use crate::framework::model::{Attr, IntoValue, Set};
-use crate::framework::timeouts::{self, human_duration};
+use crate::framework::timeouts;
 use crate::framework::{ApplyOutcome, AttributePath, Diagnostics, ReadOutcome, Value};
+use crate::provider::cluster_sync::{
+    api_error, Address, Change, ClusterSync, Names, ObjectId, Reconciled, Removal,
+};
 use crate::provider::config::ProviderState;
-use crate::provider::desk::{Desk, Outcome, Request};
-use crate::provider::ids::parse_at;
 
 use super::model::{IamSyncModel, IamSyncPrivate};
-use super::names::Names;
-use super::schema::{CLUSTER_ID, GROUP_NAMES, PROJECT_ID, USER_NAMES};
+use super::schema::{GROUP_NAMES, USER_NAMES};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -48,9 +45,11 @@ pub fn validate_config(config: &Value, diags: &mut Diagnostics) {
 
 /// A new resource's region defaults to the provider's, its project_id to the project of
 /// its region (the provider's in the provider's region, else looked up in IAM once per
-/// region per process), and its ID follows from them. Every planned resource declares its
-/// names on its cluster's desk, which then never cancels them on another's behalf and
-/// warns of names two resources declare.
+/// region per process), and its ID follows from them. Nothing adopted at import stays
+/// adopted past the next apply: the plan empties `adopted_*`, and the apply hands the
+/// names over (update.rs of the plan: `import::plan_release`). Every planned resource
+/// declares its names on its cluster, which then never cancels them on another's behalf,
+/// with a warning for names two resources declare.
 pub async fn modify_plan(
     shared: &ProviderState,
     prior: &Value,
@@ -59,6 +58,11 @@ pub async fn modify_plan(
     diags: &mut Diagnostics,
 ) {
     if !prior.is_null() {
+        if let Ok(plan) = IamSyncModel::read(planned) {
+            if !planned.is_null() {
+                *planned = plan.with_adopted(&Names::default()).into_value();
+            }
+        }
         declare(shared, planned, diags);
         return;
     }
@@ -87,11 +91,11 @@ pub async fn modify_plan(
     if let (Some(p), Some(c)) = (plan.project_id.known(), plan.cluster_id.known()) {
         plan.id = Attr::Known(format!("{p}/{c}"));
     }
-    *planned = plan.into_value();
+    *planned = plan.with_adopted(&Names::default()).into_value();
     declare(shared, planned, diags);
 }
 
-/// Declares a plan's names on its cluster's desk, with a warning on each kind of name
+/// Declares a plan's names on its cluster, with a warning on each kind of name
 /// that another resource planned in this process declares too.
 fn declare(shared: &ProviderState, planned: &Value, diags: &mut Diagnostics) {
     let Ok(plan) = IamSyncModel::read(planned) else {
@@ -101,10 +105,10 @@ fn declare(shared: &ProviderState, planned: &Value, diags: &mut Diagnostics) {
         return;
     }
     // A plan whose cluster is not yet known declares its names when it is applied.
-    let Ok(Some(cluster)) = Cluster::of(shared, &plan) else {
+    let Ok(Some(cluster)) = planned_cluster(shared, &plan) else {
         return;
     };
-    let overlap = cluster.desk.declare(&plan.names());
+    let overlap = cluster.declare_planned(&plan.names());
     let users = Names {
         users: overlap.users,
         ..Names::default()
@@ -121,7 +125,7 @@ fn declare(shared: &ProviderState, planned: &Value, diags: &mut Diagnostics) {
             AttributePath::attr(attr),
             format!(
                 "Names declared by more than one mrs_iam_sync on MRS cluster {:?}",
-                cluster.target.cluster_id.as_str()
+                cluster.address().cluster_id.as_str()
             ),
             format!(
                 "Another mrs_iam_sync resource in this configuration also declares {}. A name belongs to one resource per cluster: while both declare it, neither cancels it, but once one stops declaring it in a later run, that run cancels the name the other still declares. Keep each name in one resource.",
@@ -133,6 +137,7 @@ fn declare(shared: &ProviderState, planned: &Value, diags: &mut Diagnostics) {
 
 // ---------------------------------------------------------------- create
 
+/// A new object, known from now on by the ID in its private state.
 pub async fn create(
     shared: &ProviderState,
     planned: &Value,
@@ -147,17 +152,11 @@ pub async fn create(
             }
         }
     };
+    let object = ObjectId::new();
     let timeout = timeouts::create_or(&planned.timeouts, DEFAULT_TIMEOUT);
-    let (out, pending) = converge(
-        shared,
-        &planned,
-        &Names::default(),
-        None,
-        timeout,
-        "sync IAM names",
-    )
-    .await;
+    let (out, pending) = converge(shared, &planned, None, &object, timeout).await;
     *private = IamSyncPrivate {
+        object: Some(object),
         pending,
         ..IamSyncPrivate::default()
     }
@@ -185,9 +184,8 @@ pub async fn read(shared: &ProviderState, state: &Value, private: &mut Vec<u8>) 
     // Bytes this provider did not write are left as they are: a refresh has no names to
     // release or cancel, so only the plan and the apply need to understand them.
     let mut record = IamSyncPrivate::decode(private).unwrap_or_default();
-    let cluster = match Cluster::of(shared, &state) {
-        Ok(Some(c)) => c,
-        Ok(None) => return out,
+    let cluster = match recorded_cluster(shared, &state) {
+        Ok(c) => c,
         Err(d) => {
             out.diags = d;
             return out;
@@ -195,29 +193,38 @@ pub async fn read(shared: &ProviderState, state: &Value, private: &mut Vec<u8>) 
     };
     let mut still_pending = Names::default();
     if !record.pending.is_empty() {
-        let t = &cluster.target;
+        let a = cluster.address();
         match cluster.synchronizing().await {
             Ok(false) => {}
             Ok(true) => {
                 out.diags.warning(
-                    format!("Names still pending on MRS cluster {:?}", t.cluster_id.as_str()),
+                    format!("Names still pending on MRS cluster {:?}", a.cluster_id.as_str()),
                     format!(
-                        "{} were sent to be synced and the cluster is still synchronizing. The state keeps them, so the next apply waits for the sync and destroy cancels them.",
+                        "{} were sent to be synced and the cluster is still synchronizing. The state keeps them: a refresh after the sync has ended keeps those that synced, and destroy cancels them.",
                         record.pending.describe()
                     ),
                 );
                 still_pending = record.pending.clone();
             }
             Err(e) => {
-                api_diag(&mut out.diags, "read the sync status", t, &e);
+                api_error(&mut out.diags, "read the sync status", a, &e);
                 return out;
             }
         }
     }
-    match cluster.remote().await {
-        Ok(remote) => {
+    match cluster.synced().await {
+        Ok(synced) => {
+            let mut state = state;
+            // What an earlier version kept adopted in private state moves to the state.
+            if !record.adopted.is_empty() && state.adopted().is_empty() {
+                state = state.with_adopted(&record.adopted);
+                record.adopted = Names::default();
+                *private = record.encode();
+            }
+            let adopted = state.adopted().intersect(&synced);
             out.state = state
-                .retain_synced(&remote.union(&still_pending))
+                .retain_synced(&synced.union(&still_pending))
+                .with_adopted(&adopted)
                 .into_value();
             if record.pending != still_pending {
                 record.pending = still_pending;
@@ -225,7 +232,12 @@ pub async fn read(shared: &ProviderState, state: &Value, private: &mut Vec<u8>) 
             }
         }
         Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
-        Err(e) => api_diag(&mut out.diags, "read the synced names", &cluster.target, &e),
+        Err(e) => api_error(
+            &mut out.diags,
+            "read the synced names",
+            cluster.address(),
+            &e,
+        ),
     }
     out
 }
@@ -256,43 +268,49 @@ pub async fn update(
             };
         }
     };
+    let object = record.object.clone().unwrap_or_default();
     if planned.all_sync() && prior.all_sync() {
-        // Only timeouts can change: nothing to send.
+        // Only timeouts (or the hand-over of adopted names) can change: nothing to send.
+        *private = IamSyncPrivate {
+            object: Some(object),
+            pending: record.pending,
+            ..IamSyncPrivate::default()
+        }
+        .encode();
         return ApplyOutcome {
             state: planned_value.clone(),
             diags: Diagnostics::new(),
         };
     }
     // Turning is_all_sync on manages every synced name, so no listed name is cancelled.
-    let prior_managed = if planned.all_sync() {
+    let managed = if planned.all_sync() {
         Names::default()
     } else {
         prior.names().minus(&record.released)
     };
-    let prior_kept = prior.clone().with_names(&prior_managed);
     let timeout = timeouts::update_or(&planned.timeouts, DEFAULT_TIMEOUT);
-    let (out, pending) = converge(
-        shared,
-        &planned,
-        &prior_managed,
-        Some(&prior_kept),
-        timeout,
-        "update IAM names",
-    )
-    .await;
+    let (out, pending) = converge(shared, &planned, Some(&managed), &object, timeout).await;
     // Whatever was adopted is now declared by the configuration, or was released.
     *private = IamSyncPrivate {
+        object: Some(object),
         pending,
         ..IamSyncPrivate::default()
     }
     .encode();
+    if out.state.is_null() {
+        // The step failed before it knew anything new: the prior names stand.
+        return ApplyOutcome {
+            state: prior.with_names(&managed).into_value(),
+            ..out
+        };
+    }
     out
 }
 
 // ---------------------------------------------------------------- delete
 
-/// Cancels, then reads the cluster again: names it still lists keep the resource, since
-/// an accepted DELETE is not proof that they went.
+/// Cancels the names, unless another object of this apply declares them; names the
+/// cluster still lists afterwards keep the resource in the state.
 pub async fn delete(shared: &ProviderState, prior_value: &Value, private: &[u8]) -> ApplyOutcome {
     let mut out = ApplyOutcome {
         state: prior_value.clone(),
@@ -310,98 +328,55 @@ pub async fn delete(shared: &ProviderState, prior_value: &Value, private: &[u8])
             return out;
         }
     };
-    let cluster = match Cluster::of(shared, &prior) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            out.state = Value::Null;
-            return out;
-        }
+    let cluster = match recorded_cluster(shared, &prior) {
+        Ok(c) => c,
         Err(d) => {
             out.diags = d;
             return out;
         }
     };
-    let timeout = timeouts::delete_or(&prior.timeouts, DEFAULT_TIMEOUT);
     let all_sync = prior.all_sync();
-    // A state created here (only an RPC client, not Terraform, destroys it in the same
-    // process) was declared by its own plan: that declaration must not keep its names.
-    let own = if cluster.desk.take_produced(&fingerprint(&prior)) {
-        prior.names()
-    } else {
-        Names::default()
+    let removal = Removal {
+        // A state without an object ID was written before IDs were kept, or by an
+        // import: it cannot have been written in this process.
+        object: record.object.unwrap_or_default(),
+        names: prior.names(),
+        all_synced: all_sync,
+        pending: record.pending,
+        timeout: timeouts::delete_or(&prior.timeouts, DEFAULT_TIMEOUT),
     };
-    let request = Request {
-        remove: prior.names(),
-        remove_all_synced: all_sync,
-        own,
-        timeout,
-        ..Request::default()
+    let Reconciled {
+        record: remaining,
+        diagnostics,
+        ..
+    } = cluster.remove(removal).await;
+    out.diags = diagnostics;
+    out.state = match remaining {
+        None => Value::Null,
+        // A full sync stays in the state as it was: the next destroy cancels everything.
+        Some(_) if all_sync => prior_value.clone(),
+        Some(names) => prior.with_names(&names).into_value(),
     };
-    let outcome = cluster.desk.submit(request, cluster.cancel).await;
-    let sent = outcome
-        .sent
-        .map_err(|e| configured_timeout(e, &cluster.target, timeout));
-    // An accepted DELETE is not proof: what the cluster lists after the batch decides.
-    // Names kept because another resource declares them are not this destroy's to cancel.
-    let result = match (sent, &outcome.remote) {
-        (Ok(()), Ok(after)) => {
-            let asked = if all_sync {
-                after.clone()
-            } else {
-                prior.names()
-            };
-            Ok(asked.minus(&outcome.kept).intersect(after))
-        }
-        (Ok(()), Err(e)) => Err(e.clone()),
-        (Err(e), _) => Err(e),
-    };
-    match result {
-        Ok(lingering) if !lingering.is_empty() => {
-            let t = &cluster.target;
-            out.diags.error(
-                format!("Some names are still synced to MRS cluster {:?}", t.cluster_id.as_str()),
-                format!(
-                    "MRS accepted the cancellation but still lists {}. The resource stays in the state with exactly these names, so the next destroy tries again.",
-                    lingering.describe()
-                ),
-            );
-            if !all_sync {
-                out.state = prior.with_names(&lingering).into_value();
-            }
-        }
-        Ok(_) | Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
-        Err(e) => {
-            api_diag(&mut out.diags, "cancel the IAM sync", &cluster.target, &e);
-            // Keep in state whatever is still synced or may still sync, so nothing is lost.
-            if let Ok(remote) = &outcome.remote {
-                if !all_sync {
-                    let kept = remote.union(&record.pending);
-                    out.state = prior.retain_synced(&kept).into_value();
-                }
-            }
-        }
-    }
     out
 }
 
 // ---------------------------------------------------------------- shared by the steps
 
-/// Brings the cluster to the names `planned` lists from `prior_managed`, and returns the
-/// state that is then true remotely, with diagnostics for what failed, and the names sent
-/// whose sync had not ended when the apply gave up (the state lists them too).
+/// Brings the cluster to the names `planned` lists from `managed` (None: a create), and
+/// returns the state then true remotely, with diagnostics for what failed, and the names
+/// sent whose sync goes on (the state lists them too).
 async fn converge(
     shared: &ProviderState,
     planned: &IamSyncModel,
-    prior_managed: &Names,
-    prior: Option<&IamSyncModel>,
+    managed: Option<&Names>,
+    object: &ObjectId,
     timeout: Duration,
-    action: &str,
 ) -> (ApplyOutcome, Names) {
     let mut out = ApplyOutcome {
-        state: prior.map_or(Value::Null, |p| p.clone().into_value()),
+        state: Value::Null,
         diags: Diagnostics::new(),
     };
-    let cluster = match Cluster::of(shared, planned) {
+    let cluster = match planned_cluster(shared, planned) {
         Ok(Some(c)) => c,
         Ok(None) => {
             out.diags.error(
@@ -415,260 +390,48 @@ async fn converge(
             return (out, Names::default());
         }
     };
-    let t = &cluster.target;
-    let desired = planned.names();
-    let all_sync = planned.all_sync();
-    // Declared again here: the plan may not have known the names or the cluster.
-    cluster.desk.declare_undeclared(&desired);
-    let add = desired.minus(prior_managed);
-    let request = Request {
-        add: add.clone(),
-        all_sync,
-        remove: prior_managed.minus(&desired),
-        remove_all_synced: false,
-        own: Names::default(),
+    let change = Change {
+        object: object.clone(),
+        desired: planned.names(),
+        all_sync: planned.all_sync(),
+        managed: managed.cloned(),
         timeout,
+        action: if managed.is_none() {
+            "sync IAM names"
+        } else {
+            "update IAM names"
+        },
     };
-    let Outcome {
-        sent,
-        wrote,
-        posted,
-        kept,
-        remote,
-    } = cluster.desk.submit(request, cluster.cancel).await;
-    let sent = sent.map_err(|e| configured_timeout(e, t, timeout));
-    // A name whose cancel was dropped belongs to the resource that declares it now.
-    let prior_managed = &prior_managed.minus(&kept);
-    // Names of an accepted POST that the cluster does not list yet: the sync goes on in
-    // the cluster after the apply gives up, so they are recorded rather than forgotten.
-    let pending_of = |remote: &Names| match &sent {
-        Err(ApiError::Timeout { .. }) if posted => add.minus(remote),
-        _ => Names::default(),
-    };
-    let report = |diags: &mut Diagnostics, pending: &Names| {
-        if let Err(e) = &sent {
-            if pending.is_empty() {
-                api_diag(diags, action, t, e);
-            } else {
-                let goes_on = format!(
-                    "MRS accepted the request, and the sync of {} goes on in the cluster after this apply. The state records them as pending: the next apply waits for their sync to end, and destroy cancels them.",
-                    pending.describe()
-                );
-                api_diag_with(diags, action, t, e, &goes_on);
-            }
-        }
-    };
-
-    // Record what is true now. If the cluster cannot be read, assume every name sent
-    // may have been added and nothing cancelled: a name wrongly kept in state is
-    // dropped by the next refresh, whereas a name wrongly dropped would stay synced
-    // and unmanaged.
-    let remote = match remote {
-        Ok(r) => r,
-        Err(e) => {
-            let pending = pending_of(&Names::default());
-            report(&mut out.diags, &pending);
-            if sent.is_ok() {
-                api_diag(&mut out.diags, "read the synced names", t, &e);
-            }
-            let maybe = if wrote {
-                desired.union(prior_managed)
-            } else {
-                prior_managed.clone()
-            };
-            if prior.is_none() && maybe.is_empty() {
-                return (out, pending);
-            }
-            out.state = planned.clone().with_names(&maybe).into_value();
-            return (out, pending);
-        }
-    };
-    let pending = pending_of(&remote);
-    report(&mut out.diags, &pending);
-    // Names cancelled unsuccessfully are still synced and still ours, so they stay.
-    let keep = desired
-        .union(prior_managed)
-        .intersect(&remote)
-        .union(&pending);
-    let mut state = planned.clone().with_names(&keep);
-    state.id = Attr::Known(format!("{}/{}", t.project_id, t.cluster_id));
-    if sent.is_ok() {
-        let missing = desired.minus(&remote);
-        if !missing.is_empty() {
-            out.diags.error(
-                format!("Some names did not sync to MRS cluster {:?}", t.cluster_id.as_str()),
-                format!(
-                    "MRS accepted the request but did not synchronize {}. Check that they exist in IAM in this account. The state records only the names that are synced.",
-                    missing.describe()
-                ),
-            );
-        }
-        let lingering = prior_managed.minus(&desired).intersect(&remote);
-        if !lingering.is_empty() {
-            out.diags.error(
-                format!("Some names are still synced to MRS cluster {:?}", t.cluster_id.as_str()),
-                format!(
-                    "MRS accepted the cancellation but still lists {}. They stay in the state, so the next apply tries again.",
-                    lingering.describe()
-                ),
-            );
-        }
+    let Reconciled {
+        record,
+        pending,
+        diagnostics,
+    } = cluster.apply(change).await;
+    out.diags = diagnostics;
+    if let Some(names) = record {
+        let mut state = planned.clone().with_names(&names);
+        state.id = Attr::Known(cluster.address().id());
+        out.state = state.into_value();
     }
-    if out.diags.has_errors() && prior.is_none() && keep.is_empty() && !all_sync {
-        // A failed create that left nothing synced leaves nothing to record.
-        out.state = Value::Null;
-        return (out, pending);
-    }
-    // A full sync whose POST was accepted goes on: destroy must be able to cancel it.
-    if all_sync && sent.is_err() && prior.is_none() && !posted {
-        out.state = Value::Null;
-        return (out, pending);
-    }
-    cluster.desk.produced(fingerprint(&state));
-    out.state = state.into_value();
     (out, pending)
 }
 
-/// Identifies a state by everything it records, to tell a destroy of a state created in
-/// this process from one of a state that an earlier run created.
-fn fingerprint(m: &IamSyncModel) -> String {
-    format!(
-        "{:?} {:?} {:?} {} {:?}",
-        m.region.known(),
-        m.project_id.known(),
-        m.cluster_id.known(),
-        m.all_sync(),
-        m.names()
-    )
-}
-
-/// Where a resource lives.
-pub struct Target {
-    pub region: Option<String>,
-    pub project_id: ProjectId,
-    pub cluster_id: ClusterId,
-}
-
-impl Target {
-    /// None while project or cluster is not known; an error for an ID that breaks its
-    /// rule, which only a state written by something else can hold.
-    fn of(m: &IamSyncModel) -> Result<Option<Target>, Diagnostics> {
-        let (Some(p), Some(c)) = (m.project_id.known(), m.cluster_id.known()) else {
-            return Ok(None);
-        };
-        Ok(Some(Target {
-            region: m.region.known().cloned(),
-            project_id: parse_at(p, PROJECT_ID, ProjectId::parse)?,
-            cluster_id: parse_at(c, CLUSTER_ID, ClusterId::parse)?,
-        }))
+/// The cluster a plan names; None while its project or cluster is not yet known.
+fn planned_cluster<'a>(
+    shared: &'a ProviderState,
+    m: &IamSyncModel,
+) -> Result<Option<ClusterSync<'a>>, Diagnostics> {
+    match Address::planned(m.region.known(), m.project_id.known(), m.cluster_id.known())? {
+        Some(a) => ClusterSync::at(shared, a).map(Some),
+        None => Ok(None),
     }
 }
 
-/// One cluster as the steps talk to it: its desk, and the token StopProvider cancels.
-pub struct Cluster<'a> {
-    pub desk: Arc<Desk>,
-    pub target: Target,
-    cancel: &'a CancellationToken,
-}
-
-impl<'a> Cluster<'a> {
-    fn of(shared: &'a ProviderState, m: &IamSyncModel) -> Result<Option<Cluster<'a>>, Diagnostics> {
-        match Target::of(m)? {
-            Some(t) => Cluster::at(shared, t).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    pub fn at(shared: &'a ProviderState, target: Target) -> Result<Cluster<'a>, Diagnostics> {
-        let client = shared.configured()?.client(target.region.as_deref())?;
-        let desk = shared
-            .desks
-            .desk(&client, &target.project_id, &target.cluster_id);
-        Ok(Cluster {
-            desk,
-            target,
-            cancel: &shared.cancel,
-        })
-    }
-
-    pub async fn remote(&self) -> Result<Names, ApiError> {
-        self.desk.read(self.cancel).await
-    }
-
-    /// Whether a sync runs on the cluster now, without waiting for it to end.
-    pub async fn synchronizing(&self) -> Result<bool, ApiError> {
-        self.desk.synchronizing(self.cancel).await
-    }
-}
-
-pub fn api_diag(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError) {
-    api_diag_with(d, action, t, e, "")
-}
-
-/// `api_diag` with `more` said before the advice.
-fn api_diag_with(d: &mut Diagnostics, action: &str, t: &Target, e: &ApiError, more: &str) {
-    let advice = match e {
-        ApiError::ClusterNotFound { .. } => "Check cluster_id and project_id, and that the cluster still exists.",
-        ApiError::Timeout { .. } => "The sync may still be running: run terraform apply again later, or raise the timeouts.",
-        ApiError::Cancelled => "Terraform was interrupted; the state records what is known to be true.",
-        ApiError::Transport { .. } => "Nothing answered, so there is no request ID: check `region`, `cloud` and `endpoints`, and that this machine can reach the endpoint, then run terraform apply again.",
-        ApiError::Credentials { .. } => "Check the credential source named above; the provider renews temporary keys before they expire.",
-        _ if e.is_auth() => "Check access_key, secret_key and security_token, and that they may use MRS in this project.",
-        _ => "Run terraform apply again; if it keeps failing, give the request ID to Huawei Cloud support.",
-    };
-    let more = if more.is_empty() {
-        String::new()
-    } else {
-        format!("{more}\n\n")
-    };
-    d.error(
-        format!("Cannot {action} on MRS cluster {:?}", t.cluster_id.as_str()),
-        format!("{e}\n\n{more}{advice}"),
-    );
-}
-
-/// The client reports the time left of a wait, which after earlier waits is less than the
-/// configured timeout; a person needs the configured one to know what to raise.
-fn configured_timeout(e: ApiError, t: &Target, timeout: Duration) -> ApiError {
-    match e {
-        ApiError::Timeout { .. } => ApiError::Timeout {
-            message: format!(
-                "cluster {} was still synchronizing when the {} timeout ran out",
-                t.cluster_id,
-                human_duration(timeout)
-            ),
-        },
-        e => e,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeout_errors_name_the_configured_timeout() {
-        let (Ok(project_id), Ok(cluster_id)) = (ProjectId::parse("p1"), ClusterId::parse("c1"))
-        else {
-            unreachable!("valid IDs")
-        };
-        let t = Target {
-            region: None,
-            project_id,
-            cluster_id,
-        };
-        // The client reports the time left (here 1s of a 2s timeout): say 2s.
-        let left = ApiError::Timeout {
-            message: "cluster c1 was still synchronizing after 1s".into(),
-        };
-        let e = configured_timeout(left, &t, Duration::from_secs(2));
-        assert_eq!(
-            e.to_string(),
-            "timed out: cluster c1 was still synchronizing when the 2s timeout ran out"
-        );
-        assert_eq!(
-            configured_timeout(ApiError::Cancelled, &t, Duration::from_secs(2)),
-            ApiError::Cancelled
-        );
-    }
+/// The cluster a state records; a state that does not say is an error.
+fn recorded_cluster<'a>(
+    shared: &'a ProviderState,
+    m: &IamSyncModel,
+) -> Result<ClusterSync<'a>, Diagnostics> {
+    let a = Address::recorded(m.region.known(), m.project_id.known(), m.cluster_id.known())?;
+    ClusterSync::at(shared, a)
 }

@@ -7,7 +7,8 @@ use crate::framework::model::{Attr, IntoValue, Set};
 use crate::framework::{AttributePath, Diagnostics, Value};
 use crate::provider::config::ProviderState;
 
-use super::crud::{api_diag, Cluster, Target};
+use crate::provider::cluster_sync::{api_error, Address, ClusterSync, ObjectId};
+
 use super::model::{IamSyncModel, IamSyncPrivate};
 use super::schema::{GROUP_NAMES, USER_NAMES};
 
@@ -83,8 +84,9 @@ pub fn parse_import_id(
 
 /// The state of the sync that `id` names: every name the cluster holds, since import
 /// cannot know which of them a configuration means to manage. All of them are recorded
-/// as adopted in `private`, so the first plan releases those the configuration leaves out
-/// instead of cancelling them.
+/// as adopted (`adopted_*`), so the first apply releases those the configuration leaves
+/// out instead of cancelling them, and hands the others over. A cluster with nothing
+/// synced has nothing to import: that is an error, as for any missing object.
 pub async fn import(
     shared: &ProviderState,
     id: &str,
@@ -93,35 +95,46 @@ pub async fn import(
     let configured = shared.configured()?;
     let at = parse_import_id(id, configured.project_id.as_ref())?;
     let region = at.region.or_else(|| configured.region.clone());
-    let cluster = Cluster::at(
+    let cluster = ClusterSync::at(
         shared,
-        Target {
+        Address {
             region: region.clone(),
             project_id: at.project_id,
             cluster_id: at.cluster_id,
         },
     )?;
-    let remote = match cluster.remote().await {
+    let a = cluster.address();
+    let synced = match cluster.synced().await {
         Ok(r) => r,
         Err(e) => {
             let mut d = Diagnostics::new();
-            api_diag(&mut d, "import the IAM sync", &cluster.target, &e);
+            api_error(&mut d, "import the IAM sync", a, &e);
             return Err(d);
         }
     };
-    let t = &cluster.target;
+    if synced.is_empty() {
+        return Err(Diagnostics::single_error(
+            "Cannot import non-existent remote object",
+            format!(
+                "No IAM user or group is synced to MRS cluster {:?} in project {:?}, so there is nothing to import. To start syncing names there, declare an mrs_iam_sync resource with the names and run terraform apply instead.",
+                a.cluster_id.as_str(),
+                a.project_id.as_str()
+            ),
+        ));
+    }
     let state = IamSyncModel {
-        id: Attr::Known(format!("{}/{}", t.project_id, t.cluster_id)),
+        id: Attr::Known(a.id()),
         region: region.into(),
-        project_id: Attr::Known(t.project_id.to_string()),
-        cluster_id: Attr::Known(t.cluster_id.to_string()),
+        project_id: Attr::Known(a.project_id.to_string()),
+        cluster_id: Attr::Known(a.cluster_id.to_string()),
         is_all_sync: Attr::Known(false),
         timeouts: Attr::Null,
         ..IamSyncModel::default()
     }
-    .with_names(&remote);
+    .with_names(&synced)
+    .with_adopted(&synced);
     *private = IamSyncPrivate {
-        adopted: remote,
+        object: Some(ObjectId::new()),
         ..IamSyncPrivate::default()
     }
     .encode();
@@ -129,18 +142,19 @@ pub async fn import(
 }
 
 /// Plans an update's private record: which removed names are released rather than
-/// cancelled, with a warning on the attribute for each. Released are the adopted names
-/// the plan no longer lists and, when `is_all_sync` turns false, every name the cluster
-/// holds beyond the list (nothing of the full directory is cancelled). Nothing is
-/// released while the planned names are not wholly known.
+/// cancelled, with one warning for them all. Released are the adopted names the plan no
+/// longer lists and, when `is_all_sync` turns false, every name the cluster holds beyond
+/// the list (nothing of the full directory is cancelled). Nothing is released while the
+/// planned names are not wholly known; the adopted names then stay adopted.
 pub fn plan_release(
     prior: &IamSyncModel,
-    planned: &IamSyncModel,
+    planned: &mut IamSyncModel,
     prior_private: &IamSyncPrivate,
     diags: &mut Diagnostics,
 ) -> IamSyncPrivate {
     let cluster = planned.cluster_id.known().cloned().unwrap_or_default();
     let mut next = IamSyncPrivate {
+        object: prior_private.object.clone(),
         pending: prior_private.pending.clone(),
         ..IamSyncPrivate::default()
     };
@@ -158,33 +172,43 @@ pub fn plan_release(
     let complete =
         |a: &Attr<Set<String>>| a.is_null() || a.known().and_then(Set::wholly_known).is_some();
     if !complete(&planned.user_names) || !complete(&planned.group_names) {
-        next.adopted = prior_private.adopted.clone();
+        *planned = planned.clone().with_adopted(&prior.adopted());
         return next;
     }
-    let released = prior_private
-        .adopted
+    let released = prior
+        .adopted()
         .intersect(&prior.names())
         .minus(&planned.names());
-    for (attr, kind, set) in [
-        (USER_NAMES, "User", &released.users),
-        (GROUP_NAMES, "Group", &released.groups),
-    ] {
-        for name in set {
-            diags.warning_at(
-                AttributePath::attr(attr),
-                format!("{kind} {name:?} is released, not cancelled"),
-                format!("{kind} {name:?} stays synced to MRS cluster {cluster:?}, no longer managed by this resource: it was adopted at import and the configuration does not list it."),
-            );
-        }
+    if !released.is_empty() {
+        let attr = if released.users.is_empty() {
+            GROUP_NAMES
+        } else {
+            USER_NAMES
+        };
+        let count = released.users.len() + released.groups.len();
+        let names = if count == 1 { "name" } else { "names" };
+        diags.warning_at(
+            AttributePath::attr(attr),
+            format!("{count} adopted {names} released, not cancelled, on MRS cluster {cluster:?}"),
+            format!("{} stay synced to MRS cluster {cluster:?}, no longer managed by this resource: they were adopted at import and the configuration does not list them. The names the configuration lists are managed from this apply on: removing one later cancels it.", capitalize(&released.describe())),
+        );
     }
     next.released = released;
     next
 }
 
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::iam_sync::names::Names;
+    use crate::provider::cluster_sync::Names;
 
     fn at(r: Option<&str>, p: &str, c: &str) -> Option<ImportTarget> {
         Some(ImportTarget {
@@ -271,19 +295,16 @@ mod tests {
     }
 
     #[test]
-    fn adopted_names_left_out_are_released_with_a_warning_each() {
-        let prior = model(&["alice"], Some(&["data-eng"]), false);
-        let planned = model(&["alice"], None, false);
-        let private = IamSyncPrivate {
-            adopted: names(&["alice"], &["data-eng"]),
-            ..IamSyncPrivate::default()
-        };
+    fn adopted_names_left_out_are_released_with_one_warning() {
+        let prior = model(&["alice"], Some(&["data-eng"]), false)
+            .with_adopted(&names(&["alice"], &["data-eng"]));
+        let mut planned = model(&["alice"], None, false);
         let mut d = Diagnostics::new();
-        let next = plan_release(&prior, &planned, &private, &mut d);
+        let next = plan_release(&prior, &mut planned, &IamSyncPrivate::default(), &mut d);
         assert_eq!(next.released, names(&[], &["data-eng"]));
         assert!(
-            next.adopted.is_empty(),
-            "the apply takes the rest under management"
+            planned.adopted().is_empty(),
+            "the apply hands the rest over"
         );
         let warnings: Vec<_> = d.iter().collect();
         assert_eq!(warnings.len(), 1, "{d:?}");
@@ -291,18 +312,50 @@ mod tests {
         assert_eq!(warnings[0].path, Some(AttributePath::attr(GROUP_NAMES)));
         assert!(warnings[0]
             .detail
-            .contains("\"data-eng\" stays synced to MRS cluster \"c1\""));
+            .contains("Groups \"data-eng\" stay synced to MRS cluster \"c1\""));
         assert!(warnings[0]
             .detail
             .contains("no longer managed by this resource"));
     }
 
     #[test]
+    fn thirty_released_users_are_one_warning_that_counts_them() {
+        let all: Vec<String> = (10..40).map(|i| format!("u{i}")).collect();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let prior = model(&all, None, false).with_adopted(&names(&all, &[]));
+        let mut planned = model(&["u10"], None, false);
+        let mut d = Diagnostics::new();
+        let next = plan_release(&prior, &mut planned, &IamSyncPrivate::default(), &mut d);
+        assert_eq!(next.released.users.len(), 29);
+        assert_eq!(d.len(), 1, "{d:?}");
+        let w: Vec<_> = d.iter().collect();
+        assert!(
+            w[0].summary.starts_with("29 adopted names released"),
+            "{}",
+            w[0].summary
+        );
+        assert!(w[0].detail.contains("(and 19 more)"), "{}", w[0].detail);
+    }
+
+    #[test]
+    fn unknown_planned_names_keep_the_adoption() {
+        let prior = model(&["alice"], None, false).with_adopted(&names(&["alice"], &[]));
+        let mut planned = IamSyncModel {
+            user_names: Attr::Unknown,
+            ..model(&[], None, false)
+        };
+        let mut d = Diagnostics::new();
+        let next = plan_release(&prior, &mut planned, &IamSyncPrivate::default(), &mut d);
+        assert!(next.released.is_empty());
+        assert_eq!(planned.adopted(), names(&["alice"], &[]));
+    }
+
+    #[test]
     fn names_the_configuration_declared_are_not_released() {
         let prior = model(&["alice", "bob"], None, false);
-        let planned = model(&["alice"], None, false);
+        let mut planned = model(&["alice"], None, false);
         let mut d = Diagnostics::new();
-        let next = plan_release(&prior, &planned, &IamSyncPrivate::default(), &mut d);
+        let next = plan_release(&prior, &mut planned, &IamSyncPrivate::default(), &mut d);
         assert!(next.released.is_empty());
         assert!(d.is_empty());
     }
@@ -313,9 +366,9 @@ mod tests {
             user_names: Attr::Null,
             ..model(&[], None, true)
         };
-        let planned = model(&["alice"], None, false);
+        let mut planned = model(&["alice"], None, false);
         let mut d = Diagnostics::new();
-        let next = plan_release(&prior, &planned, &IamSyncPrivate::default(), &mut d);
+        let next = plan_release(&prior, &mut planned, &IamSyncPrivate::default(), &mut d);
         assert!(next.released.is_empty());
         assert_eq!(d.len(), 1);
         assert!(!d.has_errors());

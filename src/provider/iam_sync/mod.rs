@@ -1,12 +1,12 @@
 //! Resource `mrs_iam_sync`, wired to the framework. It is non-authoritative: it manages the
 //! names in its configuration and never treats or cancels names synced by others or
 //! implicitly (the groups of a synced user) as its own. Its private state (model.rs)
-//! records names adopted at import, released by a plan, or pending after a timeout.
+//! records the object's ID, names released by a plan, and names pending after a timeout
+//! or an interruption.
 
 mod crud;
 pub mod import;
 pub mod model;
-pub mod names;
 pub mod schema;
 
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::config::ProviderState;
+use crate::framework::model::IntoValue;
 use crate::framework::{ApplyOutcome, Diagnostics, ReadOutcome, Resource, Schema, Value};
 use model::{IamSyncModel, IamSyncPrivate};
 
@@ -68,8 +69,9 @@ impl Resource for IamSync {
             IamSyncModel::read(planned),
             IamSyncPrivate::decode(private),
         ) {
-            (Ok(prior), Ok(planned), Ok(record)) => {
-                *private = import::plan_release(&prior, &planned, &record, diags).encode();
+            (Ok(prior), Ok(mut plan), Ok(record)) => {
+                *private = import::plan_release(&prior, &mut plan, &record, diags).encode();
+                *planned = plan.into_value();
             }
             (a, b, c) => {
                 for d in [a.err(), b.err(), c.err()].into_iter().flatten() {

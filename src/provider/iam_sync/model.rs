@@ -10,8 +10,12 @@ use crate::framework::model::{Attr, FromValue, IntoValue, ObjectReader, Set};
 use crate::framework::timeouts::{self, Timeouts};
 use crate::framework::{AttributePath, Diagnostics, Value};
 
-use super::names::Names;
-use super::schema::{CLUSTER_ID, GROUP_NAMES, ID, IS_ALL_SYNC, PROJECT_ID, REGION, USER_NAMES};
+use crate::provider::cluster_sync::{Names, ObjectId};
+
+use super::schema::{
+    ADOPTED_GROUP_NAMES, ADOPTED_USER_NAMES, CLUSTER_ID, GROUP_NAMES, ID, IS_ALL_SYNC, PROJECT_ID,
+    REGION, USER_NAMES,
+};
 
 /// A configuration, plan or state of the resource. While planning any attribute may be
 /// unknown, and so may single elements of the name sets.
@@ -24,6 +28,8 @@ pub struct IamSyncModel {
     pub user_names: Attr<Set<String>>,
     pub group_names: Attr<Set<String>>,
     pub is_all_sync: Attr<bool>,
+    pub adopted_user_names: Attr<Set<String>>,
+    pub adopted_group_names: Attr<Set<String>>,
     pub timeouts: Attr<Timeouts>,
 }
 
@@ -43,6 +49,21 @@ impl IamSyncModel {
             users: known_names(&self.user_names),
             groups: known_names(&self.group_names),
         }
+    }
+
+    /// The names adopted at import and not yet handed over.
+    pub fn adopted(&self) -> Names {
+        Names {
+            users: known_names(&self.adopted_user_names),
+            groups: known_names(&self.adopted_group_names),
+        }
+    }
+
+    /// This model with `names` adopted (null for a kind with none: nothing to hand over).
+    pub fn with_adopted(mut self, names: &Names) -> IamSyncModel {
+        self.adopted_user_names = names_attr(&Attr::Null, &names.users);
+        self.adopted_group_names = names_attr(&Attr::Null, &names.groups);
+        self
     }
 
     /// This model listing exactly `names`. A kind left null stays null when it has no
@@ -65,8 +86,11 @@ impl IamSyncModel {
 /// What the state cannot show, kept in Terraform's private bytes for the instance.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IamSyncPrivate {
-    /// Names adopted by an import that no apply has yet taken under management: left out
-    /// of the configuration, they are released, not cancelled, since nobody declared them.
+    /// The object these bytes belong to: what tells a replacement's new object from the
+    /// old one when their values are the same.
+    pub object: Option<ObjectId>,
+    /// Names adopted by an import of an earlier version of this provider, which kept them
+    /// here; a refresh moves them to the `adopted_*` attributes.
     pub adopted: Names,
     /// Names the plan drops from the state without a DELETE (a plan's private bytes only).
     pub released: Names,
@@ -86,6 +110,8 @@ struct NamesJson {
 
 #[derive(Default, Serialize, Deserialize)]
 struct PrivateJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    object: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     adopted: Option<NamesJson>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +143,7 @@ impl IamSyncPrivate {
         }
         match serde_json::from_slice::<PrivateJson>(bytes) {
             Ok(p) => Ok(IamSyncPrivate {
+                object: p.object.map(ObjectId::from_private),
                 adopted: from_json(p.adopted),
                 released: from_json(p.released),
                 pending: from_json(p.pending),
@@ -131,11 +158,13 @@ impl IamSyncPrivate {
     /// The bytes for Terraform to keep; an empty record is no bytes, as before any was kept.
     pub fn encode(&self) -> Vec<u8> {
         let p = PrivateJson {
+            object: self.object.as_ref().map(|o| o.as_str().to_string()),
             adopted: to_json(&self.adopted),
             released: to_json(&self.released),
             pending: to_json(&self.pending),
         };
-        if p.adopted.is_none() && p.released.is_none() && p.pending.is_none() {
+        if p.object.is_none() && p.adopted.is_none() && p.released.is_none() && p.pending.is_none()
+        {
             return Vec::new();
         }
         serde_json::to_vec(&p).unwrap_or_default()
@@ -180,6 +209,8 @@ impl FromValue for IamSyncModel {
             user_names: r.attr(USER_NAMES),
             group_names: r.attr(GROUP_NAMES),
             is_all_sync: r.attr(IS_ALL_SYNC),
+            adopted_user_names: r.attr(ADOPTED_USER_NAMES),
+            adopted_group_names: r.attr(ADOPTED_GROUP_NAMES),
             timeouts: r.attr(timeouts::BLOCK),
         };
         r.finish(m)
@@ -196,6 +227,8 @@ impl IntoValue for IamSyncModel {
             (USER_NAMES, self.user_names.into_value()),
             (GROUP_NAMES, self.group_names.into_value()),
             (IS_ALL_SYNC, self.is_all_sync.into_value()),
+            (ADOPTED_USER_NAMES, self.adopted_user_names.into_value()),
+            (ADOPTED_GROUP_NAMES, self.adopted_group_names.into_value()),
             (timeouts::BLOCK, self.timeouts.into_value()),
         ])
     }
@@ -222,6 +255,8 @@ mod tests {
             (USER_NAMES, users),
             (GROUP_NAMES, groups),
             (IS_ALL_SYNC, Value::Bool(false)),
+            (ADOPTED_USER_NAMES, Value::Null),
+            (ADOPTED_GROUP_NAMES, Value::Null),
             (
                 timeouts::BLOCK,
                 Value::object([
@@ -266,6 +301,7 @@ mod tests {
         assert_eq!(IamSyncPrivate::default().encode(), Vec::<u8>::new());
         assert_eq!(IamSyncPrivate::decode(b""), Ok(IamSyncPrivate::default()));
         let p = IamSyncPrivate {
+            object: Some(ObjectId::new()),
             adopted: names(&["a"], &["g"]),
             released: names(&[], &["h"]),
             pending: names(&["p"], &[]),

@@ -1,5 +1,5 @@
-//! The names of `mrs_iam_sync` as sets: what a resource manages or a cluster holds, the set
-//! arithmetic the desk plans with, and how cancellations are batched (property-tested).
+//! The names a cluster holds or an object declares, as sets: the set arithmetic a batch
+//! plans with, and how cancellations are split into calls (property-tested).
 
 use std::collections::BTreeSet;
 
@@ -60,11 +60,21 @@ impl Names {
     }
 }
 
+/// How many names a message quotes of one kind; the rest are counted.
+const QUOTED: usize = 10;
+
+/// The first names quoted, then how many more: a message about 1,000 names stays short.
 fn quote_list(s: &BTreeSet<String>) -> String {
-    s.iter()
+    let quoted = s
+        .iter()
+        .take(QUOTED)
         .map(|n| format!("{n:?}"))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    match s.len().saturating_sub(QUOTED) {
+        0 => quoted,
+        more => format!("{quoted} (and {more} more)"),
+    }
 }
 
 /// Splits names into DELETE bodies of at most MAX_NAMES users and MAX_NAMES groups each.
@@ -95,6 +105,18 @@ pub fn cancel_batches(n: &Names) -> Vec<CancelSyncRequest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_quote_ten_names_of_a_kind_and_count_the_rest() {
+        let n = Names {
+            users: (10..40).map(|i| format!("u{i}")).collect(),
+            groups: ["ops".to_string()].into(),
+        };
+        assert_eq!(
+            n.describe(),
+            "users \"u10\", \"u11\", \"u12\", \"u13\", \"u14\", \"u15\", \"u16\", \"u17\", \"u18\", \"u19\" (and 20 more) and groups \"ops\""
+        );
+    }
 
     #[test]
     fn batches_hold_at_most_1000_of_each() {

@@ -1,0 +1,180 @@
+//! Where a cluster is (region, project, cluster ID), read from any resource's or data
+//! source's attributes, and how a failed API call on it reads as a diagnostic.
+
+use std::time::Duration;
+
+use crate::api::{ApiError, ClusterId, ProjectId};
+use crate::framework::timeouts::human_duration;
+use crate::framework::{AttributePath, Diagnostics};
+use crate::provider::ids::parse_at;
+
+/// The attribute names every cluster resource and data source shares.
+pub const REGION: &str = "region";
+pub const PROJECT_ID: &str = "project_id";
+pub const CLUSTER_ID: &str = "cluster_id";
+
+/// Where an object's cluster is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Address {
+    /// None: the provider's region.
+    pub region: Option<String>,
+    pub project_id: ProjectId,
+    pub cluster_id: ClusterId,
+}
+
+impl Address {
+    /// The address a plan names: None while the project or the cluster is not yet known;
+    /// an error at the attribute for an ID that breaks its rule.
+    pub fn planned(
+        region: Option<&String>,
+        project_id: Option<&String>,
+        cluster_id: Option<&String>,
+    ) -> Result<Option<Address>, Diagnostics> {
+        let (Some(p), Some(c)) = (project_id, cluster_id) else {
+            return Ok(None);
+        };
+        Ok(Some(Address {
+            region: region.cloned(),
+            project_id: parse_at(p, PROJECT_ID, ProjectId::parse)?,
+            cluster_id: parse_at(c, CLUSTER_ID, ClusterId::parse)?,
+        }))
+    }
+
+    /// The address a state records. A state always has both IDs; one without (written by
+    /// hand or by another tool) cannot be read or destroyed, which is an error at the
+    /// attribute, never a silent success.
+    pub fn recorded(
+        region: Option<&String>,
+        project_id: Option<&String>,
+        cluster_id: Option<&String>,
+    ) -> Result<Address, Diagnostics> {
+        match Address::planned(region, project_id, cluster_id)? {
+            Some(a) => Ok(a),
+            None => Err(missing(if project_id.is_none() {
+                PROJECT_ID
+            } else {
+                CLUSTER_ID
+            })),
+        }
+    }
+
+    /// `PROJECT_ID/CLUSTER_ID`: the ID of every cluster object.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.project_id, self.cluster_id)
+    }
+}
+
+fn missing(attr: &str) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    d.error_at(
+        AttributePath::attr(attr),
+        format!("The state has no {attr}"),
+        "This object's state does not say which cluster it is on, so the provider cannot read, change or cancel its names, and will not report success without doing so. Remove it from the state (`terraform state rm ADDRESS`) and import the cluster again (`terraform import ADDRESS PROJECT_ID/CLUSTER_ID`).",
+    );
+    d
+}
+
+/// An error diagnostic for a failed `action` on the cluster at `address`, with what to do.
+pub fn api_error(d: &mut Diagnostics, action: &str, address: &Address, e: &ApiError) {
+    api_error_with(d, action, address, e, "")
+}
+
+/// `api_error` with `more` said before the advice.
+pub fn api_error_with(
+    d: &mut Diagnostics,
+    action: &str,
+    address: &Address,
+    e: &ApiError,
+    more: &str,
+) {
+    let more = if more.is_empty() {
+        String::new()
+    } else {
+        format!("{more}\n\n")
+    };
+    d.error(
+        format!(
+            "Cannot {action} on MRS cluster {:?}",
+            address.cluster_id.as_str()
+        ),
+        format!("{e}\n\n{more}{}", advice(e)),
+    );
+}
+
+fn advice(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::ClusterNotFound { .. } => "Check cluster_id and project_id, and that the cluster still exists.",
+        ApiError::Timeout { .. } => "The sync may still be running: run terraform apply again later, or raise the timeouts.",
+        ApiError::Cancelled => "Terraform was interrupted; the state records what is known to be true.",
+        ApiError::Transport { .. } => "Nothing answered, so there is no request ID: check `region`, `cloud` and `endpoints`, and that this machine can reach the endpoint, then run terraform apply again.",
+        ApiError::Credentials { .. } => "Check the credential source named above; the provider renews temporary keys before they expire.",
+        _ if e.is_auth() => "Check access_key, secret_key and security_token, and that they may use MRS in this project.",
+        _ => "Run terraform apply again; if it keeps failing, give the request ID to Huawei Cloud support.",
+    }
+}
+
+/// The wait reports the time left, which after earlier waits is less than the configured
+/// timeout; a person needs the configured one to know what to raise.
+pub fn in_configured_terms(e: ApiError, address: &Address, timeout: Duration) -> ApiError {
+    match e {
+        ApiError::Timeout { .. } => ApiError::Timeout {
+            message: format!(
+                "cluster {} was still synchronizing when the {} timeout ran out",
+                address.cluster_id,
+                human_duration(timeout)
+            ),
+        },
+        e => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address() -> Address {
+        let (Ok(project_id), Ok(cluster_id)) = (ProjectId::parse("p1"), ClusterId::parse("c1"))
+        else {
+            unreachable!("valid IDs")
+        };
+        Address {
+            region: None,
+            project_id,
+            cluster_id,
+        }
+    }
+
+    #[test]
+    fn timeout_errors_name_the_configured_timeout() {
+        // The wait reports the time left (here 1s of a 2s timeout): say 2s.
+        let left = ApiError::Timeout {
+            message: "cluster c1 was still synchronizing after 1s".into(),
+        };
+        let e = in_configured_terms(left, &address(), Duration::from_secs(2));
+        assert_eq!(
+            e.to_string(),
+            "timed out: cluster c1 was still synchronizing when the 2s timeout ran out"
+        );
+        assert_eq!(
+            in_configured_terms(ApiError::Cancelled, &address(), Duration::from_secs(2)),
+            ApiError::Cancelled
+        );
+    }
+
+    #[test]
+    fn a_recorded_address_needs_both_ids() {
+        let (p, c) = ("p1".to_string(), "c1".to_string());
+        assert_eq!(
+            Address::recorded(None, Some(&p), Some(&c)).ok(),
+            Some(address())
+        );
+        let Err(d) = Address::recorded(None, None, Some(&c)) else {
+            unreachable!("no project_id is an error")
+        };
+        let text = format!("{d:?}");
+        assert!(text.contains("The state has no project_id"), "{text}");
+        assert!(text.contains("terraform state rm"), "{text}");
+        assert!(Address::recorded(None, Some(&p), None).is_err());
+        assert_eq!(Address::planned(None, None, Some(&c)).ok(), Some(None));
+    }
+}

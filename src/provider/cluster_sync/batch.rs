@@ -1,0 +1,230 @@
+//! Group commit of one cluster's writes: what every object asks of the cluster at about the
+//! same time goes out as one POST, one DELETE per 1,000 names, and one wait each.
+//!
+//! Terraform starts up to 10 ApplyResourceChange calls at once, and MRS runs one sync per
+//! cluster at a time. Were each object to send its own POST and wait on its own, ten
+//! objects on one cluster would take ten syncs. So requests that arrive while the cluster's
+//! batch is being sent, or within BATCH_QUIET of each other, go out together, and each
+//! request learns its own result from the one read after the batch.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiError, UpdateSyncRequest};
+
+use super::declarations::{lock, Declarations};
+use super::names::{cancel_batches, Names};
+use super::wait::{Waits, Write};
+
+/// The first request of a batch waits for others until none arrives for this long:
+/// Terraform's parallel ApplyResourceChange calls arrive within milliseconds of each
+/// other, a little further apart on a busy machine...
+const BATCH_QUIET: Duration = Duration::from_millis(30);
+/// ...but never longer than this in all.
+const BATCH_MAX: Duration = Duration::from_millis(300);
+
+/// What one object's step asks of its cluster.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// Names to start syncing: what the object newly declares, sent even when the cluster
+    /// lists them already, so a move is never a no-op that a cancel then undoes.
+    pub add: Names,
+    /// `is_all_sync = true`: the POST asks for a full synchronization.
+    pub all_sync: bool,
+    /// Names to stop syncing; those another object of this process declares are kept.
+    pub remove: Names,
+    /// Also cancel every name the cluster lists (destroying an `is_all_sync` object).
+    pub remove_all_synced: bool,
+    /// Names whose declaration (one each) the requesting object made itself in this
+    /// process. They do not protect its own cancels.
+    pub own: Names,
+    /// How long this step may take, waits included.
+    pub timeout: Duration,
+}
+
+/// What one request learns from its batch.
+#[derive(Clone, Debug)]
+pub struct BatchResult {
+    /// Whether every write of the batch was accepted and every wait ended.
+    pub written: Result<(), ApiError>,
+    /// Whether a write went out: from then on the cluster may have changed even if the
+    /// write seemed to fail.
+    pub maybe_changed: bool,
+    /// Whether MRS accepted the batch's POST: its sync runs on in the cluster even when
+    /// the wait for it ends first (a timeout, Ctrl-C), so what it added may still appear.
+    pub sync_accepted: bool,
+    /// Names of `remove` (of every synced name, for `remove_all_synced`) not cancelled
+    /// because another object declares them.
+    pub kept_for_others: Names,
+    /// The names synced after the batch, read without regard to StopProvider.
+    pub synced_after: Result<Names, ApiError>,
+}
+
+struct Queued {
+    request: Request,
+    reply: oneshot::Sender<BatchResult>,
+}
+
+/// One cluster's queue of writes.
+#[derive(Default)]
+pub struct Queue {
+    queued: Mutex<Vec<Queued>>,
+    /// Whether this process has seen the cluster idle (after a wait of its own). Until it
+    /// has, the first write waits for a sync someone else may be running, rather than
+    /// being refused; after that, writes go first and a refusal is waited out.
+    seen_idle: AtomicBool,
+    /// Held by the request whose task sends the current batch.
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl Queue {
+    /// Sends `request` with whatever else is asked of this cluster meanwhile, and returns
+    /// this request's result.
+    pub async fn submit(
+        &self,
+        request: Request,
+        waits: &Waits<'_>,
+        declared: &Declarations,
+        cancel: &CancellationToken,
+    ) -> BatchResult {
+        let (reply, mut answer) = oneshot::channel();
+        lock(&self.queued).push(Queued { request, reply });
+        let _turn = self.turn.lock().await;
+        // A batch sent while this request waited for its turn may have carried it.
+        if let Ok(result) = answer.try_recv() {
+            return result;
+        }
+        self.gather().await;
+        let batch = std::mem::take(&mut *lock(&self.queued));
+        self.send(batch, waits, declared, cancel).await;
+        match answer.try_recv() {
+            Ok(result) => result,
+            // Only if a batch that carried it was abandoned half-way (its task dropped):
+            // nobody knows what went out, so read what is true.
+            Err(_) => BatchResult {
+                written: Err(ApiError::Cancelled),
+                maybe_changed: true,
+                sync_accepted: true,
+                kept_for_others: Names::default(),
+                synced_after: waits.read_for_state().await,
+            },
+        }
+    }
+
+    /// Waits while requests keep arriving, within BATCH_MAX.
+    async fn gather(&self) {
+        let started = Instant::now();
+        let mut queued = lock(&self.queued).len();
+        loop {
+            tokio::time::sleep(BATCH_QUIET).await;
+            let now = lock(&self.queued).len();
+            if now == queued || started.elapsed() >= BATCH_MAX {
+                return;
+            }
+            queued = now;
+        }
+    }
+
+    /// Sends one batch and answers each of its requests.
+    async fn send(
+        &self,
+        batch: Vec<Queued>,
+        waits: &Waits<'_>,
+        declared: &Declarations,
+        cancel: &CancellationToken,
+    ) {
+        if batch.is_empty() {
+            return;
+        }
+        let timeout = batch
+            .iter()
+            .map(|q| q.request.timeout)
+            .min()
+            .unwrap_or_default();
+        let deadline = Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let all_sync = batch.iter().any(|q| q.request.all_sync);
+        let add = batch
+            .iter()
+            .fold(Names::default(), |acc, q| acc.union(&q.request.add));
+        let mut asked = batch
+            .iter()
+            .fold(Names::default(), |acc, q| acc.union(&q.request.remove));
+        let mut maybe_changed = false;
+        let mut sync_accepted = false;
+        let written = async {
+            if batch.iter().any(|q| q.request.remove_all_synced) {
+                let synced = waits
+                    .client
+                    .show_sync(waits.project_id, waits.cluster_id, cancel)
+                    .await?;
+                asked = asked.union(&Names::from_remote(synced));
+            }
+            let writes = all_sync || !add.is_empty() || !asked.is_empty();
+            if writes && !self.seen_idle.load(Ordering::Relaxed) {
+                waits.until_idle(left(), cancel).await?;
+            }
+            // A name another object declares, or that this batch adds, stays synced.
+            let own: Vec<&Names> = batch.iter().map(|q| &q.request.own).collect();
+            let keep = declared.declared_by_others(&own).union(&add);
+            let remove = asked.minus(&keep);
+            if all_sync || !add.is_empty() {
+                let body = UpdateSyncRequest {
+                    is_all_sync: all_sync,
+                    user_names: add.users.iter().cloned().collect(),
+                    group_names: add.groups.iter().cloned().collect(),
+                };
+                waits
+                    .write_when_idle(Write::Sync(&body), left(), &mut maybe_changed, cancel)
+                    .await?;
+                sync_accepted = true;
+                self.wait_for_sync(waits, left(), cancel).await?;
+            }
+            for body in cancel_batches(&remove) {
+                waits
+                    .write_when_idle(Write::Cancel(&body), left(), &mut maybe_changed, cancel)
+                    .await?;
+                self.wait_for_sync(waits, left(), cancel).await?;
+            }
+            Ok(asked.intersect(&keep))
+        }
+        .await;
+        let (written, kept) = match written {
+            Ok(kept) => (Ok(()), kept),
+            Err(e) => (Err(e), Names::default()),
+        };
+        let synced_after = waits.read_for_state().await;
+        for q in batch {
+            let result = BatchResult {
+                written: written.clone(),
+                maybe_changed,
+                sync_accepted,
+                // A request to cancel everything learns every name kept for others.
+                kept_for_others: if q.request.remove_all_synced {
+                    kept.clone()
+                } else {
+                    q.request.remove.intersect(&kept)
+                },
+                synced_after: synced_after.clone(),
+            };
+            // The asker may be gone (its RPC dropped); its result then has no reader.
+            let _ = q.reply.send(result);
+        }
+    }
+
+    /// The wait for the sync a write started; its end shows the cluster idle.
+    async fn wait_for_sync(
+        &self,
+        waits: &Waits<'_>,
+        left: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<(), ApiError> {
+        waits.until_idle(left, cancel).await?;
+        self.seen_idle.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+}

@@ -1,0 +1,366 @@
+//! The corners of Terraform's lifecycle, through the real Terraform, the real provider and
+//! mrs-sim: a `create_before_destroy` replacement of an unchanged resource (`-replace`,
+//! `taint`), Ctrl-C after the POST of a create, a create that outlasts its timeout, the
+//! hand-over of names adopted at import, one warning for many released names, the import
+//! of a cluster with nothing synced, and Terraform killed with SIGKILL. Each ends with the
+//! state saying what the cluster holds and the next apply cancelling nothing declared.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::sim::Sim;
+use common::steps::{self, Step};
+use common::terraform::{sorted_strings, TfWorkdir, MRS_HEADER};
+use serde_json::{json, Value};
+
+const ADDR: &str = "mrs_iam_sync.x";
+
+/// `mrs_iam_sync.x` on cluster c1 listing `users`, with extra lines inside the block.
+fn config(users: &[&str], extra: &str) -> String {
+    format!(
+        "{MRS_HEADER}\nresource \"mrs_iam_sync\" \"x\" {{\n  cluster_id = \"c1\"\n  user_names = {}\n{extra}}}\n",
+        json!(users)
+    )
+}
+
+const CBD: &str = "  lifecycle {\n    create_before_destroy = true\n  }\n";
+
+fn v(s: &[&str]) -> Vec<String> {
+    s.iter().map(|x| x.to_string()).collect()
+}
+
+fn words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn state_users(tf: &TfWorkdir) -> Vec<String> {
+    let state = tf.state_json();
+    common::terraform::state_resource(&state, ADDR)
+        .map(|r| sorted_strings(&r["values"]["user_names"]))
+        .unwrap_or_default()
+}
+
+fn deletes_since(sim: &Sim, since: usize) -> Vec<Value> {
+    sim.writes_since(since)
+        .into_iter()
+        .filter(|(m, _)| m == "DELETE")
+        .map(|(_, body)| body)
+        .collect()
+}
+
+/// Waits until cluster c1 runs no sync.
+fn wait_for_idle(sim: &Sim, limit: Duration) {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        let busy = sim.state()["clusters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["is_synchronizing"] == true);
+        if !busy {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the sync did not end within {limit:?}");
+}
+
+/// Polls the sim's request log until a `method` request shows up.
+fn wait_for_request(sim: &Sim, method: &str, limit: Duration) {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if sim.requests().iter().any(|r| r["method"] == method) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("no {method} reached the sim within {limit:?}");
+}
+
+#[test]
+fn replacing_an_unchanged_create_before_destroy_resource_cancels_nothing() {
+    let sim = Sim::start(&["--sync-delay-ms", "150"]);
+    let tf = sim.workdir();
+    let cfg = config(&["alice", "bob"], CBD);
+    let kept = |r: &steps::StepResult<'_>| {
+        assert!(r.text().contains("replaced"), "{}", r.text());
+        let writes = r.writes();
+        assert!(
+            writes.iter().all(|(m, _)| m != "DELETE"),
+            "the deposed object cancelled: {writes:?}"
+        );
+        assert_eq!(r.sim().names("c1").0, v(&["alice", "bob"]));
+        assert_eq!(
+            sorted_strings(&r.attrs(ADDR)["user_names"]),
+            v(&["alice", "bob"])
+        );
+    };
+    steps::run(
+        &tf,
+        &sim,
+        vec![
+            Step::apply(cfg.clone()),
+            // The new object's values are the old one's: only their IDs differ.
+            Step::apply(cfg.clone())
+                .args(&[&format!("-replace={ADDR}")])
+                .check(kept),
+            Step::apply(cfg.clone())
+                .setup(|env| {
+                    env.tf.ok(&["taint", ADDR]);
+                })
+                .check(kept),
+            Step::destroy().check(|r| assert!(r.sim().names("c1").0.is_empty())),
+        ],
+    );
+}
+
+#[test]
+fn ctrl_c_after_the_post_of_a_create_records_the_names_and_the_next_apply_cancels_nothing() {
+    let sim = Sim::start(&["--sync-delay-ms", "4000"]);
+    let tf = sim.workdir();
+    tf.write_main_tf(&config(&["alice", "bob"], ""));
+    let child = tf.spawn(&["apply", "-auto-approve"]);
+    wait_for_request(&sim, "POST", Duration::from_secs(60));
+    child.signal("INT");
+    let out = child.wait(Duration::from_secs(60));
+    let text = words(&out.combined());
+    assert!(text.contains("Interrupt received"), "{text}");
+    assert!(
+        text.contains("The sync goes on in MRS cluster \"c1\""),
+        "{text}"
+    );
+    // MRS accepted the POST: the state lists both names (pending), not tainted.
+    assert_eq!(state_users(&tf), v(&["alice", "bob"]), "{text}");
+    assert!(!tf.state_json().to_string().contains("tainted"));
+
+    wait_for_idle(&sim, Duration::from_secs(30));
+    assert_eq!(sim.names("c1").0, v(&["alice", "bob"]));
+    let before = sim.request_count();
+    let apply = tf.ok(&["apply", "-auto-approve"]);
+    assert!(apply.stdout.contains("No changes."), "{}", apply.stdout);
+    assert!(
+        sim.writes_since(before).is_empty(),
+        "{:?}",
+        sim.writes_since(before)
+    );
+    assert_eq!(tf.plan_exit_code(), 0);
+}
+
+#[test]
+fn a_create_that_outlasts_its_timeout_is_not_replaced_by_the_next_apply() {
+    let sim = Sim::start(&["--sync-delay-ms", "6000"]);
+    let tf = sim.workdir();
+    let cfg = config(
+        &["alice", "bob"],
+        "  timeouts {\n    create = \"2s\"\n  }\n",
+    );
+    tf.write_main_tf(&cfg);
+    let first = tf.ok(&["apply", "-auto-approve"]);
+    let text = words(&first.combined());
+    assert!(
+        text.contains("The sync goes on in MRS cluster \"c1\""),
+        "{text}"
+    );
+    assert!(text.contains("when the 2s timeout ran out"), "{text}");
+    assert_eq!(state_users(&tf), v(&["alice", "bob"]));
+
+    wait_for_idle(&sim, Duration::from_secs(30));
+    let before = sim.request_count();
+    let apply = tf.ok(&["apply", "-auto-approve"]);
+    assert!(apply.stdout.contains("No changes."), "{}", apply.stdout);
+    assert!(deletes_since(&sim, before).is_empty());
+    assert!(sim.writes_since(before).is_empty());
+    assert_eq!(sim.names("c1").0, v(&["alice", "bob"]));
+    assert_eq!(tf.plan_exit_code(), 0);
+}
+
+#[test]
+fn names_listed_at_import_are_handed_over_and_a_removed_one_is_cancelled() {
+    let sim = Sim::start(&[]);
+    sim.set_names("c1", &["alice", "bob"], &[]);
+    let tf = sim.workdir();
+    steps::run(
+        &tf,
+        &sim,
+        vec![
+            // The configuration lists exactly what is synced. The plan after the import
+            // is the hand-over, in place, and the apply sends nothing.
+            Step::apply(config(&["alice", "bob"], ""))
+                .setup(|env| {
+                    env.tf.ok(&["import", ADDR, "c1"]);
+                })
+                .pre_apply_plan(|plan| {
+                    assert_eq!(plan.code(), 2);
+                    let text = plan.combined();
+                    assert!(text.contains("adopted_user_names"), "{text}");
+                    assert!(
+                        text.contains("0 to add, 1 to change, 0 to destroy"),
+                        "{text}"
+                    );
+                    assert!(!text.contains("released, not cancelled"), "{text}");
+                })
+                .check(|r| {
+                    assert!(r.writes().is_empty(), "{:?}", r.writes());
+                    assert_eq!(r.attrs(ADDR)["adopted_user_names"], Value::Null);
+                }),
+            // From then on a removed name is revoked.
+            Step::apply(config(&["alice"], "")).check(|r| {
+                let writes = r.writes();
+                assert_eq!(writes.len(), 1, "{writes:?}");
+                assert_eq!(writes[0].0, "DELETE");
+                assert_eq!(sorted_strings(&writes[0].1["user_names"]), v(&["bob"]));
+                assert_eq!(r.sim().names("c1").0, v(&["alice"]));
+            }),
+        ],
+    );
+}
+
+#[test]
+fn thirty_adopted_users_of_which_one_is_kept_release_with_one_warning() {
+    let sim = Sim::start(&[]);
+    let all: Vec<String> = (10..40).map(|i| format!("user{i}")).collect();
+    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    sim.set_names("c1", &all_refs, &[]);
+    let tf = sim.workdir();
+    steps::run(
+        &tf,
+        &sim,
+        vec![Step::apply(config(&["user10"], ""))
+            .setup(|env| {
+                env.tf.ok(&["import", ADDR, "c1"]);
+            })
+            .pre_apply_plan(|plan| {
+                let text = words(&plan.combined());
+                assert_eq!(text.matches("released, not cancelled").count(), 1, "{text}");
+                assert!(
+                    text.contains(
+                        "29 adopted names released, not cancelled, on MRS cluster \"c1\""
+                    ),
+                    "{text}"
+                );
+                assert!(text.contains("(and 19 more)"), "{text}");
+            })
+            .check(|r| {
+                assert!(r.writes().is_empty(), "{:?}", r.writes());
+                assert_eq!(r.sim().names("c1").0.len(), 30);
+                assert_eq!(sorted_strings(&r.attrs(ADDR)["user_names"]), v(&["user10"]));
+            })],
+    );
+}
+
+#[test]
+fn importing_a_cluster_with_nothing_synced_fails_and_writes_nothing() {
+    let sim = Sim::start(&[]);
+    let tf = sim.workdir();
+    tf.write_main_tf(&config(&["alice"], ""));
+    let before = sim.request_count();
+    let out = tf.fail(&["import", ADDR, "c1"]);
+    let text = words(&out.combined());
+    assert!(
+        text.contains("Cannot import non-existent remote object"),
+        "{text}"
+    );
+    assert!(
+        text.contains("No IAM user or group is synced to MRS cluster \"c1\""),
+        "{text}"
+    );
+    assert!(text.contains("declare an mrs_iam_sync resource"), "{text}");
+    assert!(sim.writes_since(before).is_empty());
+    assert!(common::terraform::state_resource(&tf.state_json(), ADDR).is_none());
+}
+
+/// The provider processes whose parent is `parent` or a child of it.
+fn providers_under(parent: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    let stat = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+    // /proc/PID/stat: "pid (comm) state ppid ...".
+    let parent_of = |s: &str| -> Option<u32> {
+        let rest = &s[s.rfind(')')? + 2..];
+        rest.split(' ').nth(1)?.parse().ok()
+    };
+    let pids: Vec<u32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    for &pid in &pids {
+        let Some(s) = stat(pid) else { continue };
+        if !s.contains("(terraform-provi") {
+            continue;
+        }
+        let Some(pp) = parent_of(&s) else { continue };
+        let grand = stat(pp).as_deref().and_then(parent_of);
+        if pp == parent || grand == Some(parent) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // A zombie has exited; only its parent has not reaped it yet.
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn a_provider_whose_terraform_is_killed_exits_within_a_second() {
+    let sim = Sim::start(&["--sync-delay-ms", "60000"]);
+    let tf = sim.workdir();
+    tf.write_main_tf(&config(&["alice"], ""));
+    let child = tf.spawn(&["apply", "-auto-approve"]);
+    wait_for_request(&sim, "POST", Duration::from_secs(60));
+    let providers = providers_under(child.id());
+    assert_eq!(
+        providers.len(),
+        1,
+        "one provider under terraform: {providers:?}"
+    );
+    let provider = providers[0];
+    // Kill Terraform (its panicwrap parent on 1.0.3 too), not its process group: the
+    // provider must notice on its own.
+    let parent = std::fs::read_to_string(format!("/proc/{provider}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s[s.rfind(')')? + 2..].to_string();
+            rest.split(' ').nth(1)?.parse::<u32>().ok()
+        })
+        .unwrap_or(0);
+    for pid in [parent, child.id()] {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    let killed = Instant::now();
+    while alive(provider) && killed.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = killed.elapsed();
+    assert!(
+        !alive(provider),
+        "the provider outlived Terraform by {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "the provider took {took:?} to exit"
+    );
+    // Nothing new reached MRS after Terraform was gone (polls end with the process).
+    let after = sim.request_count();
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        sim.request_count(),
+        after,
+        "requests after the provider exited"
+    );
+    drop(child);
+}
