@@ -496,6 +496,75 @@ mod tests {
         }
     }
 
+    /// A peer on a loopback port that answers every request with a 200 whose body never
+    /// ends. Its URL.
+    async fn endless_peer() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
+            unreachable!("a loopback port")
+        };
+        let url = listener
+            .local_addr()
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = [0u8; 4096];
+                    let _ = s.read(&mut head).await;
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"projects\":[")
+                        .await;
+                    let chunk = vec![b' '; 64 << 10];
+                    while s.write_all(&chunk).await.is_ok() {}
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn endless_iam_and_metadata_answers_are_refused_at_their_limits() {
+        let url = endless_peer().await;
+        let iam = IamClient::new(IamConfig {
+            endpoint: url.clone(),
+            http: HttpSettings::default(),
+        });
+        let Ok(iam) = iam else {
+            unreachable!("a valid endpoint")
+        };
+        let keys = Credentials {
+            access_key: "AK".into(),
+            secret_key: Secret::new("SK"),
+            security_token: None,
+        };
+        let Ok(region) = Region::parse("cn-north-4") else {
+            unreachable!("a valid region")
+        };
+        let e = iam
+            .project_id(&keys, &region, &CancellationToken::new())
+            .await
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("with a body larger than 4 MiB"), "{e}");
+        assert!(
+            e.contains(&format!("IAM at {url} answered GET /v3/projects")),
+            "{e}"
+        );
+
+        let t0 = std::time::Instant::now();
+        let e = metadata_credentials(&url, METADATA_TIMEOUT, &Tls::default())
+            .await
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("with a body larger than 64 KiB"), "{e}");
+        assert!(t0.elapsed() < METADATA_TIMEOUT, "{:?}", t0.elapsed());
+    }
+
     trait ErrText {
         fn unwrap_err_or_default(self) -> String;
     }
