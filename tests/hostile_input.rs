@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::sim::Sim;
 use common::terraform::TfWorkdir;
+use common::tls::{tls_front, TestCa};
 
 /// The ceiling the provider's peak RSS must stay under, whatever a peer sends.
 const RSS_LIMIT_KIB: u64 = 256 * 1024;
@@ -328,114 +329,6 @@ fn a_region_that_would_change_the_host_fails_at_plan_and_nothing_connects() {
     );
 }
 
-/// A CA of the test's own, and certificates it signs.
-struct TestCa {
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-    pem: String,
-    der: Vec<u8>,
-}
-
-impl TestCa {
-    fn new(name: &str) -> TestCa {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let key = rcgen::KeyPair::generate().expect("key");
-        let cert = params.self_signed(&key).expect("CA certificate");
-        TestCa {
-            pem: cert.pem(),
-            der: cert.der().to_vec(),
-            issuer: rcgen::Issuer::new(params, key),
-        }
-    }
-
-    /// (certificate DER, key DER, certificate PEM, key PEM) for `names`.
-    fn leaf(&self, names: &[&str]) -> (Vec<u8>, Vec<u8>, String, String) {
-        let params =
-            rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .expect("params");
-        let key = rcgen::KeyPair::generate().expect("key");
-        let cert = params.signed_by(&key, &self.issuer).expect("leaf");
-        (
-            cert.der().to_vec(),
-            key.serialize_der(),
-            cert.pem(),
-            key.serialize_pem(),
-        )
-    }
-}
-
-/// A TLS server with a certificate `server_ca` signed, forwarding to `target` (the sim);
-/// with `client_ca`, it demands a client certificate that CA signed. Returns its URL and
-/// a list of the times connections arrived.
-fn tls_front(
-    target: String,
-    server_ca: &TestCa,
-    client_ca: Option<&TestCa>,
-) -> (String, Arc<Mutex<Vec<Instant>>>) {
-    let (cert, key, _, _) = server_ca.leaf(&["127.0.0.1"]);
-    let key =
-        rustls_pki_types::PrivateKeyDer::Pkcs8(rustls_pki_types::PrivatePkcs8KeyDer::from(key));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions");
-    let builder = match client_ca {
-        None => builder.with_no_client_auth(),
-        Some(ca) => {
-            let mut roots = rustls::RootCertStore::empty();
-            roots
-                .add(rustls_pki_types::CertificateDer::from(ca.der.clone()))
-                .expect("root");
-            let verifier =
-                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
-                    .build()
-                    .expect("client verifier");
-            builder.with_client_cert_verifier(verifier)
-        }
-    };
-    let config = builder
-        .with_single_cert(vec![cert.into()], key)
-        .expect("server config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
-    let seen = arrivals.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                if let Ok(mut v) = seen.lock() {
-                    v.push(Instant::now());
-                }
-                let acceptor = acceptor.clone();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
-                });
-            }
-        });
-    });
-    (format!("https://{addr}"), arrivals)
-}
-
 #[test]
 fn a_private_ca_and_client_certificates_work_and_a_refused_certificate_fails_at_once() {
     let sim = Sim::start(&[]);
@@ -623,4 +516,49 @@ fn redirects_and_unsendable_tokens_fail_at_once_and_plain_http_warns() {
     assert!(f.contains("is http://iam.example.com"), "{text}");
     // The sim's loopback endpoint draws none.
     assert!(!f.contains(&format!("is {}", sim.url)), "{text}");
+}
+
+#[test]
+fn a_fifo_nobody_writes_as_the_shared_config_file_ends_on_ctrl_c() {
+    let tf = TfWorkdir::new()
+        .env("HW_MRS_ENDPOINT", "http://127.0.0.1:9")
+        .env("HW_REGION_NAME", common::sim::REGION);
+    let fifo = tf.path().join("config.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(made, "mkfifo {}", fifo.display());
+    let tf = tf.env("HW_SHARED_CONFIG_FILE", &fifo.display().to_string());
+    tf.write_main_tf(&main_tf("", RESOURCE));
+    let child = tf.spawn(&["plan"]);
+    let pgid = child.id();
+    // Wait until the provider is up (and so blocked on the FIFO), then a moment more.
+    let t0 = Instant::now();
+    while providers_in_group(pgid).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no provider started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    child.signal("INT");
+    let interrupted = Instant::now();
+    let out = child.wait(Duration::from_secs(20));
+    let took = interrupted.elapsed();
+    let text = out.combined();
+    assert!(!out.status.success(), "{text}");
+    eprintln!("Ctrl-C while the provider reads a FIFO: Terraform exited after {took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}\n{text}");
+    // No provider of that run is left reading.
+    let t1 = Instant::now();
+    while !providers_in_group(pgid).is_empty() {
+        assert!(
+            t1.elapsed() < Duration::from_secs(5),
+            "a provider still runs 5 s after Terraform exited"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
