@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::iam::{self, IamClient, IamError};
-use crate::api::shown::without_userinfo;
+use crate::api::shown::{shorten, without_userinfo};
 use crate::api::signer::TemporaryCredentials;
 use crate::api::{ApiError, CredentialSource, Credentials, Secret, Tls};
 
@@ -103,7 +103,9 @@ impl RenewingKeys {
     ) -> RenewingKeys {
         RenewingKeys {
             label: format!(
-                "agency {agency_name:?} of domain {domain_name:?} (IAM at {})",
+                "agency {} of domain {} (IAM at {})",
+                shorten(agency_name),
+                shorten(domain_name),
                 iam.endpoint()
             ),
             fetch: Fetch::Agency {
@@ -297,13 +299,15 @@ impl std::fmt::Display for ProfileError {
                 let known = if known.is_empty() {
                     "it has no profiles".to_string()
                 } else {
-                    format!("it has {}", known.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", "))
+                    format!("it has {}", known.iter().take(20).map(|k| shorten(k)).collect::<Vec<_>>().join(", "))
                 };
-                write!(f, "The shared config file {path} has no profile {name:?}: {known}.")
+                write!(f, "The shared config file {path} has no profile {}: {known}.", shorten(name))
             }
             ProfileError::NoKeys { path, name, mode } => write!(
                 f,
-                "Profile {name:?} of the shared config file {path} (mode {mode:?}) has no accessKeyId and secretAccessKey. If `hcloud` encrypted them, run `hcloud configure set --cli-auth-encrypt=false` and configure the profile again."
+                "Profile {} of the shared config file {path} (mode {}) has no accessKeyId and secretAccessKey. If `hcloud` encrypted them, run `hcloud configure set --cli-auth-encrypt=false` and configure the profile again.",
+                shorten(name),
+                shorten(mode)
             ),
         }
     }
@@ -504,6 +508,14 @@ mod tests {
         assert!(
             matches!(&e, Err(ProfileError::NoSuchProfile { known, .. }) if known.len() == 3),
             "{e:?}"
+        );
+        // A 10 KB profile name is quoted by its start and its length.
+        let long = "p".repeat(10_000);
+        let e = parse_profile("f", FILE.as_bytes(), Some(&long)).map(|_| ());
+        let text = e.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            text.contains("(10000 characters)") && text.len() < 300,
+            "{text}"
         );
         let e = parse_profile("f", FILE.as_bytes(), Some("sso")).map(|_| ());
         assert!(matches!(e, Err(ProfileError::NoKeys { .. })), "{e:?}");

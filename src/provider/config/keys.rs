@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::iam::{IamClient, IamError};
+use crate::api::shown::shorten;
 use crate::api::{check_credentials, CredentialSource, Credentials, KeysError, Secret, Tls};
 use crate::framework::{AttributePath, Diagnostics};
 use crate::provider::credentials::{self, FixedKeys, RenewingKeys};
@@ -114,8 +115,8 @@ pub(super) async fn base_keys(
                 source: Arc::new(FixedKeys(p.credentials.clone())),
                 fixed: Some(p.credentials.clone()),
                 label: format!(
-                    "profile {:?} of the shared config file {}",
-                    p.name,
+                    "profile {} of the shared config file {}",
+                    shorten(&p.name),
                     credentials::expand_home(&path).display()
                 ),
                 path: AttributePath::attr(attr::PROFILE),
@@ -297,7 +298,9 @@ pub(super) async fn signing_keys(
             at,
             "Cannot assume the agency",
             format!(
-                "Assuming agency {agency_name:?} of domain {domain:?} with {} failed: {e}. {why}",
+                "Assuming agency {} of domain {} with {} failed: {e}. {why}",
+                shorten(&agency_name),
+                shorten(&domain),
                 base.label
             ),
         );
