@@ -207,12 +207,21 @@ fn temporary_from(service: &'static str, body: &[u8]) -> Result<TemporaryCredent
             message: "the access key, secret key or security token is empty".into(),
         });
     }
+    let credentials = Credentials {
+        access_key: c.access.trim().to_string(),
+        secret_key: Secret::new(c.secret),
+        security_token: Some(Secret::new(c.securitytoken.trim())),
+    };
+    // Keys that could not be sent are refused here, where their source is known, not at
+    // some later request.
+    if let Err(e) = super::check_credentials(&credentials) {
+        return Err(IamError::Malformed {
+            service,
+            message: format!("its keys cannot be used: {e}"),
+        });
+    }
     Ok(TemporaryCredentials {
-        credentials: Credentials {
-            access_key: c.access.trim().to_string(),
-            secret_key: Secret::new(c.secret),
-            security_token: Some(Secret::new(c.securitytoken.trim())),
-        },
+        credentials,
         expires_at,
     })
 }
@@ -489,6 +498,8 @@ mod tests {
             &br#"{"credential":{"access":"AK1","secret":"s3cr3t","securitytoken":"t0k","expires_at":"tomorrow"}}"#[..],
             br#"{"credential":{"access":"AK1","secret":"s3cr3t"}}"#,
             br#"{"credential":{"access":"","secret":"s3cr3t","securitytoken":"t0k","expires_at":"2026-01-15T08:30:05Z"}}"#,
+            br#"{"credential":{"access":"AK1","secret":"s3cr3t","securitytoken":"t0\nk","expires_at":"2026-01-15T08:30:05Z"}}"#,
+            br#"{"credential":{"access":"AK1","secret":"s3cr3t","securitytoken":"t0k\u0001x","expires_at":"2026-01-15T08:30:05Z"}}"#,
         ] {
             let e = temporary_from(IAM, bad).map(|_| ()).unwrap_err_or_default();
             assert!(!e.contains("s3cr3t") && !e.contains("t0k"), "{e}");
