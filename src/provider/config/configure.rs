@@ -32,10 +32,12 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
         Err(d) => return d,
     };
     let mut d = Diagnostics::new();
+    // 1. Every setting and its environment fallback, checked.
     let settings = read_settings(&m, &state.cancel, &mut d).await;
     if d.has_errors() {
         return d;
     }
+    // 2. The keys before any agency: static, a profile, or the metadata service.
     let Some(base) = base_keys(
         &m,
         &settings.metadata,
@@ -47,9 +49,11 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
     else {
         return d;
     };
+    // 3. The region and project, the profile's when the configuration sets none.
     let Some((region, project_id)) = region_and_project(&settings, &base, &mut d) else {
         return d;
     };
+    // 4. The agency to assume, if any, and its first keys.
     let agency = agency_setting(&m, base.profile.as_ref(), &mut d);
     if d.has_errors() {
         return d;
@@ -71,6 +75,7 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
     else {
         return d;
     };
+    // 5. The project IAM names after the region, when none is set.
     let projects = Projects::new(iam, keys.source.clone(), keys.label.clone());
     let project_id = match project_id {
         Some(p) => Some(p),
@@ -82,6 +87,7 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
             None => None,
         },
     };
+    // 6. What resources use: the MRS client's settings and the rest.
     let client = client_config(&settings, keys);
     state.set(Configured::new(
         region,
