@@ -328,6 +328,8 @@ where
 }
 
 /// Formats one hclog JSON line of our own (`@module` = `provider`), newline included.
+/// Only the tests format lines without a module of their own.
+#[cfg(test)]
 pub fn format_line(
     level: Level,
     message: &dyn Display,

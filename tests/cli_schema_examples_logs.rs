@@ -100,18 +100,60 @@ fn providers_schema_json_has_both_types_with_descriptions() {
     assert_eq!(data["attributes"]["user_names"]["computed"], true);
 }
 
+/// Every registry example (examples/provider, examples/resources/TYPE,
+/// examples/data-sources/TYPE), found on disk, as (path below examples/, content).
+fn registry_examples() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let tf_files = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "tf"))
+            .collect();
+        files.sort();
+        files
+    };
+    let mut dirs = vec![root.join("provider")];
+    for kind in ["resources", "data-sources"] {
+        let mut types: Vec<_> = std::fs::read_dir(root.join(kind))
+            .unwrap_or_else(|e| panic!("reading examples/{kind}: {e}"))
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        types.sort();
+        dirs.extend(types);
+    }
+    dirs.iter()
+        .flat_map(|d| tf_files(d))
+        .map(|p| {
+            let rel = p
+                .strip_prefix(&root)
+                .map(|r| r.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| p.display().to_string());
+            (rel.clone(), example(&rel))
+        })
+        .collect()
+}
+
 #[test]
 fn examples_validate() {
     let tf = TfWorkdir::new();
-    tf.write_file("provider.tf", &example("provider/provider.tf"));
-    tf.write_file(
-        "resource.tf",
-        &example("resources/mrs_iam_sync/resource.tf"),
-    );
-    tf.write_file(
-        "data-source.tf",
-        &example("data-sources/mrs_iam_sync_users/data-source.tf"),
-    );
+    let examples = registry_examples();
+    let names: Vec<&str> = examples.iter().map(|(p, _)| p.as_str()).collect();
+    // What the walk must find at least, so a walk that finds nothing cannot pass.
+    for must in [
+        "provider/provider.tf",
+        "resources/mrs_iam_sync/resource.tf",
+        "data-sources/mrs_iam_sync_users/data-source.tf",
+    ] {
+        assert!(names.contains(&must), "{must} not found among {names:?}");
+    }
+    for (path, content) in &examples {
+        // One directory for all: each file under a name its path makes unique.
+        tf.write_file(&path.replace('/', "--"), content);
+    }
     let out = tf.ok(&["validate"]);
     assert!(
         out.stdout.contains("The configuration is valid"),

@@ -284,39 +284,79 @@ impl<'a> ObjectReader<'a> {
     }
 }
 
+/// Declares a model struct whose fields are written once, each with the attribute it
+/// holds, and derives its `FromValue` (every mismatch reported at its attribute's path,
+/// a missing attribute read as null) and `IntoValue` (every attribute written):
+///
+/// ```ignore
+/// model! {
+///     #[derive(Clone, Debug, Default, PartialEq)]
+///     pub struct Thing {
+///         pub name: String = NAME,
+///         pub size: Attr<i64> = "size",
+///     }
+/// }
+/// ```
+///
+/// Field types need `FromValue + IntoValue + Default` (the default stands in while the
+/// other attributes are read, so one pass reports every mismatch).
+macro_rules! model {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[$field_meta:meta])*
+                $field_vis:vis $field:ident : $ty:ty = $attr:expr
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $(
+                $(#[$field_meta])*
+                $field_vis $field: $ty,
+            )*
+        }
+
+        impl $crate::framework::model::FromValue for $name {
+            fn from_value(
+                v: &$crate::framework::Value,
+                path: &$crate::framework::AttributePath,
+            ) -> Result<Self, $crate::framework::Diagnostics> {
+                let mut r = $crate::framework::model::ObjectReader::new(v, path)?;
+                let m = $name {
+                    $($field: r.attr($attr),)*
+                };
+                r.finish(m)
+            }
+        }
+
+        impl $crate::framework::model::IntoValue for $name {
+            fn into_value(self) -> $crate::framework::Value {
+                $crate::framework::Value::object([
+                    $((
+                        $attr,
+                        $crate::framework::model::IntoValue::into_value(self.$field),
+                    ),)*
+                ])
+            }
+        }
+    };
+}
+pub(crate) use model;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Debug, Default, PartialEq)]
-    struct Model {
-        name: String,
-        size: Attr<i64>,
-        tags: Attr<Set<String>>,
-        on: Attr<bool>,
-    }
-
-    impl FromValue for Model {
-        fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
-            let mut r = ObjectReader::new(v, path)?;
-            let m = Model {
-                name: r.attr("name"),
-                size: r.attr("size"),
-                tags: r.attr("tags"),
-                on: r.attr("on"),
-            };
-            r.finish(m)
-        }
-    }
-
-    impl IntoValue for Model {
-        fn into_value(self) -> Value {
-            Value::object([
-                ("name", self.name.into_value()),
-                ("size", self.size.into_value()),
-                ("tags", self.tags.into_value()),
-                ("on", self.on.into_value()),
-            ])
+    model! {
+        /// Declared once: fields, types and attribute names.
+        #[derive(Debug, Default, PartialEq)]
+        struct Model {
+            name: String = "name",
+            size: Attr<i64> = "size",
+            tags: Attr<Set<String>> = "tags",
+            on: Attr<bool> = "on",
         }
     }
 

@@ -676,7 +676,7 @@ mod tests {
 
     #[test]
     fn rejects_collapsed_unknown_set_elements() {
-        // The bug of issue 12: two unknown names planned as one.
+        // A bug this provider once had: two unknown names planned as one.
         let config = obj(&[
             ("name", s("n")),
             ("users", Value::Set(vec![Value::Unknown, Value::Unknown])),

@@ -75,18 +75,29 @@ pub trait Resource: Send + Sync {
     /// Turns a stored state of schema `version` (already decoded with the current schema)
     /// into the current schema's state.
     fn upgrade_state(&self, version: i64, state: Value) -> Result<Value, Diagnostics> {
-        if version > self.schema().version {
-            return Err(Diagnostics::single_error(
-                "State from a newer provider",
-                format!(
-                    "The state of this {} was written with schema version {version}, newer than this provider's {}. Upgrade the provider.",
-                    self.type_name(),
-                    self.schema().version
-                ),
-            ));
-        }
-        Ok(state)
+        refuse_newer_state(self.type_name(), self.schema(), version, state)
     }
+}
+
+/// The default state upgrade: a state from an older schema version is taken as it is
+/// (decoding it with the current schema filled what was missing); one from a newer
+/// provider is refused.
+pub fn refuse_newer_state(
+    type_name: &str,
+    schema: &Schema,
+    version: i64,
+    state: Value,
+) -> Result<Value, Diagnostics> {
+    if version > schema.version {
+        return Err(Diagnostics::single_error(
+            "State from a newer provider",
+            format!(
+                "The state of this {type_name} was written with schema version {version}, newer than this provider's {}. Upgrade the provider.",
+                schema.version
+            ),
+        ));
+    }
+    Ok(state)
 }
 
 #[async_trait]

@@ -175,6 +175,8 @@ impl Block {
         Type::Object(m)
     }
 
+    /// The attribute `name` (for tests: the framework walks the attributes in order).
+    #[cfg(test)]
     pub fn find_attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
     }

@@ -264,7 +264,8 @@ impl FrameworkServer {
     }
 
     /// Deletes, creates or updates as the states say, and returns the private bytes to
-    /// store with the new state. On an unknown type nothing is done and the prior state
+    /// store with the new state. A create that answers neither a state nor an error is
+    /// an error: nothing would record what it made. On an unknown type nothing is done and the prior state
     /// is returned: it is still the truth.
     pub async fn apply_resource_change(
         &self,
@@ -304,8 +305,17 @@ impl FrameworkServer {
         let out = if req.planned_state.is_null() {
             r.delete(&req.prior_state, &mut private).await
         } else if req.prior_state.is_null() {
-            r.create(&req.planned_state, &req.config, &mut private)
-                .await
+            let mut out = r
+                .create(&req.planned_state, &req.config, &mut private)
+                .await;
+            // Terraform would record nothing, while the object may exist remotely.
+            if out.state.is_null() && !out.diags.has_errors() {
+                out.diags.error(
+                    "Missing Resource State After Create",
+                    "The Terraform Provider unexpectedly returned no resource state after having no errors in the resource creation. This is always an issue in the Terraform Provider and should be reported to the provider developers.",
+                );
+            }
+            out
         } else {
             r.update(
                 &req.prior_state,
@@ -510,6 +520,9 @@ mod tests {
         ) -> ApplyOutcome {
             if planned.get("name").as_str() == Some("remember") {
                 private.extend_from_slice(b"+created");
+            }
+            if planned.get("name").as_str() == Some("vanish") {
+                return ApplyOutcome::default();
             }
             ApplyOutcome {
                 state: Value::object([("id", Value::string("created"))]).merged_with(planned),
@@ -982,6 +995,29 @@ mod tests {
             assert_eq!(out.state, want, "{name}");
             assert!(out.diags.is_empty(), "{name}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_create_without_state_or_error_is_an_error() {
+        let (fw, _) = server();
+        let vanish = thing(s("id-v"), s("vanish"), Value::Bool(false), None);
+        let (out, _) = fw
+            .apply_resource_change(
+                RESOURCE,
+                &ApplyRequest {
+                    prior_state: Value::Null,
+                    planned_state: vanish,
+                    config: config(s("vanish")),
+                    planned_private: Vec::new(),
+                },
+            )
+            .await;
+        assert!(out.state.is_null());
+        assert_eq!(
+            summaries(&out.diags),
+            vec!["Missing Resource State After Create"]
+        );
+        assert!(out.diags.has_errors());
     }
 
     #[tokio::test]

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::diag::{AttributePath, Diagnostics};
-use super::model::{Attr, FromValue, IntoValue, ObjectReader};
+use super::diag::Diagnostics;
+use super::model::{model, Attr};
 use super::schema::{Attribute, Block, NestedBlock, Nesting};
 use super::validate::{ValidateRequest, Validator};
-use super::value::Value;
 
 /// The block's name in configurations and states.
 pub const BLOCK: &str = "timeouts";
@@ -37,12 +36,14 @@ pub fn block(description: &str) -> NestedBlock {
     }
 }
 
-/// What the `timeouts` block holds, as written: writing it back gives the same value.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Timeouts {
-    pub create: Attr<String>,
-    pub update: Attr<String>,
-    pub delete: Attr<String>,
+model! {
+    /// What the `timeouts` block holds, as written: writing it back gives the same value.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct Timeouts {
+        pub create: Attr<String> = CREATE,
+        pub update: Attr<String> = UPDATE,
+        pub delete: Attr<String> = DELETE,
+    }
 }
 
 impl Timeouts {
@@ -78,28 +79,6 @@ fn duration_or(text: &Attr<String>, default: Duration) -> Duration {
     text.known()
         .and_then(|s| parse_duration(s))
         .unwrap_or(default)
-}
-
-impl FromValue for Timeouts {
-    fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
-        let mut r = ObjectReader::new(v, path)?;
-        let t = Timeouts {
-            create: r.attr(CREATE),
-            update: r.attr(UPDATE),
-            delete: r.attr(DELETE),
-        };
-        r.finish(t)
-    }
-}
-
-impl IntoValue for Timeouts {
-    fn into_value(self) -> Value {
-        Value::object([
-            (CREATE, self.create.into_value()),
-            (UPDATE, self.update.into_value()),
-            (DELETE, self.delete.into_value()),
-        ])
-    }
 }
 
 /// Parses a Go-style duration: one or more `<number><unit>` with units h, m, s, ms.
@@ -166,7 +145,9 @@ impl Validator for DurationValidator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::model::{FromValue, IntoValue};
     use crate::framework::validate::validate_block;
+    use crate::framework::{AttributePath, Value};
 
     #[test]
     fn durations() {

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use regex::Regex;
-
 pub use super::attribute_hooks::{ValidateRequest, Validator};
 use super::diag::{AttributePath, Diagnostics};
 use super::schema::{Block, Nesting};
@@ -46,44 +44,6 @@ impl Validator for SizeAtMost {
 /// counted until they are known (at apply), because they may merge.
 pub fn size_at_most(n: usize) -> Arc<dyn Validator> {
     Arc::new(SizeAtMost(n))
-}
-
-struct RegexMatches {
-    re: Regex,
-    what: String,
-}
-
-impl Validator for RegexMatches {
-    fn description(&self) -> String {
-        format!("must be {}", self.what)
-    }
-
-    fn validate(&self, req: &ValidateRequest<'_>, diags: &mut Diagnostics) {
-        let Some(s) = req.value.as_str() else {
-            return;
-        };
-        if !self.re.is_match(s) {
-            diags.error_at(
-                req.path.clone(),
-                "Invalid attribute value",
-                format!("Attribute {} is {s:?}; it must be {}.", req.path, self.what),
-            );
-        }
-    }
-}
-
-/// A string must match `pattern` (anchor it yourself); `what` describes the rule to a person.
-/// The pattern is a constant of the program, so a bad one is a programming error caught by
-/// the unit tests of its user.
-pub fn regex_matches(pattern: &str, what: &str) -> Arc<dyn Validator> {
-    let re = match Regex::new(pattern) {
-        Ok(re) => re,
-        Err(e) => unreachable!("invalid validator pattern {pattern:?}: {e}"),
-    };
-    Arc::new(RegexMatches {
-        re,
-        what: what.to_string(),
-    })
 }
 
 struct NotEmpty;
@@ -305,22 +265,6 @@ mod tests {
         let d = run(&v, Value::string_set(["a", "b", "c"]), Value::Null);
         let diag = d.iter().next().expect("one diagnostic");
         assert_eq!(diag.path, Some(AttributePath::attr("x")));
-    }
-
-    #[test]
-    fn regex_table() {
-        let v = regex_matches("^[A-Za-z0-9]{1,4}$", "1 to 4 letters or digits");
-        let cases = [
-            ("null", Value::Null, false),
-            ("unknown", Value::Unknown, false),
-            ("ok", Value::string("ab1"), false),
-            ("empty", Value::string(""), true),
-            ("too long", Value::string("abcde"), true),
-            ("bad char", Value::string("a-b"), true),
-        ];
-        for (name, value, err) in cases {
-            assert_eq!(run(&v, value, Value::Null).has_errors(), err, "{name}");
-        }
     }
 
     #[test]

@@ -213,7 +213,9 @@ impl Value {
         }
     }
 
-    /// The strings of a wholly known list or set of strings; None otherwise.
+    /// The strings of a wholly known list or set of strings; None otherwise (for tests:
+    /// resources read sets through their models).
+    #[cfg(test)]
     pub fn as_strings(&self) -> Option<Vec<String>> {
         self.elements()?
             .iter()

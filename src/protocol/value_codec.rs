@@ -43,7 +43,9 @@ pub fn encode_msgpack(v: &Value, ty: &Type) -> Vec<u8> {
 }
 
 /// Encodes a value as JSON (the form of `RawState.json`), every declared attribute present.
-/// JSON has no unknowns and no NaN or infinity, so those are errors.
+/// JSON has no unknowns and no NaN or infinity, so those are errors. Terraform never asks
+/// a provider for JSON, so only the tests (which check the decoder against it) write it.
+#[cfg(test)]
 pub fn encode_json(v: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
     let j = to_json(v, ty, "")?;
     serde_json::to_vec(&j).map_err(|e| CodecError {
@@ -494,6 +496,7 @@ fn from_json(j: &serde_json::Value, ty: &Type, path: &str) -> Result<Value, Code
     }
 }
 
+#[cfg(test)]
 fn to_json(v: &Value, ty: &Type, path: &str) -> Result<serde_json::Value, CodecError> {
     use serde_json::Value as J;
     let at = |p: &str| if p.is_empty() { "value" } else { p }.to_string();
@@ -628,8 +631,8 @@ mod tests {
     #[test]
     fn refined_unknown_and_ext_forms_decode_as_unknown() {
         // Terraform 1.3+: extension 12 carrying a msgpack map of refinements.
-        // Refined unknowns are unknowns that keep their refinements (issue 12: they must
-        // round-trip), so they are compared as unknowns, then by their payload.
+        // Refined unknowns are unknowns that keep their refinements (they must round-trip:
+        // Terraform checks them), so they are compared as unknowns, then by their payload.
         let refined = [0xc7, 0x03, 0x0c, 0x81, 0x01, 0xc3];
         assert_eq!(
             decode_msgpack(&refined, &Type::String).map(|v| v.is_unknown()),

@@ -350,13 +350,47 @@ pub fn render(read_example: &dyn Fn(&str) -> Option<String>) -> Vec<DocPage> {
 mod tests {
     use super::*;
 
+    /// The page at `path`.
+    fn find<'a>(pages: &'a [DocPage], path: &str) -> &'a str {
+        match pages.iter().find(|p| p.path == path) {
+            Some(p) => &p.content,
+            None => panic!("no page {path}"),
+        }
+    }
+
+    /// Every page a provider's types call for, in the generator's order: the index, the
+    /// resources by type name, then the data sources by type name.
+    fn expected_paths(p: &dyn Provider) -> Vec<String> {
+        let mut resources: Vec<_> = p
+            .resources()
+            .iter()
+            .map(|r| short_name(r.type_name()).to_string())
+            .collect();
+        resources.sort();
+        let mut data_sources: Vec<_> = p
+            .data_sources()
+            .iter()
+            .map(|d| short_name(d.type_name()).to_string())
+            .collect();
+        data_sources.sort();
+        std::iter::once("docs/index.md".to_string())
+            .chain(
+                resources
+                    .into_iter()
+                    .map(|r| format!("docs/resources/{r}.md")),
+            )
+            .chain(
+                data_sources
+                    .into_iter()
+                    .map(|d| format!("docs/data-sources/{d}.md")),
+            )
+            .collect()
+    }
+
     #[test]
     fn resource_page_lists_every_attribute_and_the_import() {
         let pages = render(&|p| Some(format!("# example {p}")));
-        let r = pages
-            .iter()
-            .find(|p| p.path.ends_with("iam_sync.md"))
-            .expect("resource page");
+        let r = find(&pages, "docs/resources/iam_sync.md");
         for a in [
             "cluster_id",
             "user_names",
@@ -368,29 +402,21 @@ mod tests {
             "timeouts",
             "create",
         ] {
-            assert!(r.content.contains(&format!("`{a}`")), "{a} missing");
+            assert!(r.contains(&format!("`{a}`")), "{a} missing");
         }
-        assert!(r.content.contains("## Import"));
-        assert!(r.content.contains("### Required"));
-        let i = pages
-            .iter()
-            .find(|p| p.path == "docs/index.md")
-            .expect("index");
-        assert!(i.content.contains("(String, Sensitive)"));
+        assert!(r.contains("## Import"));
+        assert!(r.contains("### Required"));
+        let i = find(&pages, "docs/index.md");
+        assert!(i.contains("(String, Sensitive)"));
     }
 
     #[test]
     fn pages_have_the_tfplugindocs_shape() {
         let pages = render(&|p| Some(format!("# example {p}")));
-        let paths: Vec<&str> = pages.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(
-            paths,
-            [
-                "docs/index.md",
-                "docs/resources/iam_sync.md",
-                "docs/data-sources/iam_sync_users.md"
-            ]
-        );
+        let paths: Vec<String> = pages.iter().map(|p| p.path.clone()).collect();
+        let provider = MrsProvider::new(CancellationToken::new());
+        assert_eq!(paths, expected_paths(&provider));
+        assert!(paths.contains(&"docs/resources/iam_sync.md".to_string()));
         for p in &pages {
             assert!(
                 p.content.starts_with(&format!("---\n{GENERATED_MARKER}\n")),
@@ -404,13 +430,13 @@ mod tests {
                 p.path
             );
         }
-        let index = &pages[0].content;
+        let index = find(&pages, "docs/index.md");
         assert!(index.contains("page_title: \"mrs Provider\"\n"));
         assert!(index.contains("\n# mrs Provider\n"));
         assert!(
             index.contains("## Example Usage\n\n```terraform\n# example provider/provider.tf\n```")
         );
-        let resource = &pages[1].content;
+        let resource = find(&pages, "docs/resources/iam_sync.md");
         assert!(resource.contains("page_title: \"mrs_iam_sync Resource - terraform-provider-mrs\""));
         assert!(resource.contains("- `timeouts` (Block, Optional) How long to wait"));
         assert!(resource.contains(
@@ -419,7 +445,7 @@ mod tests {
         assert!(resource.contains(
             "## Import\n\nImport is supported using the following syntax:\n\n```shell\n# example resources/mrs_iam_sync/import.sh\n```\n"
         ));
-        let data_source = &pages[2].content;
+        let data_source = find(&pages, "docs/data-sources/iam_sync_users.md");
         assert!(data_source.contains("\n# mrs_iam_sync_users (Data Source)\n"));
         assert!(data_source.contains("### Read-Only\n\n"));
         assert!(!data_source.contains("## Import"));
@@ -428,7 +454,7 @@ mod tests {
     #[test]
     fn groups_are_sorted_by_name_with_blocks_among_attributes() {
         let pages = render(&|_| None);
-        let resource = &pages[1].content;
+        let resource = find(&pages, "docs/resources/iam_sync.md");
         let optional = resource
             .split("### Optional\n\n")
             .nth(1)
@@ -443,6 +469,103 @@ mod tests {
         assert_eq!(names, sorted);
         assert!(names.contains(&"timeouts"));
         assert!(!resource.contains("## Example Usage"));
+    }
+
+    #[test]
+    fn summaries_are_one_or_two_sentences() {
+        let p = MrsProvider::new(CancellationToken::new());
+        let summaries = p
+            .resources()
+            .iter()
+            .map(|r| {
+                (
+                    r.type_name().to_string(),
+                    r.schema().block.description.clone(),
+                )
+            })
+            .chain(p.data_sources().iter().map(|d| {
+                (
+                    d.type_name().to_string(),
+                    d.schema().block.description.clone(),
+                )
+            }))
+            .collect::<Vec<_>>();
+        assert!(!summaries.is_empty());
+        for (name, d) in summaries {
+            let sentences = d.trim().matches(". ").count() + 1;
+            assert!(
+                d.trim().ends_with('.') && sentences <= 2,
+                "{name}: {sentences} sentences; the rules belong in its guide.md: {d}"
+            );
+        }
+    }
+
+    #[test]
+    fn any_number_of_types_get_a_page_each() {
+        use std::sync::Arc;
+
+        use async_trait::async_trait;
+
+        use crate::framework::{DataSource, Diagnostics, ReadOutcome, Resource, Value};
+
+        /// Types with only a name and a schema: what the generator reads.
+        struct Named(&'static str, Schema);
+
+        #[async_trait]
+        impl DataSource for Named {
+            fn type_name(&self) -> &str {
+                self.0
+            }
+            fn schema(&self) -> &Schema {
+                &self.1
+            }
+            async fn read(&self, _config: &Value) -> ReadOutcome {
+                ReadOutcome::default()
+            }
+        }
+
+        struct Many {
+            schema: Schema,
+            data_sources: Vec<Arc<dyn DataSource>>,
+        }
+
+        #[async_trait]
+        impl Provider for Many {
+            fn schema(&self) -> &Schema {
+                &self.schema
+            }
+            async fn configure(&self, _version: &str, _config: &Value) -> Diagnostics {
+                Diagnostics::new()
+            }
+            fn resources(&self) -> Vec<Arc<dyn Resource>> {
+                MrsProvider::new(CancellationToken::new()).resources()
+            }
+            fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
+                self.data_sources.clone()
+            }
+            fn stop(&self) {}
+        }
+
+        let schema = || Schema::new(0, Block::new("A thing."));
+        let many = Many {
+            schema: schema(),
+            data_sources: ["mrs_c", "mrs_a", "mrs_b"]
+                .into_iter()
+                .map(|n| Arc::new(Named(n, schema())) as Arc<dyn DataSource>)
+                .collect(),
+        };
+        let pages = render_provider(&many, &|_| None);
+        let paths: Vec<String> = pages.iter().map(|p| p.path.clone()).collect();
+        assert_eq!(paths, expected_paths(&many));
+        assert_eq!(
+            paths[paths.len() - 3..],
+            [
+                "docs/data-sources/a.md",
+                "docs/data-sources/b.md",
+                "docs/data-sources/c.md"
+            ]
+        );
+        assert!(find(&pages, "docs/data-sources/b.md").contains("\n# mrs_b (Data Source)\n"));
     }
 
     #[test]

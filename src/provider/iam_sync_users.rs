@@ -9,10 +9,10 @@ use super::cluster_sync::{api_error, Address, ClusterSync, CLUSTER_ID, PROJECT_I
 use super::config::ProviderState;
 use super::ids::{cluster_id_validator, project_id_validator};
 use crate::api::ApiError;
-use crate::framework::model::{Attr, FromValue, IntoValue, ObjectReader, Set};
+use crate::framework::model::{model, Attr, Set};
 use crate::framework::validate::not_empty;
 use crate::framework::{
-    Attribute, AttributePath, Block, DataSource, Diagnostics, ReadOutcome, Schema, Value,
+    Attribute, AttributePath, Block, Diagnostics, Schema, StateOutcome, TypedDataSource,
 };
 
 pub const TYPE_NAME: &str = "mrs_iam_sync_users";
@@ -46,45 +46,17 @@ pub fn schema() -> Schema {
     )
 }
 
-/// The data source's configuration (inputs only) and state (every attribute known).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct IamSyncUsersModel {
-    pub id: Attr<String>,
-    pub region: Attr<String>,
-    pub project_id: Attr<String>,
-    pub cluster_id: Attr<String>,
-    pub user_names: Attr<Set<String>>,
-    pub group_names: Attr<Set<String>>,
-    pub is_synchronizing: Attr<bool>,
-}
-
-impl FromValue for IamSyncUsersModel {
-    fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
-        let mut r = ObjectReader::new(v, path)?;
-        let m = IamSyncUsersModel {
-            id: r.attr(ID),
-            region: r.attr(REGION),
-            project_id: r.attr(PROJECT_ID),
-            cluster_id: r.attr(CLUSTER_ID),
-            user_names: r.attr(USER_NAMES),
-            group_names: r.attr(GROUP_NAMES),
-            is_synchronizing: r.attr(IS_SYNCHRONIZING),
-        };
-        r.finish(m)
-    }
-}
-
-impl IntoValue for IamSyncUsersModel {
-    fn into_value(self) -> Value {
-        Value::object([
-            (ID, self.id.into_value()),
-            (REGION, self.region.into_value()),
-            (PROJECT_ID, self.project_id.into_value()),
-            (CLUSTER_ID, self.cluster_id.into_value()),
-            (USER_NAMES, self.user_names.into_value()),
-            (GROUP_NAMES, self.group_names.into_value()),
-            (IS_SYNCHRONIZING, self.is_synchronizing.into_value()),
-        ])
+model! {
+    /// The data source's configuration (inputs only) and state (every attribute known).
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct IamSyncUsersModel {
+        pub id: Attr<String> = ID,
+        pub region: Attr<String> = REGION,
+        pub project_id: Attr<String> = PROJECT_ID,
+        pub cluster_id: Attr<String> = CLUSTER_ID,
+        pub user_names: Attr<Set<String>> = USER_NAMES,
+        pub group_names: Attr<Set<String>> = GROUP_NAMES,
+        pub is_synchronizing: Attr<bool> = IS_SYNCHRONIZING,
     }
 }
 
@@ -103,7 +75,9 @@ impl IamSyncUsers {
 }
 
 #[async_trait]
-impl DataSource for IamSyncUsers {
+impl TypedDataSource for IamSyncUsers {
+    type Model = IamSyncUsersModel;
+
     fn type_name(&self) -> &str {
         TYPE_NAME
     }
@@ -112,15 +86,8 @@ impl DataSource for IamSyncUsers {
         &self.schema
     }
 
-    async fn read(&self, config: &Value) -> ReadOutcome {
-        let mut out = ReadOutcome::default();
-        let config = match IamSyncUsersModel::from_value(config, &AttributePath::root()) {
-            Ok(m) => m,
-            Err(d) => {
-                out.diags = d;
-                return out;
-            }
-        };
+    async fn read(&self, config: IamSyncUsersModel) -> StateOutcome<IamSyncUsersModel> {
+        let mut out = StateOutcome::new(None);
         let configured = match self.shared.configured() {
             Ok(c) => c,
             Err(d) => {
@@ -169,7 +136,7 @@ impl DataSource for IamSyncUsers {
         .await;
         match result {
             Ok((names, busy)) => {
-                out.state = IamSyncUsersModel {
+                out.state = Some(IamSyncUsersModel {
                     id: Attr::Known(format!("{project_id}/{cluster_id}")),
                     region: region.into(),
                     project_id: Attr::Known(project_id),
@@ -177,8 +144,7 @@ impl DataSource for IamSyncUsers {
                     user_names: Attr::Known(Set::of_known(names.users)),
                     group_names: Attr::Known(Set::of_known(names.groups)),
                     is_synchronizing: Attr::Known(busy),
-                }
-                .into_value();
+                });
             }
             Err(e) => api_error(&mut out.diags, "read the IAM sync", cluster.address(), &e),
         }

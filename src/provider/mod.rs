@@ -17,7 +17,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::framework::{DataSource, Diagnostics, Provider, Resource, Schema, Value};
+use crate::framework::{
+    typed, typed_data_source, DataSource, Diagnostics, Provider, Resource, Schema, Value,
+};
 use config::ProviderState;
 
 pub struct MrsProvider {
@@ -34,8 +36,10 @@ impl MrsProvider {
         let shared = Arc::new(ProviderState::new(cancel));
         MrsProvider {
             schema: config::schema(),
-            resources: vec![Arc::new(iam_sync::IamSync::new(shared.clone()))],
-            data_sources: vec![Arc::new(iam_sync_users::IamSyncUsers::new(shared.clone()))],
+            resources: vec![typed(iam_sync::IamSync::new(shared.clone()))],
+            data_sources: vec![typed_data_source(iam_sync_users::IamSyncUsers::new(
+                shared.clone(),
+            ))],
             shared,
         }
     }

@@ -13,7 +13,7 @@ use crate::framework::oracle::{
 };
 use crate::framework::plan::{plan_change, PlanOutcome};
 use crate::framework::validate::validate_block;
-use crate::framework::{AttributePath, Diagnostics, Resource, Value};
+use crate::framework::{typed, AttributePath, Diagnostics, Resource, Value};
 
 const PROJECT: &str = "proj0001";
 const REGION: &str = "cn-north-4";
@@ -21,7 +21,7 @@ const AK: &str = "PROPTESTACCESSKEY01";
 const SK: &str = "proptest-secret";
 
 /// A provider configured as in a real run; `endpoint` is where its client sends requests.
-fn resource(endpoint: &str) -> IamSync {
+fn resource(endpoint: &str) -> Arc<dyn Resource> {
     let shared = Arc::new(ProviderState::new(CancellationToken::new()));
     let cfg = Value::object([
         ("region", Value::string(REGION)),
@@ -43,12 +43,12 @@ fn resource(endpoint: &str) -> IamSync {
         Err(e) => panic!("a runtime for configure: {e}"),
     };
     assert!(!d.has_errors(), "{d:?}");
-    IamSync::new(shared)
+    typed(IamSync::new(shared))
 }
 
 /// What Terraform itself does before asking for a plan: a configuration the provider
 /// rejects is never planned.
-fn valid_config(r: &IamSync, config: &Value) -> bool {
+fn valid_config(r: &dyn Resource, config: &Value) -> bool {
     let mut d = Diagnostics::new();
     validate_block(&r.schema().block, config, &AttributePath::root(), &mut d);
     r.validate_config(config, &mut d);
@@ -57,12 +57,17 @@ fn valid_config(r: &IamSync, config: &Value) -> bool {
 
 /// PlanResourceChange as the protocol layer runs it: the framework's plan, then the
 /// resource's hook, then every declared attribute present.
-fn plan(r: &IamSync, prior: &Value, config: &Value) -> PlanOutcome {
+fn plan(r: &dyn Resource, prior: &Value, config: &Value) -> PlanOutcome {
     plan_with(r, prior, config, &mut Vec::new())
 }
 
 /// `plan`, with the resource's private bytes: the prior ones in, the planned ones out.
-fn plan_with(r: &IamSync, prior: &Value, config: &Value, private: &mut Vec<u8>) -> PlanOutcome {
+fn plan_with(
+    r: &dyn Resource,
+    prior: &Value,
+    config: &Value,
+    private: &mut Vec<u8>,
+) -> PlanOutcome {
     let ty = r.schema().object_type();
     let proposed = proposed_new(&r.schema().block, prior, config);
     let mut out = plan_change(r.schema(), prior, &proposed, config);
@@ -220,10 +225,10 @@ proptest! {
         let r = resource("http://127.0.0.1:9");
         let block = &r.schema().block;
         // Terraform plans only configurations that validate; for the others, done.
-        if !valid_config(&r, &config) {
+        if !valid_config(&*r, &config) {
             return Ok(());
         }
-        let out = plan(&r, &prior, &config);
+        let out = plan(&*r, &prior, &config);
         if out.diags.has_errors() {
             return Ok(());
         }
@@ -232,7 +237,7 @@ proptest! {
         // Replacing plans from a null prior; Terraform plans them as creates.
         let prior_for_final = if out.requires_replace.is_empty() { prior.clone() } else { Value::Null };
         let first = if prior_for_final.is_null() && !prior.is_null() {
-            let create = plan(&r, &Value::Null, &config).planned;
+            let create = plan(&*r, &Value::Null, &config).planned;
             let v = assert_plan_valid(block, &Value::Null, &config, &create);
             prop_assert!(v.is_empty(), "replacing plan {:?}: {:?}", create, v);
             create
@@ -241,11 +246,11 @@ proptest! {
         };
 
         let final_config = known(&config, seed);
-        if !valid_config(&r, &final_config) {
+        if !valid_config(&*r, &final_config) {
             // Caught at apply by validation, before any plan or write.
             return Ok(());
         }
-        let fin = plan(&r, &prior_for_final, &final_config);
+        let fin = plan(&*r, &prior_for_final, &final_config);
         let v = assert_plan_valid(block, &prior_for_final, &final_config, &fin.planned);
         prop_assert!(v.is_empty(), "final plan {:?}: {:?}", fin.planned, v);
         let v = assert_object_compatible(block, &first, &fin.planned);
@@ -256,7 +261,7 @@ proptest! {
     #[test]
     fn destroy_plans_are_null(prior in prior()) {
         let r = resource("http://127.0.0.1:9");
-        let out = plan(&r, &prior, &Value::Null);
+        let out = plan(&*r, &prior, &Value::Null);
         prop_assert!(assert_plan_valid(&r.schema().block, &prior, &Value::Null, &out.planned).is_empty());
     }
 }
@@ -292,10 +297,10 @@ fn resource_applies_are_valid() {
         let mut private = Vec::new();
         let mut cluster = 0u32;
         for (config, seed) in steps {
-            if !valid_config(&r, &config) {
+            if !valid_config(&*r, &config) {
                 continue;
             }
-            let first = plan(&r, &state, &config);
+            let first = plan(&*r, &state, &config);
             if first.diags.has_errors() {
                 continue;
             }
@@ -315,11 +320,11 @@ fn resource_applies_are_valid() {
             } else {
                 known_config.set_attr("cluster_id", state.get("cluster_id").clone());
             }
-            if !valid_config(&r, &known_config) {
+            if !valid_config(&*r, &known_config) {
                 continue;
             }
             let mut planned_private = private.clone();
-            let fin = plan_with(&r, &state, &known_config, &mut planned_private);
+            let fin = plan_with(&*r, &state, &known_config, &mut planned_private);
             let planned = fin.planned.clone();
             let out = if state.is_null() {
                 rt.block_on(r.create(&planned, &known_config, &mut planned_private))
@@ -339,7 +344,7 @@ fn resource_applies_are_valid() {
             prop_assert!(!failed, "apply failed: {:?}", out.diags);
             state = out.state;
             // Converged: the next plan of the same configuration changes nothing.
-            let again = plan_with(&r, &state, &known_config, &mut private.clone());
+            let again = plan_with(&*r, &state, &known_config, &mut private.clone());
             prop_assert_eq!(&again.planned, &state, "plan after apply is not empty");
         }
         if !state.is_null() {

@@ -6,9 +6,11 @@
 
 #![allow(dead_code)]
 
+use terraform_provider_mrs::framework::Provider;
 pub use terraform_provider_mrs::framework::{Type, Value};
 use terraform_provider_mrs::protocol::value_codec::{decode_msgpack, encode_msgpack};
-use terraform_provider_mrs::provider::{config, iam_sync, iam_sync_users};
+use terraform_provider_mrs::provider::{config, iam_sync, iam_sync_users, MrsProvider};
+use tokio_util::sync::CancellationToken;
 
 use super::provider::{tfplugin6 as pb, StartOptions};
 use super::sim::Sim;
@@ -33,6 +35,28 @@ pub fn with_attr(object: &mut Value, name: &str, value: Value) {
 }
 
 pub type Client = pb::provider_client::ProviderClient<tonic::transport::Channel>;
+
+/// The resource type names the provider registers, sorted as GetMetadata lists them.
+pub fn resource_type_names() -> Vec<String> {
+    let mut names: Vec<String> = MrsProvider::new(CancellationToken::new())
+        .resources()
+        .iter()
+        .map(|r| r.type_name().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The data source type names the provider registers, sorted as GetMetadata lists them.
+pub fn data_source_type_names() -> Vec<String> {
+    let mut names: Vec<String> = MrsProvider::new(CancellationToken::new())
+        .data_sources()
+        .iter()
+        .map(|d| d.type_name().to_string())
+        .collect();
+    names.sort();
+    names
+}
 
 pub fn resource_ty() -> Type {
     iam_sync::schema().object_type()
@@ -148,7 +172,8 @@ pub async fn metadata_still_served(c: &mut Client) {
         .await
         .expect("GetMetadata still answers")
         .into_inner();
-    assert_eq!(m.resources.len(), 1);
+    let served: Vec<String> = m.resources.into_iter().map(|r| r.type_name).collect();
+    assert_eq!(served, resource_type_names());
 }
 
 /// A configuration of `mrs_iam_sync` with a cluster and one user.

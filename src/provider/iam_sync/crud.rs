@@ -1,12 +1,13 @@
 //! What `mrs_iam_sync` does at each step, in lifecycle order: validate, plan, create,
-//! read, update, delete. Every step reads and writes the typed model.
+//! read, update, delete. Every step gets the typed model and private record, read by the
+//! framework, and answers a model.
 
 use std::time::Duration;
 
 use crate::api::ApiError;
-use crate::framework::model::{Attr, IntoValue, Set};
+use crate::framework::model::{Attr, Set};
 use crate::framework::timeouts;
-use crate::framework::{ApplyOutcome, AttributePath, Diagnostics, ReadOutcome, Value};
+use crate::framework::{AttributePath, Diagnostics, StateOutcome};
 use crate::provider::cluster_sync::{
     api_error, Address, Change, ClusterSync, Names, ObjectId, Reconciled, Removal,
 };
@@ -20,11 +21,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 // ---------------------------------------------------------------- validate
 
 /// Checks across attributes, beyond each attribute's own validators.
-pub fn validate_config(config: &Value, diags: &mut Diagnostics) {
-    let config = match IamSyncModel::read(config) {
-        Ok(m) => m,
-        Err(d) => return diags.extend(d),
-    };
+pub fn validate_config(config: &IamSyncModel, diags: &mut Diagnostics) {
     let (all, users, groups) = (&config.is_all_sync, &config.user_names, &config.group_names);
     if all.is_unknown() || users.is_unknown() || groups.is_unknown() {
         return;
@@ -50,31 +47,13 @@ pub fn validate_config(config: &Value, diags: &mut Diagnostics) {
 /// names over (update.rs of the plan: `import::plan_release`). Every planned resource
 /// declares its names on its cluster, which then never cancels them on another's behalf,
 /// with a warning for names two resources declare.
-pub async fn modify_plan(
+pub async fn plan_create(
     shared: &ProviderState,
-    prior: &Value,
-    config: &Value,
-    planned: &mut Value,
+    config: &IamSyncModel,
+    planned: &mut IamSyncModel,
     diags: &mut Diagnostics,
 ) {
-    if !prior.is_null() {
-        if let Ok(plan) = IamSyncModel::read(planned) {
-            if !planned.is_null() {
-                *planned = plan.with_adopted(&Names::default()).into_value();
-            }
-        }
-        declare(shared, planned, diags);
-        return;
-    }
-    let (config, mut plan) = match (IamSyncModel::read(config), IamSyncModel::read(planned)) {
-        (Ok(c), Ok(p)) => (c, p),
-        (c, p) => {
-            for d in [c.err(), p.err()].into_iter().flatten() {
-                diags.extend(d);
-            }
-            return;
-        }
-    };
+    let mut plan = std::mem::take(planned);
     let configured = shared.configured().ok();
     if config.region.is_null() {
         plan.region = configured.as_ref().and_then(|c| c.region.clone()).into();
@@ -91,21 +70,24 @@ pub async fn modify_plan(
     if let (Some(p), Some(c)) = (plan.project_id.known(), plan.cluster_id.known()) {
         plan.id = Attr::Known(format!("{p}/{c}"));
     }
-    *planned = plan.with_adopted(&Names::default()).into_value();
+    *planned = plan.with_adopted(&Names::default());
+    declare(shared, planned, diags);
+}
+
+/// An update plan hands adopted names over (see `plan_create`) and declares its names.
+pub fn plan_update(shared: &ProviderState, planned: &mut IamSyncModel, diags: &mut Diagnostics) {
+    *planned = std::mem::take(planned).with_adopted(&Names::default());
     declare(shared, planned, diags);
 }
 
 /// Declares a plan's names on its cluster, with a warning on each kind of name
 /// that another resource planned in this process declares too.
-fn declare(shared: &ProviderState, planned: &Value, diags: &mut Diagnostics) {
-    let Ok(plan) = IamSyncModel::read(planned) else {
-        return;
-    };
-    if planned.is_null() || plan.all_sync() {
+fn declare(shared: &ProviderState, plan: &IamSyncModel, diags: &mut Diagnostics) {
+    if plan.all_sync() {
         return;
     }
     // A plan whose cluster is not yet known declares its names when it is applied.
-    let Ok(Some(cluster)) = planned_cluster(shared, &plan) else {
+    let Ok(Some(cluster)) = planned_cluster(shared, plan) else {
         return;
     };
     let overlap = cluster.declare_planned(&plan.names());
@@ -140,18 +122,9 @@ fn declare(shared: &ProviderState, planned: &Value, diags: &mut Diagnostics) {
 /// A new object, known from now on by the ID in its private state.
 pub async fn create(
     shared: &ProviderState,
-    planned: &Value,
-    private: &mut Vec<u8>,
-) -> ApplyOutcome {
-    let planned = match IamSyncModel::read(planned) {
-        Ok(m) => m,
-        Err(diags) => {
-            return ApplyOutcome {
-                state: Value::Null,
-                diags,
-            }
-        }
-    };
+    planned: IamSyncModel,
+    private: &mut IamSyncPrivate,
+) -> StateOutcome<IamSyncModel> {
     let object = ObjectId::new();
     let timeout = timeouts::create_or(&planned.timeouts, DEFAULT_TIMEOUT);
     let (out, pending) = converge(shared, &planned, None, &object, timeout).await;
@@ -159,8 +132,7 @@ pub async fn create(
         object: Some(object),
         pending,
         ..IamSyncPrivate::default()
-    }
-    .encode();
+    };
     out
 }
 
@@ -169,21 +141,16 @@ pub async fn create(
 /// Names pending from a wait that ran out stay in the state while the cluster still
 /// synchronizes (a refresh does not wait: a plan must stay quick); once it is idle, the
 /// state keeps those that synced and they are no longer pending.
-pub async fn read(shared: &ProviderState, state: &Value, private: &mut Vec<u8>) -> ReadOutcome {
-    let mut out = ReadOutcome {
-        state: state.clone(),
-        diags: Diagnostics::new(),
-    };
-    let state = match IamSyncModel::read(state) {
-        Ok(m) => m,
-        Err(d) => {
-            out.diags = d;
-            return out;
-        }
-    };
-    // Bytes this provider did not write are left as they are: a refresh has no names to
-    // release or cancel, so only the plan and the apply need to understand them.
-    let mut record = IamSyncPrivate::decode(private).unwrap_or_default();
+///
+/// Private bytes this provider did not write come as an empty record and are left as they
+/// are: a refresh has no names to release or cancel, so only the plan and the apply need
+/// to understand them.
+pub async fn read(
+    shared: &ProviderState,
+    state: IamSyncModel,
+    record: &mut IamSyncPrivate,
+) -> StateOutcome<IamSyncModel> {
+    let mut out = StateOutcome::new(Some(state.clone()));
     let cluster = match recorded_cluster(shared, &state) {
         Ok(c) => c,
         Err(d) => {
@@ -219,19 +186,16 @@ pub async fn read(shared: &ProviderState, state: &Value, private: &mut Vec<u8>) 
             if !record.adopted.is_empty() && state.adopted().is_empty() {
                 state = state.with_adopted(&record.adopted);
                 record.adopted = Names::default();
-                *private = record.encode();
             }
             let adopted = state.adopted().intersect(&synced);
-            out.state = state
-                .retain_synced(&synced.union(&still_pending))
-                .with_adopted(&adopted)
-                .into_value();
-            if record.pending != still_pending {
-                record.pending = still_pending;
-                *private = record.encode();
-            }
+            out.state = Some(
+                state
+                    .retain_synced(&synced.union(&still_pending))
+                    .with_adopted(&adopted),
+            );
+            record.pending = still_pending;
         }
-        Err(ApiError::ClusterNotFound { .. }) => out.state = Value::Null,
+        Err(ApiError::ClusterNotFound { .. }) => out.state = None,
         Err(e) => api_error(
             &mut out.diags,
             "read the synced names",
@@ -247,27 +211,11 @@ pub async fn read(shared: &ProviderState, state: &Value, private: &mut Vec<u8>) 
 /// `private` holds the plan's record: names it released are dropped without a DELETE.
 pub async fn update(
     shared: &ProviderState,
-    prior_value: &Value,
-    planned_value: &Value,
-    private: &mut Vec<u8>,
-) -> ApplyOutcome {
-    let (prior, planned, record) = match (
-        IamSyncModel::read(prior_value),
-        IamSyncModel::read(planned_value),
-        IamSyncPrivate::decode(private),
-    ) {
-        (Ok(prior), Ok(planned), Ok(record)) => (prior, planned, record),
-        (a, b, c) => {
-            let mut diags = Diagnostics::new();
-            for d in [a.err(), b.err(), c.err()].into_iter().flatten() {
-                diags.extend(d);
-            }
-            return ApplyOutcome {
-                state: prior_value.clone(),
-                diags,
-            };
-        }
-    };
+    prior: IamSyncModel,
+    planned: IamSyncModel,
+    private: &mut IamSyncPrivate,
+) -> StateOutcome<IamSyncModel> {
+    let record = std::mem::take(private);
     let object = record.object.clone().unwrap_or_default();
     if planned.all_sync() && prior.all_sync() {
         // Only timeouts (or the hand-over of adopted names) can change: nothing to send.
@@ -275,12 +223,8 @@ pub async fn update(
             object: Some(object),
             pending: record.pending,
             ..IamSyncPrivate::default()
-        }
-        .encode();
-        return ApplyOutcome {
-            state: planned_value.clone(),
-            diags: Diagnostics::new(),
         };
+        return StateOutcome::new(Some(planned));
     }
     // Turning is_all_sync on manages every synced name, so no listed name is cancelled.
     let managed = if planned.all_sync() {
@@ -295,12 +239,11 @@ pub async fn update(
         object: Some(object),
         pending,
         ..IamSyncPrivate::default()
-    }
-    .encode();
-    if out.state.is_null() {
+    };
+    if out.state.is_none() {
         // The step failed before it knew anything new: the prior names stand.
-        return ApplyOutcome {
-            state: prior.with_names(&managed).into_value(),
+        return StateOutcome {
+            state: Some(prior.with_names(&managed)),
             ..out
         };
     }
@@ -311,23 +254,12 @@ pub async fn update(
 
 /// Cancels the names, unless another object of this apply declares them; names the
 /// cluster still lists afterwards keep the resource in the state.
-pub async fn delete(shared: &ProviderState, prior_value: &Value, private: &[u8]) -> ApplyOutcome {
-    let mut out = ApplyOutcome {
-        state: prior_value.clone(),
-        diags: Diagnostics::new(),
-    };
-    let (prior, record) = match (
-        IamSyncModel::read(prior_value),
-        IamSyncPrivate::decode(private),
-    ) {
-        (Ok(m), Ok(p)) => (m, p),
-        (a, b) => {
-            for d in [a.err(), b.err()].into_iter().flatten() {
-                out.diags.extend(d);
-            }
-            return out;
-        }
-    };
+pub async fn delete(
+    shared: &ProviderState,
+    prior: IamSyncModel,
+    record: &IamSyncPrivate,
+) -> StateOutcome<IamSyncModel> {
+    let mut out = StateOutcome::new(Some(prior.clone()));
     let cluster = match recorded_cluster(shared, &prior) {
         Ok(c) => c,
         Err(d) => {
@@ -339,10 +271,10 @@ pub async fn delete(shared: &ProviderState, prior_value: &Value, private: &[u8])
     let removal = Removal {
         // A state without an object ID was written before IDs were kept, or by an
         // import: it cannot have been written in this process.
-        object: record.object.unwrap_or_default(),
+        object: record.object.clone().unwrap_or_default(),
         names: prior.names(),
         all_synced: all_sync,
-        pending: record.pending,
+        pending: record.pending.clone(),
         timeout: timeouts::delete_or(&prior.timeouts, DEFAULT_TIMEOUT),
     };
     let Reconciled {
@@ -352,10 +284,10 @@ pub async fn delete(shared: &ProviderState, prior_value: &Value, private: &[u8])
     } = cluster.remove(removal).await;
     out.diags = diagnostics;
     out.state = match remaining {
-        None => Value::Null,
+        None => None,
         // A full sync stays in the state as it was: the next destroy cancels everything.
-        Some(_) if all_sync => prior_value.clone(),
-        Some(names) => prior.with_names(&names).into_value(),
+        Some(_) if all_sync => Some(prior),
+        Some(names) => Some(prior.with_names(&names)),
     };
     out
 }
@@ -371,11 +303,8 @@ async fn converge(
     managed: Option<&Names>,
     object: &ObjectId,
     timeout: Duration,
-) -> (ApplyOutcome, Names) {
-    let mut out = ApplyOutcome {
-        state: Value::Null,
-        diags: Diagnostics::new(),
-    };
+) -> (StateOutcome<IamSyncModel>, Names) {
+    let mut out = StateOutcome::new(None);
     let cluster = match planned_cluster(shared, planned) {
         Ok(Some(c)) => c,
         Ok(None) => {
@@ -411,7 +340,7 @@ async fn converge(
     if let Some(names) = record {
         let mut state = planned.clone().with_names(&names);
         state.id = Attr::Known(cluster.address().id());
-        out.state = state.into_value();
+        out.state = Some(state);
     }
     (out, pending)
 }

@@ -3,8 +3,8 @@
 //! adopted names the configuration does not declare.
 
 use crate::api::{ClusterId, ProjectId};
-use crate::framework::model::{Attr, IntoValue, Set};
-use crate::framework::{AttributePath, Diagnostics, Value};
+use crate::framework::model::{Attr, Set};
+use crate::framework::{AttributePath, Diagnostics};
 use crate::provider::config::ProviderState;
 
 use crate::provider::cluster_sync::{api_error, Address, ClusterSync, ObjectId};
@@ -90,8 +90,7 @@ pub fn parse_import_id(
 pub async fn import(
     shared: &ProviderState,
     id: &str,
-    private: &mut Vec<u8>,
-) -> Result<Value, Diagnostics> {
+) -> Result<(IamSyncModel, IamSyncPrivate), Diagnostics> {
     let configured = shared.configured()?;
     let at = parse_import_id(id, configured.project_id.as_ref())?;
     let region = at.region.or_else(|| configured.region.clone());
@@ -133,12 +132,11 @@ pub async fn import(
     }
     .with_names(&synced)
     .with_adopted(&synced);
-    *private = IamSyncPrivate {
+    let record = IamSyncPrivate {
         object: Some(ObjectId::new()),
         ..IamSyncPrivate::default()
-    }
-    .encode();
-    Ok(state.into_value())
+    };
+    Ok((state, record))
 }
 
 /// Plans an update's private record: which removed names are released rather than

@@ -14,8 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::config::ProviderState;
-use crate::framework::model::IntoValue;
-use crate::framework::{ApplyOutcome, Diagnostics, ReadOutcome, Resource, Schema, Value};
+use crate::framework::{Diagnostics, PlanChange, Schema, StateOutcome, TypedResource};
 use model::{IamSyncModel, IamSyncPrivate};
 
 pub use import::parse_import_id;
@@ -38,7 +37,10 @@ impl IamSync {
 }
 
 #[async_trait]
-impl Resource for IamSync {
+impl TypedResource for IamSync {
+    type Model = IamSyncModel;
+    type Private = IamSyncPrivate;
+
     fn type_name(&self) -> &str {
         TYPE_NAME
     }
@@ -47,37 +49,30 @@ impl Resource for IamSync {
         &self.schema
     }
 
-    fn validate_config(&self, config: &Value, diags: &mut Diagnostics) {
+    fn validate_config(&self, config: &IamSyncModel, diags: &mut Diagnostics) {
         crud::validate_config(config, diags)
     }
 
     async fn modify_plan(
         &self,
-        prior: &Value,
-        config: &Value,
-        planned: &mut Value,
-        private: &mut Vec<u8>,
+        change: PlanChange<'_, IamSyncModel, IamSyncPrivate>,
         diags: &mut Diagnostics,
     ) {
-        crud::modify_plan(&self.shared, prior, config, planned, diags).await;
-        if prior.is_null() || planned.is_null() {
-            return;
-        }
-        // An update: the apply must know which removed names are released.
-        match (
-            IamSyncModel::read(prior),
-            IamSyncModel::read(planned),
-            IamSyncPrivate::decode(private),
-        ) {
-            (Ok(prior), Ok(mut plan), Ok(record)) => {
-                *private = import::plan_release(&prior, &mut plan, &record, diags).encode();
-                *planned = plan.into_value();
+        match change {
+            PlanChange::Create { config, planned } => {
+                crud::plan_create(&self.shared, config, planned, diags).await
             }
-            (a, b, c) => {
-                for d in [a.err(), b.err(), c.err()].into_iter().flatten() {
-                    diags.extend(d);
-                }
+            PlanChange::Update {
+                prior,
+                planned,
+                private,
+                ..
+            } => {
+                crud::plan_update(&self.shared, planned, diags);
+                // The apply must know which removed names are released.
+                *private = import::plan_release(prior, planned, private, diags);
             }
+            PlanChange::Destroy { .. } => {}
         }
     }
 
@@ -85,33 +80,41 @@ impl Resource for IamSync {
     /// the change at apply time, so the plan is all this needs.
     async fn create(
         &self,
-        planned: &Value,
-        _config: &Value,
-        private: &mut Vec<u8>,
-    ) -> ApplyOutcome {
+        planned: IamSyncModel,
+        _config: IamSyncModel,
+        private: &mut IamSyncPrivate,
+    ) -> StateOutcome<IamSyncModel> {
         crud::create(&self.shared, planned, private).await
     }
 
-    async fn read(&self, state: &Value, private: &mut Vec<u8>) -> ReadOutcome {
+    async fn read(
+        &self,
+        state: IamSyncModel,
+        private: &mut IamSyncPrivate,
+    ) -> StateOutcome<IamSyncModel> {
         crud::read(&self.shared, state, private).await
     }
 
     async fn update(
         &self,
-        prior: &Value,
-        planned: &Value,
-        _config: &Value,
-        private: &mut Vec<u8>,
-    ) -> ApplyOutcome {
+        prior: IamSyncModel,
+        planned: IamSyncModel,
+        _config: IamSyncModel,
+        private: &mut IamSyncPrivate,
+    ) -> StateOutcome<IamSyncModel> {
         crud::update(&self.shared, prior, planned, private).await
     }
 
     /// Pending names are in the prior state, so the delete cancels them like the rest.
-    async fn delete(&self, prior: &Value, private: &mut Vec<u8>) -> ApplyOutcome {
+    async fn delete(
+        &self,
+        prior: IamSyncModel,
+        private: &mut IamSyncPrivate,
+    ) -> StateOutcome<IamSyncModel> {
         crud::delete(&self.shared, prior, private).await
     }
 
-    async fn import(&self, id: &str, private: &mut Vec<u8>) -> Result<Value, Diagnostics> {
-        import::import(&self.shared, id, private).await
+    async fn import(&self, id: &str) -> Result<(IamSyncModel, IamSyncPrivate), Diagnostics> {
+        import::import(&self.shared, id).await
     }
 }

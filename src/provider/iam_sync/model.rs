@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::framework::model::{Attr, FromValue, IntoValue, ObjectReader, Set};
+use crate::framework::model::{model, Attr, Set};
 use crate::framework::timeouts::{self, Timeouts};
-use crate::framework::{AttributePath, Diagnostics, Value};
+use crate::framework::{Diagnostics, Private};
 
 use crate::provider::cluster_sync::{Names, ObjectId};
 
@@ -17,28 +17,25 @@ use super::schema::{
     REGION, USER_NAMES,
 };
 
-/// A configuration, plan or state of the resource. While planning any attribute may be
-/// unknown, and so may single elements of the name sets.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct IamSyncModel {
-    pub id: Attr<String>,
-    pub region: Attr<String>,
-    pub project_id: Attr<String>,
-    pub cluster_id: Attr<String>,
-    pub user_names: Attr<Set<String>>,
-    pub group_names: Attr<Set<String>>,
-    pub is_all_sync: Attr<bool>,
-    pub adopted_user_names: Attr<Set<String>>,
-    pub adopted_group_names: Attr<Set<String>>,
-    pub timeouts: Attr<Timeouts>,
+model! {
+    /// A configuration, plan or state of the resource. While planning any attribute may be
+    /// unknown, and so may single elements of the name sets.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct IamSyncModel {
+        pub id: Attr<String> = ID,
+        pub region: Attr<String> = REGION,
+        pub project_id: Attr<String> = PROJECT_ID,
+        pub cluster_id: Attr<String> = CLUSTER_ID,
+        pub user_names: Attr<Set<String>> = USER_NAMES,
+        pub group_names: Attr<Set<String>> = GROUP_NAMES,
+        pub is_all_sync: Attr<bool> = IS_ALL_SYNC,
+        pub adopted_user_names: Attr<Set<String>> = ADOPTED_USER_NAMES,
+        pub adopted_group_names: Attr<Set<String>> = ADOPTED_GROUP_NAMES,
+        pub timeouts: Attr<Timeouts> = timeouts::BLOCK,
+    }
 }
 
 impl IamSyncModel {
-    /// Reads a whole configuration, plan or state.
-    pub fn read(v: &Value) -> Result<IamSyncModel, Diagnostics> {
-        IamSyncModel::from_value(v, &AttributePath::root())
-    }
-
     pub fn all_sync(&self) -> bool {
         self.is_all_sync == Attr::Known(true)
     }
@@ -198,45 +195,26 @@ fn retain(attr: Attr<Set<String>>, keep: &BTreeSet<String>) -> Attr<Set<String>>
     Attr::Known(Set::of_known(kept))
 }
 
-impl FromValue for IamSyncModel {
-    fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
-        let mut r = ObjectReader::new(v, path)?;
-        let m = IamSyncModel {
-            id: r.attr(ID),
-            region: r.attr(REGION),
-            project_id: r.attr(PROJECT_ID),
-            cluster_id: r.attr(CLUSTER_ID),
-            user_names: r.attr(USER_NAMES),
-            group_names: r.attr(GROUP_NAMES),
-            is_all_sync: r.attr(IS_ALL_SYNC),
-            adopted_user_names: r.attr(ADOPTED_USER_NAMES),
-            adopted_group_names: r.attr(ADOPTED_GROUP_NAMES),
-            timeouts: r.attr(timeouts::BLOCK),
-        };
-        r.finish(m)
+impl Private for IamSyncPrivate {
+    fn decode(bytes: &[u8]) -> Result<IamSyncPrivate, Diagnostics> {
+        IamSyncPrivate::decode(bytes)
     }
-}
 
-impl IntoValue for IamSyncModel {
-    fn into_value(self) -> Value {
-        Value::object([
-            (ID, self.id.into_value()),
-            (REGION, self.region.into_value()),
-            (PROJECT_ID, self.project_id.into_value()),
-            (CLUSTER_ID, self.cluster_id.into_value()),
-            (USER_NAMES, self.user_names.into_value()),
-            (GROUP_NAMES, self.group_names.into_value()),
-            (IS_ALL_SYNC, self.is_all_sync.into_value()),
-            (ADOPTED_USER_NAMES, self.adopted_user_names.into_value()),
-            (ADOPTED_GROUP_NAMES, self.adopted_group_names.into_value()),
-            (timeouts::BLOCK, self.timeouts.into_value()),
-        ])
+    fn encode(&self) -> Vec<u8> {
+        IamSyncPrivate::encode(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::model::{FromValue, IntoValue};
+    use crate::framework::{AttributePath, Value};
+
+    /// What the framework does before each step.
+    fn read(v: &Value) -> Result<IamSyncModel, Diagnostics> {
+        IamSyncModel::from_value(v, &AttributePath::root())
+    }
     use crate::provider::iam_sync::schema::schema;
 
     fn names(users: &[&str], groups: &[&str]) -> Names {
@@ -275,7 +253,7 @@ mod tests {
             Value::Null,
         );
         assert_eq!(v.clone().conform(&schema().object_type()), v);
-        let m = IamSyncModel::read(&v);
+        let m = read(&v);
         let Ok(m) = m else { panic!("{m:?}") };
         assert_eq!(m.names(), names(&[], &[]), "a set with an unknown element");
         assert_eq!(m.into_value(), v);
@@ -284,9 +262,7 @@ mod tests {
     #[test]
     fn names_are_written_back_and_null_stays_null_when_empty() {
         let v = state(Value::string_set(["a", "b"]), Value::Null);
-        let Ok(m) = IamSyncModel::read(&v) else {
-            panic!("readable")
-        };
+        let Ok(m) = read(&v) else { panic!("readable") };
         assert_eq!(m.names(), names(&["a", "b"], &[]));
         let out = m.clone().with_names(&names(&["c"], &[])).into_value();
         assert_eq!(out, state(Value::string_set(["c"]), Value::Null));
@@ -315,7 +291,7 @@ mod tests {
     fn a_mismatch_names_the_attribute() {
         let mut v = state(Value::Null, Value::Null);
         v.set_attr(IS_ALL_SYNC, Value::string("yes"));
-        let Err(d) = IamSyncModel::read(&v) else {
+        let Err(d) = read(&v) else {
             panic!("a string is no bool")
         };
         let paths: Vec<_> = d.iter().map(|x| x.path.clone()).collect();
