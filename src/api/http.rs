@@ -30,6 +30,9 @@ pub mod defaults {
     pub const MAX_BODY: usize = 4 << 20;
     /// The metadata service answers one small JSON object.
     pub const MAX_METADATA_BODY: usize = 64 << 10;
+    /// How long the metadata service may take: off an instance nothing answers at its
+    /// address, and waiting longer only delays the error.
+    pub const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
 
     /// The `User-Agent` of every request.
     pub fn user_agent() -> String {

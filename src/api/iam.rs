@@ -20,9 +20,8 @@ use super::{Credentials, Region, Secret};
 pub const DEFAULT_METADATA_ENDPOINT: &str = "http://169.254.169.254";
 /// Where the metadata service hands out the instance agency's temporary keys.
 pub const METADATA_PATH: &str = "/openstack/latest/securitykey";
-/// How long the metadata service may take: off an instance nothing answers at its
-/// address, and waiting longer only delays the error.
-pub const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the metadata service may take (its home is with the other defaults).
+pub const METADATA_TIMEOUT: Duration = super::http::defaults::METADATA_TIMEOUT;
 
 /// What went wrong talking to IAM or the metadata service.
 #[derive(Debug, Clone, PartialEq, Eq)]
