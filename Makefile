@@ -11,14 +11,25 @@ tools:
 build:
 	$(CARGO) build --release --bins
 
-# Integration tests drive the real terraform from tools/, so install it first.
+# Every test once on Terraform 1.0.3 (tools/), and every test that drives Terraform again,
+# in parallel, on the newest Terraform of the machine (TERRAFORM_BIN, else `terraform` on
+# PATH when newer); the summary names the versions that ran (scripts/run-tests.py).
 test: tools lint
-	$(CARGO) test --all-targets
+	CARGO=$(CARGO) python3 scripts/run-tests.py
 
+# Terraform 1.0.3 formats the .tf files; a newer Terraform (1.6+) also checks the
+# .tftest.hcl files of examples/ when there is one on PATH or in TERRAFORM_BIN.
 lint: tools
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	tools/bin/terraform fmt -check -recursive examples
+	@newer="$${TERRAFORM_BIN:-$$(command -v terraform || true)}"; \
+	if [ -n "$$newer" ] && "$$newer" fmt -help 2>&1 | grep -q tftest; then \
+		echo "$$newer fmt -check -recursive examples"; \
+		"$$newer" fmt -check -recursive examples; \
+	else \
+		echo "lint: no Terraform >= 1.6 found: examples/**/*.tftest.hcl not format-checked"; \
+	fi
 
 clean-tools:
 	rm -rf tools
@@ -46,8 +57,9 @@ install: build
 	cp "$${CARGO_TARGET_DIR:-target}/release/terraform-provider-mrs" "$(PLUGIN_DIR)/terraform-provider-mrs_v$(VERSION)"
 	@echo "installed terraform.local/mrs/mrs $(VERSION) into $(PLUGIN_DIR)"
 
-# Ours vs the Go null provider on Terraform 1.0.3, then ours on a delay line against the
-# least time its API calls can take (see README.md, Benchmark). Installs its tools, builds
+# Ours vs the Go null provider on Terraform 1.0.3 and on the newest Terraform of the
+# machine (as `make test` finds it), then ours on a delay line against the least time its
+# API calls can take (see docs/benchmarks.md). Installs its tools, builds
 # release, prints both tables. BENCH_RUNS=N sets the runs (default 5); BENCH_ONLY=delay
 # (or `python3 bench/bench.py --delay-line`) runs only the delay line.
 bench:

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Benchmark: this provider against the Go null provider 2.1.2, on real Terraform 1.0.3,
-and against the least time its API calls can take on a delay line.
+"""Benchmark: this provider against the Go null provider 2.1.2, on real Terraform 1.0.3 and
+on the newest Terraform of the machine, and against the least time its API calls can take
+on a delay line.
 
 Run it as `make bench` (or `python3 bench/bench.py`). Standard library only. Two parts,
 both by default: `--null` (or BENCH_ONLY=null) runs only the first, `--delay-line` (or
@@ -33,6 +34,11 @@ when missing), the peak RSS of the provider processes (not Terraform's) during (
 (3); the size of both provider binaries; and the TCP connections mrs-sim accepted per
 run of (2).
 
+Each part runs on Terraform 1.0.3 (tools/) and then on the newest Terraform of the machine,
+found as `make test` finds it ($TERRAFORM_BIN, else `terraform` on PATH when newer; see
+scripts/terraform_versions.py); a closing table puts both versions' ratios side by side.
+BENCH_TERRAFORM=pinned|newest runs only one of them.
+
 Environment: BENCH_RUNS (default 5), BENCH_RESOURCES (default 300) for part one;
 BENCH_DELAY_RUNS (default 3), BENCH_RTT_MS (50), BENCH_SYNC_MS (2000) for part two;
 BENCH_ONLY=null|delay; BENCH_KEEP=1 keeps the temp dir, BENCH_NO_BUILD=1 skips cargo
@@ -54,6 +60,9 @@ import tempfile
 sys.dont_write_bytecode = True
 
 import delay_line  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+import terraform_versions  # noqa: E402
 from common import (  # noqa: E402
     AK,
     MRS_SOURCE,
@@ -218,31 +227,84 @@ def parts_wanted(argv):
     return (only,) if only else PARTS
 
 
+def terraforms():
+    """[(label, binary)]: Terraform 1.0.3, then the newest of the machine when there is
+    one (a note on stderr when there is none)."""
+    pinned = terraform_versions.PINNED
+    pinned_version = terraform_versions.version(pinned)
+    if pinned_version is None:
+        die(f"{pinned} does not run")
+    out = [(terraform_versions.vstr(pinned_version), pinned)]
+    try:
+        newer, newer_version, why = terraform_versions.newer_than(pinned_version)
+    except ValueError as e:
+        die(str(e))
+    if newer:
+        out.append((terraform_versions.vstr(newer_version), newer))
+    else:
+        log(f"NO newer Terraform ({why}): Terraform {out[0][0]} only")
+    only = os.environ.get("BENCH_TERRAFORM", "")
+    if only == "pinned":
+        out = out[:1]
+    elif only == "newest":
+        out = out[-1:]
+    elif only:
+        die(f"BENCH_TERRAFORM={only!r}: expected pinned or newest")
+    return out
+
+
 def main():
     parts = parts_wanted(sys.argv[1:])
     # On SIGTERM, unwind through the `finally` blocks that stop mrs-sim and the proxy.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     install_tools()
     rel = build()
-    tf_bin = os.path.join(ROOT, "tools/bin/terraform")
+    versions = terraforms()
     results = {}
     tmp = tempfile.mkdtemp(prefix="mrs-bench-")
     try:
-        if "null" in parts:
-            results.update(null_comparison(rel, tf_bin, tmp))
-        if "delay" in parts:
-            results["delay_line"] = delay_line.run(rel, tf_bin, tmp)
+        for label, tf_bin in versions:
+            log(f"Terraform {label} ({tf_bin})")
+            got = {}
+            vtmp = os.path.join(tmp, label)
+            os.makedirs(vtmp)
+            if "null" in parts:
+                got.update(null_comparison(rel, tf_bin, vtmp, label))
+            if "delay" in parts:
+                got["delay_line"] = delay_line.run(rel, tf_bin, vtmp, label)
+            results[label] = got
     finally:
         if os.environ.get("BENCH_KEEP") == "1":
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+    if "null" in parts:
+        report_versions(results)
     if os.environ.get("BENCH_JSON"):
         with open(os.environ["BENCH_JSON"], "w") as f:
             json.dump(results, f, indent=2)
 
 
-def null_comparison(rel, tf_bin, tmp_root):
+def report_versions(results):
+    """Both versions' ours/null ratios side by side."""
+    labels = list(results)
+    print()
+    print(f"ours/null by Terraform version, {N} resources, median of {RUNS} runs")
+    header = ("scenario",) + tuple(f"Terraform {v}" for v in labels) + ("target",)
+    table = [header]
+    for name, target in RATIO_TARGETS.items():
+        row = [name]
+        for v in labels:
+            sc = results[v]["scenarios"][name]
+            row.append(f"{sc['ratio']:.2f}x ({sc['ours_median_s']:.3f} / {sc['null_median_s']:.3f} s)")
+        row.append(f"<= {target:.2f}x")
+        table.append(tuple(row))
+    print_table(table)
+    if len(labels) < 2:
+        print("only one Terraform version ran (see the note above)")
+
+
+def null_comparison(rel, tf_bin, tmp_root, label):
     """Ours vs null on the four scenarios; prints the table, returns the figures."""
     if RUNS < 1 or N < 1:
         die("BENCH_RUNS and BENCH_RESOURCES must be positive")
@@ -381,13 +443,13 @@ def null_comparison(rel, tf_bin, tmp_root):
 
         sizes = {"ours": os.path.getsize(mrs_bin), "null": os.path.getsize(null_bin)}
 
-        return report(times, cpus, rss, cpu, sizes, conns, procs_refresh, floor)
+        return report(times, cpus, rss, cpu, sizes, conns, procs_refresh, floor, label)
     finally:
         for s in sims:
             s.stop()
 
 
-def report(times, cpus, rss, cpu, sizes, conns, procs_refresh, floor):
+def report(times, cpus, rss, cpu, sizes, conns, procs_refresh, floor, label):
     rows = []
     results = {"runs": RUNS, "resources": N, "scenarios": {}}
     met_all = True
@@ -457,7 +519,7 @@ def report(times, cpus, rss, cpu, sizes, conns, procs_refresh, floor):
     header = ("scenario", "ours (median)", "null (median)", "ours/null", "target", "met?")
     table = [header] + [r[:5] + ("yes" if r[5] else "NO",) for r in rows]
     print()
-    print(f"terraform 1.0.3, {N} resources, median of {RUNS} runs, ours vs null 2.1.2")
+    print(f"terraform {label}, {N} resources, median of {RUNS} runs, ours vs null 2.1.2")
     print_table(table)
     print()
     print(

@@ -364,3 +364,51 @@ fn a_provider_whose_terraform_is_killed_exits_within_a_second() {
     );
     drop(child);
 }
+
+#[test]
+fn an_import_block_applied_as_generated_hands_over_and_a_removed_name_is_cancelled() {
+    if !common::terraform::requires(1, 5, "the import block with -generate-config-out") {
+        return;
+    }
+    let sim = Sim::start(&[]);
+    sim.set_names("c1", &["alice", "bob"], &[]);
+    let tf = sim.workdir();
+    tf.write_main_tf(&format!(
+        "{MRS_HEADER}\nimport {{\n  to = {ADDR}\n  id = \"{}/c1\"\n}}\n",
+        common::sim::PROJECT
+    ));
+    let plan = tf.run(&["plan", "-generate-config-out=generated.tf"]);
+    assert!(
+        plan.status.success(),
+        "{}",
+        plan.describe("plan -generate-config-out")
+    );
+    // The import and the hand-over in one apply, the generated file as it is: no write.
+    let before = sim.request_count();
+    let apply = tf.ok(&["apply", "-auto-approve"]);
+    let text = words(&apply.combined());
+    assert!(
+        text.contains("1 imported, 0 added, 1 changed, 0 destroyed"),
+        "{text}"
+    );
+    assert!(
+        sim.writes_since(before).is_empty(),
+        "{:?}",
+        sim.writes_since(before)
+    );
+    assert_eq!(tf.plan_exit_code(), 0);
+    // Then a name removed from the generated configuration is cancelled.
+    let generated = std::fs::read_to_string(tf.path().join("generated.tf"))
+        .unwrap_or_else(|e| panic!("no generated.tf: {e}"));
+    let without_bob = generated.replace("\"bob\"", "");
+    assert_ne!(generated, without_bob, "{generated}");
+    std::fs::write(tf.path().join("generated.tf"), without_bob)
+        .unwrap_or_else(|e| panic!("writing generated.tf: {e}"));
+    let before = sim.request_count();
+    tf.ok(&["apply", "-auto-approve"]);
+    let deletes = deletes_since(&sim, before);
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert_eq!(sorted_strings(&deletes[0]["user_names"]), v(&["bob"]));
+    assert_eq!(sim.names("c1").0, v(&["alice"]));
+    assert_eq!(tf.plan_exit_code(), 0);
+}

@@ -8,7 +8,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::sim::Sim;
 use common::steps::{self, Step};
-use common::terraform::{null_provider_dir, state_resource, terraform_bin, TfWorkdir, NULL_SOURCE};
+use common::terraform::{
+    at_least, null_provider_dir, parse_version, pinned_terraform_bin, state_resource,
+    terraform_bin, version, TfWorkdir, NULL_SOURCE,
+};
 
 const NULL_CONFIG: &str = r#"
 terraform {
@@ -39,9 +42,11 @@ fn null_workdir() -> TfWorkdir {
     TfWorkdir::with_overrides(&[(NULL_SOURCE, &null_provider_dir())])
 }
 
+/// tools/bin/terraform is the pinned oldest version, whichever Terraform the tests drive
+/// (`make test` runs them again with TERRAFORM_BIN set to a newer one).
 #[test]
 fn terraform_is_the_pinned_version() {
-    let out = std::process::Command::new(terraform_bin())
+    let out = std::process::Command::new(pinned_terraform_bin())
         .arg("version")
         .env("CHECKPOINT_DISABLE", "1")
         .output()
@@ -52,6 +57,28 @@ fn terraform_is_the_pinned_version() {
         stdout.starts_with("Terraform v1.0.3\n"),
         "unexpected version output: {stdout}"
     );
+}
+
+/// `version()` and `at_least()` tell the Terraform that `terraform_bin()` runs.
+#[test]
+fn version_helpers_name_the_terraform_the_tests_drive() {
+    let out = std::process::Command::new(terraform_bin())
+        .arg("version")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .expect("running terraform version");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (a, b, c) = version();
+    assert!(
+        stdout.starts_with(&format!("Terraform v{a}.{b}.{c}\n")),
+        "version() is {a}.{b}.{c}, terraform says {stdout}"
+    );
+    assert!(at_least(1, 0) && at_least(a, b), "{a}.{b}.{c}");
+    assert!(!at_least(a, b + 1) && !at_least(a + 1, 0), "{a}.{b}.{c}");
+    assert_eq!(parse_version("1.11.4"), Some((1, 11, 4)));
+    assert_eq!(parse_version("v1.6.0-beta1"), Some((1, 6, 0)));
+    assert_eq!(parse_version("1.10"), Some((1, 10, 0)));
+    assert_eq!(parse_version("one.two"), None);
 }
 
 #[test]

@@ -1,8 +1,11 @@
-//! Drives the real `terraform` binary (1.0.3, from tools/) in a throwaway directory, with
-//! this crate's provider wired in through `dev_overrides`, so no `terraform init` is needed.
+//! Drives the real `terraform` binary (1.0.3 from tools/, or `TERRAFORM_BIN`) in a throwaway
+//! directory, with this crate's provider wired in through `dev_overrides`, so no
+//! `terraform init` is needed.
 //!
 //! A missing tool is a failed test, never a skipped one: run `scripts/install-tools.sh`
-//! (or `make tools`).
+//! (or `make tools`). `make test` (scripts/run-tests.py) runs every test that reaches
+//! `terraform_bin` once more on the newest Terraform of the machine: each call records the
+//! calling test's name in the file named by `MRS_TEST_TERRAFORM_LOG`.
 
 // Each test file compiles its own copy of this module and uses only part of it.
 #![allow(dead_code)]
@@ -13,6 +16,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -39,7 +43,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Subcommands that accept `-no-color`; the harness adds it to these.
 const NO_COLOR_COMMANDS: &[&str] = &[
     "apply", "console", "destroy", "import", "init", "output", "plan", "refresh", "show", "taint",
-    "untaint", "validate",
+    "untaint", "validate", "test",
 ];
 
 const INSTALL_HINT: &str = "run `scripts/install-tools.sh` (or `make tools`) first";
@@ -48,9 +52,15 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The pinned oldest Terraform the provider supports, as scripts/install-tools.sh installs it.
+pub fn pinned_terraform_bin() -> PathBuf {
+    manifest_dir().join("tools/bin/terraform")
+}
+
 /// The Terraform binary: `$TERRAFORM_BIN`, else `tools/bin/terraform` in the crate.
 /// Panics (so the test fails) when it is not there.
 pub fn terraform_bin() -> PathBuf {
+    record_terraform_use();
     let bin = match std::env::var_os("TERRAFORM_BIN") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => manifest_dir().join("tools/bin/terraform"),
@@ -63,6 +73,97 @@ pub fn terraform_bin() -> PathBuf {
         );
     }
     bin
+}
+
+/// Appends the running test's name to `$MRS_TEST_TERRAFORM_LOG`, so the test runner knows,
+/// without a hand-kept list, which tests to run again on another Terraform. libtest names
+/// each test's thread after the test; any other thread is written as `?` (the runner then
+/// runs the whole test binary again).
+fn record_terraform_use() {
+    record_in_test_log("");
+}
+
+/// One line in `$MRS_TEST_TERRAFORM_LOG`: the test's name, then `note` after a tab.
+fn record_in_test_log(note: &str) {
+    let Some(log) = std::env::var_os("MRS_TEST_TERRAFORM_LOG") else {
+        return;
+    };
+    let current = thread::current();
+    let name = match current.name() {
+        Some(n) if n != "main" => n,
+        _ => "?",
+    };
+    let line = if note.is_empty() {
+        format!("{name}\n")
+    } else {
+        format!("{name}\t{note}\n")
+    };
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+    if let Err(e) = written {
+        panic!("recording this test in {}: {e}", Path::new(&log).display());
+    }
+}
+
+/// The version of the Terraform the tests drive (`terraform_bin`), as (major, minor,
+/// patch); asked once per test binary.
+pub fn version() -> (u32, u32, u32) {
+    static VERSION: OnceLock<Result<(u32, u32, u32), String>> = OnceLock::new();
+    let bin = terraform_bin();
+    let found = VERSION.get_or_init(|| {
+        let out = Command::new(&bin)
+            .args(["version", "-json"])
+            .env("CHECKPOINT_DISABLE", "1")
+            .output()
+            .map_err(|e| format!("running {} version: {e}", bin.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("`terraform version -json` printed {text:?}: {e}"))?;
+        json["terraform_version"]
+            .as_str()
+            .and_then(parse_version)
+            .ok_or_else(|| format!("no terraform_version in {json}"))
+    });
+    match found {
+        Ok(v) => *v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// "1.11.4" (or "1.6.0-beta1") as (1, 11, 4).
+pub fn parse_version(s: &str) -> Option<(u32, u32, u32)> {
+    let core = s.trim().trim_start_matches('v');
+    let core = core.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u32>().ok());
+    let major = parts.next()??;
+    let minor = parts.next()??;
+    let patch = parts.next().unwrap_or(Some(0))?;
+    Some((major, minor, patch))
+}
+
+/// True when the Terraform the tests drive is `major.minor` or newer.
+pub fn at_least(major: u32, minor: u32) -> bool {
+    version() >= (major, minor, 0)
+}
+
+/// For a test of a feature of Terraform >= `major.minor`: true when this Terraform has it;
+/// otherwise prints a line saying the test does nothing on this version (the test then
+/// returns early; `make test` runs it again on the newest Terraform of the machine).
+pub fn requires(major: u32, minor: u32, feature: &str) -> bool {
+    if at_least(major, minor) {
+        return true;
+    }
+    let (a, b, c) = version();
+    let note = format!(
+        "returned early on Terraform {a}.{b}.{c}: needs Terraform >= {major}.{minor} for {feature}"
+    );
+    println!("{note}");
+    // libtest hides a passing test's output: the log tells the runner's summary.
+    record_in_test_log(&note);
+    false
 }
 
 /// The directory holding `terraform-provider-null` (for a `dev_overrides` entry).
