@@ -59,10 +59,10 @@ impl Sim {
                 security_token: None,
             },
         );
-        cfg.max_retries = 3;
-        cfg.retry_base_delay = Duration::from_millis(10);
-        cfg.retry_max_delay = Duration::from_secs(30);
-        cfg.request_timeout = Duration::from_secs(5);
+        cfg.http.max_retries = 3;
+        cfg.http.retry_base_delay = Duration::from_millis(10);
+        cfg.http.retry_max_delay = Duration::from_secs(30);
+        cfg.http.request_timeout = Duration::from_secs(5);
         f(&mut cfg);
         match Client::new(cfg) {
             Ok(c) => c,
@@ -299,7 +299,7 @@ async fn exhausted_retries_keep_code_and_request_id() {
                      "error_msg": "bad gateway"}),
     )
     .await;
-    let client = sim.client_with(|c| c.max_retries = 2);
+    let client = sim.client_with(|c| c.http.max_retries = 2);
     let e = client
         .show_sync(P, C, &CancellationToken::new())
         .await
@@ -322,7 +322,7 @@ async fn exhausted_retries_keep_code_and_request_id() {
 async fn dropped_connections_are_retried_then_reported_as_transport() {
     let sim = Sim::plain().await;
     sim.fault(json!({"kind": "drop"})).await;
-    let client = sim.client_with(|c| c.max_retries = 1);
+    let client = sim.client_with(|c| c.http.max_retries = 1);
     let r = client.show_sync(P, C, &CancellationToken::new()).await;
     assert!(r.is_ok(), "{r:?}");
     assert_eq!(sim.statuses().await, vec![Value::Null, json!(200)]);
@@ -377,7 +377,7 @@ async fn gateway_404_is_not_cluster_not_found() {
                 security_token: None,
             },
         );
-        cfg.retry_base_delay = Duration::from_millis(10);
+        cfg.http.retry_base_delay = Duration::from_millis(10);
         cfg
     }) {
         Ok(c) => c,

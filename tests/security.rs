@@ -11,7 +11,6 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::sim::Sim;
@@ -244,58 +243,12 @@ fn plugin_socket_is_in_a_private_directory_and_speaks_only_tls() {
     drop(child);
 }
 
-/// A TLS server with a fresh self-signed certificate that forwards every connection to
-/// `target` (the sim), so an https endpoint reaches the sim. Returns its https URL.
-fn start_tls_proxy(target: String) -> String {
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
-        .expect("self-signed certificate");
-    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(rustls_pki_types::PrivatePkcs8KeyDer::from(
-        cert.signing_key.serialize_der(),
-    ));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.cert.der().clone()], key)
-        .expect("server config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                let acceptor = acceptor.clone();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
-                });
-            }
-        });
-    });
-    format!("https://{addr}")
-}
-
 #[test]
 fn tls_is_verified_unless_insecure_which_warns() {
     let sim = Sim::start(&["--secret-key", SECRET]);
     let target = sim.url.trim_start_matches("http://").to_string();
-    let https = start_tls_proxy(target);
+    // A certificate signed by a CA the provider was never told of.
+    let (https, _) = common::tls::tls_front(target, &common::tls::TestCa::new("unknown CA"), None);
     let tf = workdir(&sim).env("HW_MRS_ENDPOINT", &https);
 
     // A self-signed certificate is refused, with a message that says why.

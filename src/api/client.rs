@@ -1,34 +1,19 @@
-//! The MRS IAM-sync HTTP client: signing, timeouts, retries with backoff, polling until a
-//! sync ends, writes refused during a sync sent again.
+//! The MRS IAM-sync client: single signed calls on one cluster (read, status, sync,
+//! cancel) over the shared request loop; no wait policy.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, Url};
+use reqwest::Method;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{snippet, ApiError};
-use super::retry::{describe_transport, is_retryable_status, sleep_or_cancel, Backoff};
-use super::signer;
+use super::http::{Answer, Endpoint, HttpSettings, Keys, Request, Transport};
 use super::types::{CancelSyncRequest, SyncAccepted, SyncStatus, SyncedNames, UpdateSyncRequest};
 use super::{ClusterId, Credentials, ProjectId};
 
-/// Where the keys for each request come from when they can change while the client lives
-/// (temporary keys renewed before they expire). Asked before every attempt.
-#[async_trait::async_trait]
-pub trait CredentialSource: Send + Sync + std::fmt::Debug {
-    async fn credentials(&self) -> Result<Credentials, ApiError>;
-
-    /// The API refused the keys `used` (HTTP 401) before they were due to expire: sessions
-    /// ended early, or this machine's clock is behind. A source of temporary keys forgets
-    /// them, if they are still the ones it holds, so the next `credentials` obtains new
-    /// ones, and says true; a source of fixed keys has nothing better to offer.
-    async fn refused(&self, _used: &Credentials) -> bool {
-        false
-    }
-}
+pub use super::http::CredentialSource;
 
 /// How to reach MRS and how patiently.
 #[derive(Debug, Clone)]
@@ -39,15 +24,8 @@ pub struct ClientConfig {
     pub credentials: Credentials,
     /// When set, asked for the keys before each attempt instead of `credentials`.
     pub credential_source: Option<Arc<dyn CredentialSource>>,
-    /// Skip TLS certificate verification (private clouds with self-signed certificates).
-    pub insecure: bool,
-    /// Attempts after the first for retryable failures.
-    pub max_retries: u32,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-    pub retry_base_delay: Duration,
-    pub retry_max_delay: Duration,
-    pub user_agent: String,
+    /// Retries, timeouts, TLS trust, body limit: the shared defaults unless changed.
+    pub http: HttpSettings,
 }
 
 impl ClientConfig {
@@ -56,31 +34,14 @@ impl ClientConfig {
             endpoint: endpoint.into(),
             credentials,
             credential_source: None,
-            insecure: false,
-            max_retries: 5,
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
-            retry_base_delay: Duration::from_millis(500),
-            retry_max_delay: Duration::from_secs(30),
-            user_agent: format!("terraform-provider-mrs/{}", env!("CARGO_PKG_VERSION")),
+            http: HttpSettings::default(),
         }
     }
 }
 
-/// Requests one client has on the wire at once: Terraform's parallelism, so ten refreshes
-/// never queue behind each other. The pool keeps as many idle connections, so a burst
-/// reuses them instead of opening more.
-const MAX_IN_FLIGHT: usize = 10;
-
 struct Inner {
-    http: reqwest::Client,
-    /// The endpoint with any trailing `/` removed; API paths are appended to it.
-    base: Url,
-    /// `host[:port]` exactly as sent and signed.
-    host: String,
+    transport: Transport,
     cfg: ClientConfig,
-    /// At most `MAX_IN_FLIGHT` attempts between sending and reading the whole body.
-    in_flight: tokio::sync::Semaphore,
 }
 
 /// One per configured provider: cloning shares the connection pool.
@@ -92,17 +53,9 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("endpoint", &self.inner.cfg.endpoint)
+            .field("endpoint", &self.endpoint())
             .finish_non_exhaustive()
     }
-}
-
-/// A raw answer: status, `X-Request-Id`, headers and body.
-struct Answer {
-    status: u16,
-    request_id: Option<String>,
-    headers: HeaderMap,
-    body: Vec<u8>,
 }
 
 fn config_err(message: impl Into<String>) -> ApiError {
@@ -111,63 +64,19 @@ fn config_err(message: impl Into<String>) -> ApiError {
     }
 }
 
+/// The service's name in logs ("retrying the MRS API call").
+const SERVICE: &str = "MRS API";
+
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client, ApiError> {
-        let trimmed = cfg.endpoint.trim().trim_end_matches('/');
-        let base = Url::parse(trimmed)
-            .map_err(|e| config_err(format!("endpoint {trimmed:?} is not a URL: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(config_err(format!(
-                "endpoint {trimmed:?} must start with https:// or http://"
-            )));
+        let endpoint =
+            Endpoint::parse(&cfg.endpoint).map_err(|e| config_err(format!("endpoint {e}")))?;
+        if cfg.credential_source.is_none() {
+            super::check_credentials(&cfg.credentials).map_err(|e| config_err(e.to_string()))?;
         }
-        if base.query().is_some() || base.fragment().is_some() {
-            return Err(config_err(format!(
-                "endpoint {trimmed:?} must not have a query or fragment"
-            )));
-        }
-        let Some(host_name) = base.host_str() else {
-            return Err(config_err(format!("endpoint {trimmed:?} has no host")));
-        };
-        // `port()` is None for the scheme's default port, which must then stay out of Host.
-        let host = match base.port() {
-            Some(p) => format!("{host_name}:{p}"),
-            None => host_name.to_string(),
-        };
-        if cfg.credential_source.is_none() && cfg.credentials.access_key.trim().is_empty() {
-            return Err(config_err("the access key is empty"));
-        }
-        if cfg.credential_source.is_none() && cfg.credentials.secret_key.is_empty() {
-            return Err(config_err("the secret key is empty"));
-        }
-        if HeaderValue::from_str(&cfg.user_agent).is_err() {
-            return Err(config_err("the user agent is not a valid header value"));
-        }
-        if let Some(tok) = &cfg.credentials.security_token {
-            if HeaderValue::from_str(tok.expose().trim()).is_err() {
-                return Err(config_err("the security token is not a valid header value"));
-            }
-        }
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .danger_accept_invalid_certs(cfg.insecure)
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.request_timeout)
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(MAX_IN_FLIGHT)
-            // The signed Host header must reach the gateway verbatim, as with the official
-            // SDKs; HTTP/2 would turn it into :authority.
-            .http1_only()
-            .build()
-            .map_err(|e| config_err(format!("cannot build the HTTP client: {e}")))?;
+        let transport = Transport::new(SERVICE, endpoint, cfg.http.clone()).map_err(config_err)?;
         Ok(Client {
-            inner: Arc::new(Inner {
-                http,
-                base,
-                host,
-                cfg,
-                in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
-            }),
+            inner: Arc::new(Inner { transport, cfg }),
         })
     }
 
@@ -179,19 +88,8 @@ impl Client {
         req: &UpdateSyncRequest,
         cancel: &CancellationToken,
     ) -> Result<SyncAccepted, ApiError> {
-        let body = serde_json::to_vec(req)
-            .map_err(|e| config_err(format!("cannot encode the request: {e}")))?;
-        let a = self
-            .call(
-                Method::POST,
-                project_id,
-                cluster_id,
-                "iam-sync-user",
-                Some(body),
-                cancel,
-            )
-            .await?;
-        decode_accepted(a)
+        self.write(Method::POST, project_id, cluster_id, req, cancel)
+            .await
     }
 
     /// Stops synchronizing exactly the given names.
@@ -202,19 +100,8 @@ impl Client {
         req: &CancelSyncRequest,
         cancel: &CancellationToken,
     ) -> Result<SyncAccepted, ApiError> {
-        let body = serde_json::to_vec(req)
-            .map_err(|e| config_err(format!("cannot encode the request: {e}")))?;
-        let a = self
-            .call(
-                Method::DELETE,
-                project_id,
-                cluster_id,
-                "iam-sync-user",
-                Some(body),
-                cancel,
-            )
-            .await?;
-        decode_accepted(a)
+        self.write(Method::DELETE, project_id, cluster_id, req, cancel)
+            .await
     }
 
     /// The users and groups currently synchronized (including users' implicit groups).
@@ -224,8 +111,17 @@ impl Client {
         cluster_id: &ClusterId,
         cancel: &CancellationToken,
     ) -> Result<SyncedNames, ApiError> {
-        self.get(project_id, cluster_id, "iam-sync-user", cancel)
-            .await
+        let a = self
+            .call(
+                Method::GET,
+                project_id,
+                cluster_id,
+                "iam-sync-user",
+                None,
+                cancel,
+            )
+            .await?;
+        decode(&a)
     }
 
     /// Whether a synchronization is running on the cluster.
@@ -235,248 +131,83 @@ impl Client {
         cluster_id: &ClusterId,
         cancel: &CancellationToken,
     ) -> Result<bool, ApiError> {
-        self.get::<SyncStatus>(project_id, cluster_id, "iam-sync", cancel)
-            .await
-            .map(|s| s.is_synchronizing)
+        let a = self
+            .call(
+                Method::GET,
+                project_id,
+                cluster_id,
+                "iam-sync",
+                None,
+                cancel,
+            )
+            .await?;
+        decode::<SyncStatus>(&a).map(|s| s.is_synchronizing)
     }
 
-    /// A GET of `suffix` under the cluster, its JSON answer decoded.
-    async fn get<T: DeserializeOwned>(
+    /// A POST or DELETE of `iam-sync-user` with `body`; an empty 202 counts as accepted.
+    async fn write<B: Serialize>(
         &self,
+        method: Method,
         project_id: &ProjectId,
         cluster_id: &ClusterId,
-        suffix: &str,
+        body: &B,
         cancel: &CancellationToken,
-    ) -> Result<T, ApiError> {
+    ) -> Result<SyncAccepted, ApiError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| config_err(format!("cannot encode the request: {e}")))?;
         let a = self
-            .call(Method::GET, project_id, cluster_id, suffix, None, cancel)
+            .call(
+                method,
+                project_id,
+                cluster_id,
+                "iam-sync-user",
+                Some(&body),
+                cancel,
+            )
             .await?;
-        decode(&a)
+        decode_accepted(a)
     }
 
     /// The endpoint as configured, which with the project and cluster names one cluster.
     pub fn endpoint(&self) -> &str {
-        self.inner.cfg.endpoint.trim().trim_end_matches('/')
+        self.inner.transport.endpoint().as_str()
     }
 
-    /// The IDs' types admit only characters that need no escaping in a path.
-    fn url_for(&self, project_id: &ProjectId, cluster_id: &ClusterId, suffix: &str) -> Url {
-        let mut url = self.inner.base.clone();
-        let prefix = url.path().trim_end_matches('/').to_string();
-        url.set_path(&format!(
-            "{prefix}/v2/{project_id}/clusters/{cluster_id}/{suffix}"
-        ));
-        url
+    /// The path of `suffix` under the cluster; the IDs' types admit only characters that
+    /// need no escaping in a path.
+    fn path_for(project_id: &ProjectId, cluster_id: &ClusterId, suffix: &str) -> String {
+        format!("/v2/{project_id}/clusters/{cluster_id}/{suffix}")
     }
 
-    /// One API call with retries. Returns the answer on 2xx, otherwise the classified error.
-    /// Every line logged inside says which call (see [`log_attempt`] for the rest).
-    #[tracing::instrument(name = "mrs_api_call", level = "error", skip_all, fields(
-        method = %method,
-        path = %self.url_for(project_id, cluster_id, suffix).path(),
-        attempt = tracing::field::Empty,
-        status = tracing::field::Empty,
-        request_id = tracing::field::Empty,
-    ))]
+    /// One call through the shared request loop, signed with the configured keys.
     async fn call(
         &self,
         method: Method,
         project_id: &ProjectId,
         cluster_id: &ClusterId,
         suffix: &str,
-        body: Option<Vec<u8>>,
+        body: Option<&[u8]>,
         cancel: &CancellationToken,
     ) -> Result<Answer, ApiError> {
-        let url = self.url_for(project_id, cluster_id, suffix);
+        let path = Self::path_for(project_id, cluster_id, suffix);
+        let headers = [("X-Project-Id", project_id.as_str().to_string())];
+        let req = Request {
+            method,
+            path: &path,
+            query: &[],
+            headers: &headers,
+            body: body.map(|b| (b, "application/json")),
+        };
         let cfg = &self.inner.cfg;
-        let mut attempt: u32 = 0;
-        // Temporary keys refused with a 401 are renewed and the call sent again, once.
-        let mut renewed = false;
-        loop {
-            if cancel.is_cancelled() {
-                return Err(ApiError::Cancelled);
-            }
-            let credentials = match &cfg.credential_source {
-                Some(source) => source.credentials().await?,
-                None => cfg.credentials.clone(),
-            };
-            let started = std::time::Instant::now();
-            let outcome = tokio::select! {
-                _ = cancel.cancelled() => return Err(ApiError::Cancelled),
-                r = self.attempt(&method, &url, project_id, body.as_deref(), &credentials) => r,
-            };
-            log_attempt(&method, &url, attempt, started, &outcome);
-            let retries_left = attempt < cfg.max_retries;
-            let (delay, reason) = match outcome {
-                Ok(a) if (200..300).contains(&a.status) => return Ok(a),
-                Ok(a) if a.status == 401 && !renewed => match &cfg.credential_source {
-                    Some(source) if source.refused(&credentials).await => {
-                        renewed = true;
-                        (
-                            Duration::ZERO,
-                            "HTTP 401: renewing the temporary keys".to_string(),
-                        )
-                    }
-                    _ => return Err(ApiError::from_response(a.status, &a.body, a.request_id)),
-                },
-                Ok(a) if retries_left && is_retryable_status(a.status) => (
-                    self.backoff().after_answer(attempt, &a.headers),
-                    format!("HTTP {}", a.status),
-                ),
-                Ok(a) => return Err(ApiError::from_response(a.status, &a.body, a.request_id)),
-                Err(message) if retries_left => (self.backoff().delay(attempt), message),
-                Err(message) => {
-                    // No answer, so no request ID: say where we tried and what decides it.
-                    return Err(ApiError::Transport {
-                        message: format!(
-                            "{message} (after {} attempts). Nothing answered at {}: check `region`, `cloud` and `endpoints`, which decide this endpoint",
-                            attempt + 1,
-                            cfg.endpoint.trim().trim_end_matches('/'),
-                        ),
-                    });
-                }
-            };
-            crate::log_warn!(
-                "retrying the MRS API call",
-                method = method,
-                path = url.path(),
-                attempt = attempt + 1,
-                reason = reason,
-                delay_ms = delay.as_millis()
-            );
-            sleep_or_cancel(delay, cancel).await?;
-            attempt += 1;
-        }
-    }
-
-    fn backoff(&self) -> Backoff {
-        Backoff {
-            base: self.inner.cfg.retry_base_delay,
-            max: self.inner.cfg.retry_max_delay,
-        }
-    }
-
-    /// A single signed request. `Err` carries a transport error description.
-    async fn attempt(
-        &self,
-        method: &Method,
-        url: &Url,
-        project_id: &ProjectId,
-        body: Option<&[u8]>,
-        credentials: &Credentials,
-    ) -> Result<Answer, String> {
-        // Never closed, so acquiring only waits; sign after it so the date is fresh.
-        let _permit = self
-            .inner
-            .in_flight
-            .acquire()
+        let keys = match &cfg.credential_source {
+            Some(source) => Keys::Source(source.as_ref()),
+            None => Keys::Fixed(&cfg.credentials),
+        };
+        self.inner
+            .transport
+            .call(&req, keys, cancel)
             .await
-            .map_err(|e| e.to_string())?;
-        let cfg = &self.inner.cfg;
-        let sdk_date = signer::format_sdk_date(SystemTime::now());
-        let mut headers: Vec<(String, String)> = vec![
-            ("Host".into(), self.inner.host.clone()),
-            ("X-Sdk-Date".into(), sdk_date.clone()),
-            ("X-Project-Id".into(), project_id.as_str().to_string()),
-            ("User-Agent".into(), cfg.user_agent.trim().to_string()),
-        ];
-        if body.is_some() {
-            headers.push(("Content-Type".into(), "application/json".into()));
-        }
-        signer::sign_headers(
-            &mut headers,
-            method.as_str(),
-            url.path(),
-            &[],
-            body.unwrap_or_default(),
-            credentials,
-            &sdk_date,
-        );
-        let mut map = HeaderMap::new();
-        for (k, v) in &headers {
-            // Static values were validated in `Client::new`; a renewed token is checked
-            // here, and the error never quotes the value.
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
-            let value =
-                HeaderValue::from_str(v).map_err(|_| format!("the {k} header is not valid"))?;
-            map.insert(name, value);
-        }
-        let mut rb = self
-            .inner
-            .http
-            .request(method.clone(), url.clone())
-            .headers(map);
-        if let Some(b) = body {
-            rb = rb.body(b.to_vec());
-        }
-        let resp = rb.send().await.map_err(|e| describe_transport(&e))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let request_id = headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.to_string())
-            .filter(|s| !s.is_empty());
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| describe_transport(&e))?
-            .to_vec();
-        Ok(Answer {
-            status,
-            request_id,
-            headers,
-            body,
-        })
-    }
-}
-
-/// Puts the attempt's number, status and request ID on the call's span (so later lines,
-/// such as the retry warning, carry them; `-` when there was no answer), and writes one
-/// debug line per HTTP attempt: method, path, status (or the transport error), attempt
-/// number and request ID. Never headers or bodies: they carry the signature, the
-/// security token and the names being synced.
-fn log_attempt(
-    method: &Method,
-    url: &Url,
-    attempt: u32,
-    started: std::time::Instant,
-    outcome: &Result<Answer, String>,
-) {
-    if !crate::log::enabled(crate::log::Level::Error) {
-        return;
-    }
-    let attempt = attempt + 1;
-    let span = tracing::Span::current();
-    span.record("attempt", attempt);
-    match outcome {
-        Ok(a) => span
-            .record("status", a.status)
-            .record("request_id", a.request_id.as_deref().unwrap_or("-")),
-        Err(_) => span.record("status", "-").record("request_id", "-"),
-    };
-    if !crate::log::enabled(crate::log::Level::Debug) {
-        return;
-    }
-    let elapsed_ms = format!("{:.3}", started.elapsed().as_secs_f64() * 1e3);
-    match outcome {
-        Ok(a) => crate::log_debug!(
-            "MRS API call",
-            method = method,
-            path = url.path(),
-            status = a.status,
-            attempt = attempt,
-            request_id = a.request_id.as_deref().unwrap_or("-"),
-            elapsed_ms = elapsed_ms
-        ),
-        Err(message) => crate::log_debug!(
-            "MRS API call failed",
-            method = method,
-            path = url.path(),
-            error = message,
-            attempt = attempt,
-            elapsed_ms = elapsed_ms
-        ),
+            .map_err(ApiError::from)
     }
 }
 
@@ -513,19 +244,23 @@ mod tests {
     fn host_keeps_non_default_port_only() {
         let c = Client::new(ClientConfig::new("http://127.0.0.1:8080/", creds()));
         assert_eq!(
-            c.map(|c| c.inner.host.clone()).ok().as_deref(),
+            c.map(|c| c.inner.transport.endpoint().host().to_string())
+                .ok()
+                .as_deref(),
             Some("127.0.0.1:8080")
         );
         let c = Client::new(ClientConfig::new("https://mrs.x.com:443", creds()));
         assert_eq!(
-            c.map(|c| c.inner.host.clone()).ok().as_deref(),
+            c.map(|c| c.inner.transport.endpoint().host().to_string())
+                .ok()
+                .as_deref(),
             Some("mrs.x.com")
         );
     }
 
     #[test]
     fn bad_config_is_an_error() {
-        for ep in ["", "mrs.x.com", "ftp://x", "https://x?q=1"] {
+        for ep in ["", "mrs.x.com", "ftp://x", "https://x?q=1", "http://u:pw@x"] {
             let r = Client::new(ClientConfig::new(ep, creds()));
             assert!(matches!(r, Err(ApiError::Config { .. })), "{ep}");
         }
@@ -542,7 +277,12 @@ mod tests {
         let (Ok(p), Ok(cl)) = (ProjectId::parse("p1"), ClusterId::parse("c_1-a")) else {
             unreachable!("valid IDs")
         };
-        let u = c.url_for(&p, &cl, "iam-sync").to_string();
+        let u = c
+            .inner
+            .transport
+            .endpoint()
+            .url(&Client::path_for(&p, &cl, "iam-sync"), &[])
+            .to_string();
         assert_eq!(u, "https://x/prefix/v2/p1/clusters/c_1-a/iam-sync");
         // What could escape the path never becomes an ID.
         assert!(ProjectId::parse("p/1").is_err());

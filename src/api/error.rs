@@ -1,7 +1,9 @@
 //! `ApiError`: every way a call to MRS can fail, each carrying what a person needs to act.
 
-use super::retry::is_retryable_status;
 use std::fmt;
+
+use super::http::Failure;
+use super::retry::is_retryable_status;
 
 use super::types::ErrorBody;
 
@@ -42,6 +44,9 @@ pub enum ApiError {
     Config { message: String },
     /// Temporary keys could not be renewed (the message names their source).
     Credentials { message: String },
+    /// Something no retry can change: a certificate refused, a value that cannot be a
+    /// header, a redirect, an answer too large. The message names the cause and the fix.
+    Unusable { message: String },
 }
 
 impl ApiError {
@@ -149,6 +154,27 @@ impl ApiError {
             code,
             message,
             request_id,
+        }
+    }
+}
+
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> ApiError {
+        match f {
+            Failure::Answered(a) => ApiError::from_response(a.status, &a.body, a.request_id),
+            // No answer, so no request ID: say where we tried and what decides it.
+            Failure::Unreachable {
+                endpoint,
+                message,
+                attempts,
+            } => ApiError::Transport {
+                message: format!(
+                    "{message} (after {attempts} attempts). Nothing answered at {endpoint}: check `region`, `cloud` and `endpoints`, which decide this endpoint"
+                ),
+            },
+            Failure::Permanent { message } => ApiError::Unusable { message },
+            Failure::Keys(e) => e,
+            Failure::Cancelled => ApiError::Cancelled,
         }
     }
 }
@@ -275,6 +301,7 @@ impl fmt::Display for ApiError {
             ApiError::Credentials { message } => {
                 write!(f, "no credentials to sign the MRS API call: {message}")
             }
+            ApiError::Unusable { message } => write!(f, "{message}"),
         }
     }
 }

@@ -2,26 +2,26 @@
 //! service's temporary keys. IAM calls are signed like MRS calls; no Terraform types.
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, Url};
+use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::error::snippet;
-use super::retry::{describe_transport, is_retryable_status, sleep_or_cancel, Backoff};
+use super::http::{Endpoint, Failure, HttpSettings, Keys, Request, Tls, Transport};
+use super::shown::without_userinfo;
 use super::signer::{self, TemporaryCredentials};
-use super::{Credentials, Secret};
+use super::{Credentials, Region, Secret};
 
 /// The ECS metadata service, as every Huawei Cloud instance sees it.
 pub const DEFAULT_METADATA_ENDPOINT: &str = "http://169.254.169.254";
 /// Where the metadata service hands out the instance agency's temporary keys.
 pub const METADATA_PATH: &str = "/openstack/latest/securitykey";
-/// How long the metadata service may take: off an instance nothing answers at its
-/// address, and waiting longer only delays the error.
-pub const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the metadata service may take (its home is with the other defaults).
+pub const METADATA_TIMEOUT: Duration = super::http::defaults::METADATA_TIMEOUT;
 
 /// What went wrong talking to IAM or the metadata service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +47,11 @@ pub enum IamError {
     },
     /// The endpoint or the call's arguments are unusable.
     Config {
+        message: String,
+    },
+    /// Something no retry can change (a certificate refused, a redirect, an answer too
+    /// large); the message names the cause and the fix.
+    Unusable {
         message: String,
     },
     Cancelled,
@@ -104,7 +109,9 @@ impl fmt::Display for IamError {
                     "{service} answered with a body that could not be read: {message}"
                 )
             }
-            IamError::Config { message } => write!(f, "{message}"),
+            IamError::Config { message } | IamError::Unusable { message } => {
+                write!(f, "{message}")
+            }
             IamError::Cancelled => write!(f, "the call was cancelled"),
         }
     }
@@ -150,7 +157,14 @@ fn parse_error(body: &[u8]) -> (String, String) {
             snippet(v.error_msg.unwrap_or_default().as_bytes()),
         ),
         _ if body.is_empty() => (String::new(), "empty response body".into()),
-        _ => (String::new(), snippet(body)),
+        // Anything else may be a credential answer with the wrong status: never shown.
+        _ => (
+            String::new(),
+            format!(
+                "a body of {} bytes that is no error message (not shown)",
+                body.len()
+            ),
+        ),
     }
 }
 
@@ -192,12 +206,21 @@ fn temporary_from(service: &'static str, body: &[u8]) -> Result<TemporaryCredent
             message: "the access key, secret key or security token is empty".into(),
         });
     }
+    let credentials = Credentials {
+        access_key: c.access.trim().to_string(),
+        secret_key: Secret::new(c.secret),
+        security_token: Some(Secret::new(c.securitytoken.trim())),
+    };
+    // Keys that could not be sent are refused here, where their source is known, not at
+    // some later request.
+    if let Err(e) = super::check_credentials(&credentials) {
+        return Err(IamError::Malformed {
+            service,
+            message: format!("its keys cannot be used: {e}"),
+        });
+    }
     Ok(TemporaryCredentials {
-        credentials: Credentials {
-            access_key: c.access.trim().to_string(),
-            secret_key: Secret::new(c.secret),
-            security_token: Some(Secret::new(c.securitytoken.trim())),
-        },
+        credentials,
         expires_at,
     })
 }
@@ -219,73 +242,38 @@ struct Project {
 pub struct IamConfig {
     /// e.g. `https://iam.cn-north-4.myhuaweicloud.com`; API paths (`/v3/...`) go below it.
     pub endpoint: String,
-    pub insecure: bool,
-    pub max_retries: u32,
-    pub retry_base_delay: Duration,
-    pub request_timeout: Duration,
-    pub user_agent: String,
+    /// Retries, timeouts, TLS trust, body limit: shared with the MRS client.
+    pub http: HttpSettings,
 }
 
-/// Signed calls to IAM.
+/// Signed calls to IAM, through the shared request loop.
 #[derive(Debug, Clone)]
 pub struct IamClient {
-    http: reqwest::Client,
-    base: Url,
-    host: String,
-    cfg: IamConfig,
+    transport: Arc<Transport>,
 }
 
 const IAM: &str = "IAM";
 
-fn client_builder(insecure: bool) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .danger_accept_invalid_certs(insecure)
-        .tcp_nodelay(true)
-        .http1_only()
-}
-
 impl IamClient {
     pub fn new(cfg: IamConfig) -> Result<IamClient, IamError> {
-        let trimmed = cfg.endpoint.trim().trim_end_matches('/').to_string();
-        let bad = |why: &str| IamError::Config {
-            message: format!("the IAM endpoint {trimmed:?} {why}"),
-        };
-        let base = Url::parse(&trimmed).map_err(|_| bad("is not a URL"))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(bad("must start with https:// or http://"));
-        }
-        let Some(host_name) = base.host_str() else {
-            return Err(bad("has no host"));
-        };
-        let host = match base.port() {
-            Some(p) => format!("{host_name}:{p}"),
-            None => host_name.to_string(),
-        };
-        let http = client_builder(cfg.insecure)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(cfg.request_timeout)
-            .build()
-            .map_err(|e| IamError::Config {
-                message: format!("cannot build the HTTP client: {e}"),
-            })?;
+        let config = |message: String| IamError::Config { message };
+        let endpoint =
+            Endpoint::parse(&cfg.endpoint).map_err(|e| config(format!("the IAM endpoint {e}")))?;
+        let transport = Transport::new(IAM, endpoint, cfg.http).map_err(config)?;
         Ok(IamClient {
-            http,
-            base,
-            host,
-            cfg,
+            transport: Arc::new(transport),
         })
     }
 
     pub fn endpoint(&self) -> &str {
-        self.base.as_str().trim_end_matches('/')
+        self.transport.endpoint().as_str()
     }
 
     /// The ID of the project named after `region`; `Ok(None)` when IAM has none.
     pub async fn project_id(
         &self,
         credentials: &Credentials,
-        region: &str,
+        region: &Region,
         cancel: &CancellationToken,
     ) -> Result<Option<String>, IamError> {
         let query = vec![("name".to_string(), region.to_string())];
@@ -306,7 +294,7 @@ impl IamClient {
         Ok(list
             .projects
             .into_iter()
-            .find(|p| p.name == region)
+            .find(|p| p.name == region.as_str())
             .map(|p| p.id))
     }
 
@@ -335,7 +323,7 @@ impl IamClient {
                 Method::POST,
                 "/v3.0/OS-CREDENTIAL/securitytokens",
                 &[],
-                Some(body),
+                Some(&body),
                 credentials,
                 cancel,
             )
@@ -343,187 +331,118 @@ impl IamClient {
         temporary_from(IAM, &answer)
     }
 
-    /// One call with retries on throttling, server errors and transport errors; each retry
-    /// writes a warning line. Returns the body of a 2xx answer.
+    /// One signed call through the shared request loop; the body of a 2xx answer.
     async fn send(
         &self,
         method: Method,
         path: &str,
         query: &[(String, String)],
-        body: Option<Vec<u8>>,
+        body: Option<&[u8]>,
         credentials: &Credentials,
         cancel: &CancellationToken,
     ) -> Result<Vec<u8>, IamError> {
-        let mut url = self.base.clone();
-        let prefix = url.path().trim_end_matches('/').to_string();
-        url.set_path(&format!("{prefix}{path}"));
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter());
-        }
-        let mut attempt: u32 = 0;
-        loop {
-            let outcome = tokio::select! {
-                _ = cancel.cancelled() => return Err(IamError::Cancelled),
-                r = self.attempt(&method, &url, query, body.as_deref(), credentials) => r,
-            };
-            let retries_left = attempt < self.cfg.max_retries;
-            let backoff = Backoff {
-                base: self.cfg.retry_base_delay,
-                max: Duration::from_secs(30),
-            };
-            let (delay, reason) = match outcome {
-                Ok((status, _, _, body)) if (200..300).contains(&status) => return Ok(body),
-                Ok((status, headers, _, _)) if retries_left && is_retryable_status(status) => (
-                    backoff.after_answer(attempt, &headers),
-                    format!("HTTP {status}"),
-                ),
-                Ok((status, _, request_id, body)) => {
-                    let (code, message) = parse_error(&body);
-                    return Err(IamError::Refused {
-                        service: IAM,
-                        status,
-                        code,
-                        message,
-                        request_id,
-                    });
-                }
-                Err(message) if retries_left => (backoff.delay(attempt), message),
-                Err(message) => {
-                    return Err(IamError::Unreachable {
-                        service: IAM,
-                        endpoint: self.endpoint().to_string(),
-                        message: format!("{message} (after {} attempts)", attempt + 1),
-                    })
-                }
-            };
-            crate::log_warn!(
-                "retrying an IAM call",
-                method = method,
-                path = path,
-                attempt = attempt + 1,
-                reason = reason,
-                delay_ms = delay.as_millis()
-            );
-            sleep_or_cancel(delay, cancel).await?;
-            attempt += 1;
-        }
-    }
-
-    async fn attempt(
-        &self,
-        method: &Method,
-        url: &Url,
-        query: &[(String, String)],
-        body: Option<&[u8]>,
-        credentials: &Credentials,
-    ) -> Result<(u16, HeaderMap, Option<String>, Vec<u8>), String> {
-        let sdk_date = signer::format_sdk_date(SystemTime::now());
-        let mut headers: Vec<(String, String)> = vec![
-            ("Host".into(), self.host.clone()),
-            ("X-Sdk-Date".into(), sdk_date.clone()),
-            ("User-Agent".into(), self.cfg.user_agent.trim().to_string()),
-        ];
-        if body.is_some() {
-            headers.push((
-                "Content-Type".into(),
-                "application/json;charset=utf8".into(),
-            ));
-        }
-        signer::sign_headers(
-            &mut headers,
-            method.as_str(),
-            url.path(),
+        let req = Request {
+            method,
+            path,
             query,
-            body.unwrap_or_default(),
-            credentials,
-            &sdk_date,
-        );
-        let mut map = HeaderMap::new();
-        for (k, v) in &headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| e.to_string())?;
-            // A token that is no header value fails here, without the value in the error.
-            let value =
-                HeaderValue::from_str(v).map_err(|_| format!("the {k} header is not valid"))?;
-            map.insert(name, value);
-        }
-        let mut rb = self.http.request(method.clone(), url.clone()).headers(map);
-        if let Some(b) = body {
-            rb = rb.body(b.to_vec());
-        }
-        let resp = rb.send().await.map_err(|e| describe_transport(&e))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let request_id = headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .filter(|s| !s.is_empty());
-        let body = resp
-            .bytes()
+            headers: &[],
+            body: body.map(|b| (b, "application/json;charset=utf8")),
+        };
+        self.transport
+            .call(&req, Keys::Fixed(credentials), cancel)
             .await
-            .map_err(|e| describe_transport(&e))?
-            .to_vec();
-        Ok((status, headers, request_id, body))
+            .map(|a| a.body)
+            .map_err(|f| IamError::from_failure(IAM, f))
+    }
+}
+
+impl IamError {
+    /// A failure of the shared request loop, told as `service`'s. An error answer shows
+    /// only its status, code and message fields: these services' bodies can hold keys.
+    fn from_failure(service: &'static str, f: Failure) -> IamError {
+        match f {
+            Failure::Answered(a) => {
+                let (code, message) = parse_error(&a.body);
+                IamError::Refused {
+                    service,
+                    status: a.status,
+                    code,
+                    message,
+                    request_id: a.request_id,
+                }
+            }
+            Failure::Unreachable {
+                endpoint,
+                message,
+                attempts,
+            } => IamError::Unreachable {
+                service,
+                endpoint,
+                message: format!("{message} (after {attempts} attempts)"),
+            },
+            Failure::Permanent { message } => IamError::Unusable { message },
+            Failure::Keys(e) => IamError::Config {
+                message: e.to_string(),
+            },
+            Failure::Cancelled => IamError::Cancelled,
+        }
     }
 }
 
 /// The instance agency's temporary keys from the ECS metadata service at `endpoint`
-/// (e.g. [`DEFAULT_METADATA_ENDPOINT`]), waiting at most `timeout` in all.
+/// (e.g. [`DEFAULT_METADATA_ENDPOINT`]), waiting at most `timeout` in all; `settings`
+/// bring the TLS trust of an https endpoint.
 pub async fn metadata_credentials(
     endpoint: &str,
     timeout: Duration,
+    tls: &Tls,
 ) -> Result<TemporaryCredentials, IamError> {
     const SERVICE: &str = "the ECS metadata service";
-    let base = endpoint.trim().trim_end_matches('/');
-    let url = format!("{base}{METADATA_PATH}");
+    let shown = without_userinfo(endpoint.trim().trim_end_matches('/'));
     let unreachable = |message: String| IamError::Unreachable {
         service: SERVICE,
-        endpoint: base.to_string(),
+        endpoint: shown.clone(),
         message,
     };
-    // One deadline for connecting and answering, below, so its message is the same.
-    let http = client_builder(false)
+    let settings = HttpSettings {
+        tls: tls.clone(),
+        // Off an instance nothing answers; waiting or retrying only delays the error.
+        max_retries: 0,
+        connect_timeout: timeout,
+        // The deadline below ends the call first, with its own message.
+        request_timeout: timeout + Duration::from_secs(1),
+        max_body: super::http::defaults::MAX_METADATA_BODY,
         // Its answer is for this host only; a proxy would break that.
-        .no_proxy()
-        .build()
-        .map_err(|e| IamError::Config {
-            message: format!("cannot build the HTTP client: {e}"),
-        })?;
-    let fetch = async {
-        let resp = http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| describe_transport(&e))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| describe_transport(&e))?
-            .to_vec();
-        Ok::<_, String>((status, body))
+        no_proxy: true,
+        ..HttpSettings::default()
     };
-    let (status, body) = match tokio::time::timeout(timeout, fetch).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(message)) => return Err(unreachable(message)),
-        Err(_) => {
-            return Err(unreachable(format!(
-                "no answer within {} s",
-                timeout.as_secs_f64()
-            )))
-        }
+    let endpoint = Endpoint::parse(endpoint).map_err(|e| IamError::Config {
+        message: format!("the metadata endpoint {e}"),
+    })?;
+    let transport = Transport::new("ECS metadata service", endpoint, settings)
+        .map_err(|message| IamError::Config { message })?;
+    let req = Request {
+        method: Method::GET,
+        path: METADATA_PATH,
+        query: &[],
+        headers: &[],
+        body: None,
     };
-    if !(200..300).contains(&status) {
-        let (code, message) = parse_error(&body);
-        return Err(IamError::Refused {
-            service: SERVICE,
-            status,
-            code,
-            message,
-            request_id: None,
-        });
-    }
-    temporary_from(SERVICE, &body)
+    // Never cancelled: the deadline bounds it.
+    let never = CancellationToken::new();
+    let answer =
+        match tokio::time::timeout(timeout, transport.call(&req, Keys::Unsigned, &never)).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(Failure::Unreachable { message, .. })) => return Err(unreachable(message)),
+            Ok(Err(f)) => return Err(IamError::from_failure(SERVICE, f)),
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "no answer within {} s",
+                    timeout.as_secs_f64()
+                )))
+            }
+        };
+    temporary_from(SERVICE, &answer.body)
 }
 
 #[cfg(test)]
@@ -542,7 +461,18 @@ mod tests {
         let (code, msg) = parse_error(br#"{"error_code":"IAM.0003","error_msg":"denied"}"#);
         assert_eq!((code.as_str(), msg.as_str()), ("IAM.0003", "denied"));
         let (code, msg) = parse_error(b"<html>");
-        assert_eq!((code.as_str(), msg.as_str()), ("", "<html>"));
+        assert_eq!(
+            (code.as_str(), msg.as_str()),
+            ("", "a body of 6 bytes that is no error message (not shown)")
+        );
+        // A credential answer with an error status: not a byte of it is shown.
+        let (code, msg) = parse_error(
+            br#"{"credential":{"access":"AK1","secret":"s3cr3t","securitytoken":"t0k"}}"#,
+        );
+        assert!(
+            code.is_empty() && !msg.contains("s3cr3t") && !msg.contains("AK1"),
+            "{msg}"
+        );
         let e = IamError::Refused {
             service: IAM,
             status: 401,
@@ -567,11 +497,82 @@ mod tests {
             &br#"{"credential":{"access":"AK1","secret":"s3cr3t","securitytoken":"t0k","expires_at":"tomorrow"}}"#[..],
             br#"{"credential":{"access":"AK1","secret":"s3cr3t"}}"#,
             br#"{"credential":{"access":"","secret":"s3cr3t","securitytoken":"t0k","expires_at":"2026-01-15T08:30:05Z"}}"#,
+            br#"{"credential":{"access":"AK1","secret":"s3cr3t","securitytoken":"t0\nk","expires_at":"2026-01-15T08:30:05Z"}}"#,
+            br#"{"credential":{"access":"AK1","secret":"s3cr3t","securitytoken":"t0k\u0001x","expires_at":"2026-01-15T08:30:05Z"}}"#,
         ] {
             let e = temporary_from(IAM, bad).map(|_| ()).unwrap_err_or_default();
             assert!(!e.contains("s3cr3t") && !e.contains("t0k"), "{e}");
             assert!(!e.is_empty());
         }
+    }
+
+    /// A peer on a loopback port that answers every request with a 200 whose body never
+    /// ends. Its URL.
+    async fn endless_peer() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
+            unreachable!("a loopback port")
+        };
+        let url = listener
+            .local_addr()
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = [0u8; 4096];
+                    let _ = s.read(&mut head).await;
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"projects\":[")
+                        .await;
+                    let chunk = vec![b' '; 64 << 10];
+                    while s.write_all(&chunk).await.is_ok() {}
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn endless_iam_and_metadata_answers_are_refused_at_their_limits() {
+        let url = endless_peer().await;
+        let iam = IamClient::new(IamConfig {
+            endpoint: url.clone(),
+            http: HttpSettings::default(),
+        });
+        let Ok(iam) = iam else {
+            unreachable!("a valid endpoint")
+        };
+        let keys = Credentials {
+            access_key: "AK".into(),
+            secret_key: Secret::new("SK"),
+            security_token: None,
+        };
+        let Ok(region) = Region::parse("cn-north-4") else {
+            unreachable!("a valid region")
+        };
+        let e = iam
+            .project_id(&keys, &region, &CancellationToken::new())
+            .await
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("with a body larger than 4 MiB"), "{e}");
+        assert!(
+            e.contains(&format!("IAM at {url} answered GET /v3/projects")),
+            "{e}"
+        );
+
+        let t0 = std::time::Instant::now();
+        let e = metadata_credentials(&url, METADATA_TIMEOUT, &Tls::default())
+            .await
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("with a body larger than 64 KiB"), "{e}");
+        assert!(t0.elapsed() < METADATA_TIMEOUT, "{:?}", t0.elapsed());
     }
 
     trait ErrText {

@@ -2,9 +2,11 @@
 
 pub mod client;
 pub mod error;
+pub mod http;
 pub mod iam;
 pub mod ids;
 pub mod retry;
+pub mod shown;
 pub mod signer;
 pub mod types;
 
@@ -12,7 +14,10 @@ use std::fmt;
 
 pub use client::{Client, ClientConfig, CredentialSource};
 pub use error::ApiError;
-pub use ids::{ClusterId, IdError, ProjectId, CLUSTER_ID_RULE, PROJECT_ID_RULE};
+pub use http::{Endpoint, HttpSettings, Tls};
+pub use ids::{
+    ClusterId, IdError, ProjectId, Region, CLUSTER_ID_RULE, PROJECT_ID_RULE, REGION_RULE,
+};
 pub use types::{CancelSyncRequest, SyncAccepted, SyncedNames, UpdateSyncRequest};
 
 /// A secret string (secret key, security token). It prints as `***` so that it cannot
@@ -54,6 +59,50 @@ pub struct Credentials {
     pub security_token: Option<Secret>,
 }
 
+/// Why keys cannot sign a request; names the value, never quotes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeysError {
+    EmptyAccessKey,
+    EmptySecretKey,
+    /// The access key travels inside the `Authorization` header.
+    AccessKeyNotHeader,
+    /// The token travels as `X-Security-Token`.
+    TokenNotHeader,
+}
+
+impl fmt::Display for KeysError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeysError::EmptyAccessKey => "the access key is empty",
+            KeysError::EmptySecretKey => "the secret key is empty",
+            KeysError::AccessKeyNotHeader => "the access key holds characters that cannot be sent in an HTTP header (a space, a line break, a control or non-ASCII character)",
+            KeysError::TokenNotHeader => "the security token holds characters that cannot be sent in an HTTP header (a line break, a control or non-ASCII character)",
+        })
+    }
+}
+
+/// Checks keys before any request: both set, and what travels in headers (the access
+/// key in `Authorization`, the token as `X-Security-Token`) fits in one.
+pub fn check_credentials(c: &Credentials) -> Result<(), KeysError> {
+    let ak = c.access_key.trim();
+    if ak.is_empty() {
+        return Err(KeysError::EmptyAccessKey);
+    }
+    if c.secret_key.is_empty() {
+        return Err(KeysError::EmptySecretKey);
+    }
+    // A space or comma would split the `Access=` field of the Authorization header.
+    if !ak.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+        return Err(KeysError::AccessKeyNotHeader);
+    }
+    if let Some(t) = &c.security_token {
+        if reqwest::header::HeaderValue::from_str(t.expose().trim()).is_err() {
+            return Err(KeysError::TokenNotHeader);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +118,46 @@ mod tests {
         assert!(!dbg.contains("topsecret") && !dbg.contains("tok3n"));
         assert!(dbg.contains("AK1") && dbg.contains("***"));
         assert_eq!(c.secret_key.expose(), "topsecret");
+    }
+
+    #[test]
+    fn keys_that_cannot_travel_in_headers_are_refused() {
+        let keys = |ak: &str, sk: &str, tok: Option<&str>| Credentials {
+            access_key: ak.into(),
+            secret_key: Secret::new(sk),
+            security_token: tok.map(Secret::new),
+        };
+        assert_eq!(check_credentials(&keys("AK1", "SK", Some("t0k"))), Ok(()));
+        assert_eq!(
+            check_credentials(&keys(" ", "SK", None)),
+            Err(KeysError::EmptyAccessKey)
+        );
+        assert_eq!(
+            check_credentials(&keys("AK", "", None)),
+            Err(KeysError::EmptySecretKey)
+        );
+        for ak in ["A K", "A\nK", "AK,x", "AKé"] {
+            assert_eq!(
+                check_credentials(&keys(ak, "SK", None)),
+                Err(KeysError::AccessKeyNotHeader),
+                "{ak:?}"
+            );
+        }
+        let e = check_credentials(&keys("AK", "SK", Some("tok\nen-SECRET")));
+        assert_eq!(e, Err(KeysError::TokenNotHeader));
+        assert!(!e
+            .map_err(|e| e.to_string())
+            .unwrap_err_or_default()
+            .contains("SECRET"));
+    }
+
+    trait ErrText {
+        fn unwrap_err_or_default(self) -> String;
+    }
+
+    impl ErrText for Result<(), String> {
+        fn unwrap_err_or_default(self) -> String {
+            self.err().unwrap_or_default()
+        }
     }
 }

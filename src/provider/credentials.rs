@@ -11,8 +11,9 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::iam::{self, IamClient, IamError};
+use crate::api::shown::{shorten, without_userinfo};
 use crate::api::signer::TemporaryCredentials;
-use crate::api::{ApiError, CredentialSource, Credentials, Secret};
+use crate::api::{ApiError, CredentialSource, Credentials, Secret, Tls};
 
 /// KooCLI's configuration file, where `hcloud configure` writes profiles.
 pub const DEFAULT_SHARED_CONFIG_FILE: &str = "~/.hcloud/config.json";
@@ -37,6 +38,7 @@ impl CredentialSource for FixedKeys {
 enum Fetch {
     Metadata {
         endpoint: String,
+        tls: Tls,
     },
     Agency {
         // Boxed: the client is large and the metadata variant is not.
@@ -78,11 +80,15 @@ pub struct RenewingKeys {
 }
 
 impl RenewingKeys {
-    pub fn metadata(endpoint: &str) -> RenewingKeys {
+    /// Keys of the ECS metadata service at `endpoint`; `tls` matters for https only.
+    pub fn metadata(endpoint: &str, tls: Tls) -> RenewingKeys {
         let endpoint = endpoint.trim().trim_end_matches('/').to_string();
         RenewingKeys {
-            label: format!("the ECS metadata service at {endpoint}"),
-            fetch: Fetch::Metadata { endpoint },
+            label: format!(
+                "the ECS metadata service at {}",
+                without_userinfo(&endpoint)
+            ),
+            fetch: Fetch::Metadata { endpoint, tls },
             held: tokio::sync::Mutex::new(None),
         }
     }
@@ -97,7 +103,9 @@ impl RenewingKeys {
     ) -> RenewingKeys {
         RenewingKeys {
             label: format!(
-                "agency {agency_name:?} of domain {domain_name:?} (IAM at {})",
+                "agency {} of domain {} (IAM at {})",
+                shorten(agency_name),
+                shorten(domain_name),
                 iam.endpoint()
             ),
             fetch: Fetch::Agency {
@@ -142,8 +150,8 @@ impl RenewingKeys {
 
     async fn obtain(&self) -> Result<TemporaryCredentials, SourceError> {
         match &self.fetch {
-            Fetch::Metadata { endpoint } => {
-                iam::metadata_credentials(endpoint, iam::METADATA_TIMEOUT)
+            Fetch::Metadata { endpoint, tls } => {
+                iam::metadata_credentials(endpoint, iam::METADATA_TIMEOUT, tls)
                     .await
                     .map_err(SourceError::Iam)
             }
@@ -291,13 +299,15 @@ impl std::fmt::Display for ProfileError {
                 let known = if known.is_empty() {
                     "it has no profiles".to_string()
                 } else {
-                    format!("it has {}", known.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", "))
+                    format!("it has {}", known.iter().take(20).map(|k| shorten(k)).collect::<Vec<_>>().join(", "))
                 };
-                write!(f, "The shared config file {path} has no profile {name:?}: {known}.")
+                write!(f, "The shared config file {path} has no profile {}: {known}.", shorten(name))
             }
             ProfileError::NoKeys { path, name, mode } => write!(
                 f,
-                "Profile {name:?} of the shared config file {path} (mode {mode:?}) has no accessKeyId and secretAccessKey. If `hcloud` encrypted them, run `hcloud configure set --cli-auth-encrypt=false` and configure the profile again."
+                "Profile {} of the shared config file {path} (mode {}) has no accessKeyId and secretAccessKey. If `hcloud` encrypted them, run `hcloud configure set --cli-auth-encrypt=false` and configure the profile again.",
+                shorten(name),
+                shorten(mode)
             ),
         }
     }
@@ -311,15 +321,85 @@ pub fn expand_home(path: &str) -> PathBuf {
     }
 }
 
-/// Reads `profile` (default: the file's `current`) from the shared configuration file.
-pub fn read_profile(path: &str, profile: Option<&str>) -> Result<Profile, ProfileError> {
+/// The most of the shared configuration file that is read: KooCLI writes a few KB, and a
+/// file (or device, or pipe) that goes on is refused rather than held in memory.
+pub const MAX_SHARED_CONFIG_FILE: usize = 1 << 20;
+
+/// Reads `profile` (default: the file's `current`) from the shared configuration file,
+/// at most [`MAX_SHARED_CONFIG_FILE`] bytes of it; `cancel` (Terraform's stop) ends the
+/// read at once, even one blocked on a pipe nobody writes.
+pub async fn read_profile(
+    path: &str,
+    profile: Option<&str>,
+    cancel: &CancellationToken,
+) -> Result<Profile, ProfileError> {
     let full = expand_home(path);
     let shown = full.display().to_string();
-    let bytes = std::fs::read(&full).map_err(|e| ProfileError::Unreadable {
-        path: shown.clone(),
-        why: e.kind().to_string(),
-    })?;
+    let bytes = read_bounded(full, MAX_SHARED_CONFIG_FILE, cancel)
+        .await
+        .map_err(|why| ProfileError::Unreadable {
+            path: shown.clone(),
+            why,
+        })?;
     parse_profile(&shown, &bytes, profile)
+}
+
+/// At most `limit` bytes of `path`, read on a thread of its own: an open or a read that
+/// blocks (a FIFO) holds only that thread, which the process leaves behind when it exits.
+pub async fn read_bounded(
+    path: PathBuf,
+    limit: usize,
+    cancel: &CancellationToken,
+) -> Result<Vec<u8>, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_reader = stop.clone();
+    let spawned = std::thread::Builder::new()
+        .name("read-config-file".into())
+        .spawn(move || {
+            let _ = tx.send(read_bounded_blocking(&path, limit, &stop_reader));
+        });
+    if let Err(e) = spawned {
+        return Err(format!("no thread to read it ({e})"));
+    }
+    let r = tokio::select! {
+        _ = cancel.cancelled() => Err("the read was stopped (Terraform is stopping the provider)".to_string()),
+        r = rx => r.unwrap_or_else(|_| Err("the reading thread ended without an answer".into())),
+    };
+    // A reader still blocked stops at its next chunk.
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    r
+}
+
+fn read_bounded_blocking(
+    path: &Path,
+    limit: usize,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| e.kind().to_string())?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err("the read was stopped".into());
+        }
+        let n = match f.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.kind().to_string()),
+        };
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() + n > limit {
+            return Err(format!(
+                "it is larger than {} KiB, far more than any KooCLI configuration (is it the right file?)",
+                limit >> 10
+            ));
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
 }
 
 fn non_empty(s: String) -> Option<String> {
@@ -327,7 +407,12 @@ fn non_empty(s: String) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-fn parse_profile(path: &str, bytes: &[u8], profile: Option<&str>) -> Result<Profile, ProfileError> {
+/// Reads `profile` out of the bytes of a shared configuration file (named `path` in errors).
+pub fn parse_profile(
+    path: &str,
+    bytes: &[u8],
+    profile: Option<&str>,
+) -> Result<Profile, ProfileError> {
     // serde_json's messages can quote the offending value, which may be a key: only the
     // position and the kind of error are shown.
     let config: RawSharedConfig =
@@ -424,6 +509,14 @@ mod tests {
             matches!(&e, Err(ProfileError::NoSuchProfile { known, .. }) if known.len() == 3),
             "{e:?}"
         );
+        // A 10 KB profile name is quoted by its start and its length.
+        let long = "p".repeat(10_000);
+        let e = parse_profile("f", FILE.as_bytes(), Some(&long)).map(|_| ());
+        let text = e.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            text.contains("(10000 characters)") && text.len() < 300,
+            "{text}"
+        );
         let e = parse_profile("f", FILE.as_bytes(), Some("sso")).map(|_| ());
         assert!(matches!(e, Err(ProfileError::NoKeys { .. })), "{e:?}");
         for bad in [
@@ -441,8 +534,43 @@ mod tests {
                 "{text}"
             );
         }
-        let e = read_profile("/nonexistent/dir/config.json", None).map(|_| ());
+    }
+
+    #[tokio::test]
+    async fn reads_are_bounded_and_end_on_stop() {
+        let never = CancellationToken::new();
+        let e = read_profile("/nonexistent/dir/config.json", None, &never)
+            .await
+            .map(|_| ());
         assert!(matches!(e, Err(ProfileError::Unreadable { .. })), "{e:?}");
+        // An endless device: refused after the limit, naming the file and the limit.
+        let e = read_profile("/dev/zero", None, &never).await.map(|_| ());
+        let Err(ProfileError::Unreadable { path, why }) = e else {
+            unreachable!("/dev/zero is endless: {e:?}")
+        };
+        assert_eq!(path, "/dev/zero");
+        assert!(why.contains("larger than 1024 KiB"), "{why}");
+        // A FIFO nobody writes blocks its open; a stop ends the read at once.
+        let dir = std::env::temp_dir().join(format!("mrs-fifo-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let fifo = dir.join("config.json");
+        let _ = std::fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.map(|s| s.success()).unwrap_or(false) {
+            let stop = CancellationToken::new();
+            let later = stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                later.cancel();
+            });
+            let t0 = std::time::Instant::now();
+            let e = read_profile(&fifo.display().to_string(), None, &stop)
+                .await
+                .map(|_| ());
+            assert!(matches!(e, Err(ProfileError::Unreadable { .. })), "{e:?}");
+            assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub fn schema() -> Schema {
         0,
         Block::new("Reads the IAM users and groups synchronized to the Manager of an MRS cluster, whoever synced them (including the groups of synced users).")
             .attribute(Attribute::string(ID).computed().description("`{project_id}/{cluster_id}`."))
-            .attribute(Attribute::string(REGION).optional().computed().validator(not_empty()).description("The region of the cluster. Defaults to the provider's `region`."))
+            .attribute(Attribute::string(REGION).optional().computed().validator(not_empty()).validator(crate::provider::ids::region_validator()).description("The region of the cluster. Defaults to the provider's `region`."))
             .attribute(
                 Attribute::string(PROJECT_ID)
                     .optional()

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::api::{ClusterId, IdError, ProjectId};
+use crate::api::shown::shorten;
+use crate::api::{ClusterId, IdError, ProjectId, Region};
 use crate::framework::validate::{ValidateRequest, Validator};
 use crate::framework::{AttributePath, Diagnostics};
 
@@ -25,7 +26,12 @@ impl Validator for IdValidator {
             diags.error_at(
                 req.path.clone(),
                 "Invalid attribute value",
-                format!("Attribute {} is {s:?}; it must be {}.", req.path, self.rule),
+                format!(
+                    "Attribute {} is {}; it must be {}.",
+                    req.path,
+                    shorten(s),
+                    self.rule
+                ),
             );
         }
     }
@@ -47,6 +53,14 @@ pub fn cluster_id_validator() -> Arc<dyn Validator> {
     })
 }
 
+/// A string attribute holding a region (the provider's, a resource's or a data source's).
+pub fn region_validator() -> Arc<dyn Validator> {
+    Arc::new(IdValidator {
+        check: |s| Region::parse(s).map(drop),
+        rule: crate::api::REGION_RULE,
+    })
+}
+
 /// The ID in attribute `attr`. Validators have checked configured values already, so an
 /// error here means a state written by something else.
 pub fn parse_at<T>(
@@ -59,7 +73,7 @@ pub fn parse_at<T>(
         d.error_at(
             AttributePath::attr(attr),
             "Invalid attribute value",
-            format!("Attribute {attr} is {s:?}; {e}."),
+            format!("Attribute {attr} is {}; {e}.", shorten(s)),
         );
         d
     })
@@ -102,6 +116,22 @@ mod tests {
         assert!(
             bad[0].contains("must be 1 to 64 letters, digits"),
             "{bad:?}"
+        );
+        let r = region_validator();
+        assert!(errors(&r, Value::string("cn-north-4")).is_empty());
+        for bad in ["x@127.0.0.1:1/", "cn north", "../../x", "a\nb"] {
+            let e = errors(&r, Value::string(bad));
+            assert_eq!(e.len(), 1, "{bad:?}");
+            assert!(
+                e[0].contains("lower-case words and digits joined by `-`"),
+                "{e:?}"
+            );
+        }
+        // A 10 KB value is quoted by its start and its length.
+        let e = errors(&r, Value::string("x".repeat(10_000)));
+        assert!(
+            e[0].len() < 300 && e[0].contains("(10000 characters)"),
+            "{e:?}"
         );
     }
 

@@ -7,5 +7,6 @@ pub mod rpc;
 pub mod sim;
 pub mod steps;
 pub mod terraform;
+pub mod tls;
 
 pub use provider::*;

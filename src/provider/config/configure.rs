@@ -1,20 +1,27 @@
-//! Configuring the provider: each argument or its environment fallback, the keys, the
-//! project of the region, and the `Configured` that resources use.
+//! Configuring the provider, as named steps: the settings (each argument or its
+//! environment fallback, checked), the keys, the region and project, the agency, and the
+//! `Configured` that resources use.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::http::defaults;
 use crate::api::iam::{self, IamError};
-use crate::api::{ClientConfig, Credentials, ProjectId, Secret};
+use crate::api::ids::Cloud;
+use crate::api::shown::shorten;
+use crate::api::{
+    ClientConfig, Credentials, Endpoint, HttpSettings, ProjectId, Region, Secret, Tls,
+};
 use crate::framework::{AttributePath, Diagnostics, Value};
 
 use super::env::{env, env_bool};
-use super::keys::{agency_setting, base_keys, signing_keys, SigningKeys};
+use super::keys::{agency_setting, base_keys, signing_keys, BaseKeys, SigningKeys};
 use super::model::ProviderModel;
 use super::projects::{IamSettings, Projects};
 use super::schema::attr;
 use super::state::{Configured, ProviderState};
 
-pub const DEFAULT_MAX_RETRIES: u32 = 5;
+pub const DEFAULT_MAX_RETRIES: u32 = defaults::MAX_RETRIES;
 
 /// Resolves the configuration with environment fallbacks, obtains the first keys of a
 /// temporary source, looks up the project of the region when none is set, and stores the
@@ -25,51 +32,278 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
         Err(d) => return d,
     };
     let mut d = Diagnostics::new();
-    let endpoints = &m.endpoints;
-    let mrs = endpoints
-        .get(attr::MRS)
-        .cloned()
-        .or_else(|| env("HW_MRS_ENDPOINT"));
-    for (key, value, env_name) in [
-        (attr::MRS, &mrs, "HW_MRS_ENDPOINT"),
-        (attr::IAM, &endpoints.get(attr::IAM).cloned(), "-"),
-        (
-            attr::METADATA,
-            &endpoints.get(attr::METADATA).cloned(),
-            "HW_METADATA_ENDPOINT",
-        ),
-    ] {
-        if let Some(e) = value {
-            if !(e.starts_with("https://") || e.starts_with("http://")) {
-                let from = if env_name == "-" {
-                    String::new()
-                } else {
-                    format!(" (or {env_name})")
-                };
-                d.error_at(
-                    AttributePath::attr(attr::ENDPOINTS).then_key(key),
-                    "Invalid endpoint",
-                    format!("The {key} endpoint {e:?}{from} must start with https:// (or http:// for a local simulator)."),
-                );
-            }
-        }
+    // 1. Every setting and its environment fallback, checked.
+    let settings = read_settings(&m, &state.cancel, &mut d).await;
+    if d.has_errors() {
+        return d;
     }
+    // 2. The keys before any agency: static, a profile, or the metadata service.
+    let Some(base) = base_keys(
+        &m,
+        &settings.metadata,
+        &settings.http.tls,
+        &state.cancel,
+        &mut d,
+    )
+    .await
+    else {
+        return d;
+    };
+    // 3. The region and project, the profile's when the configuration sets none.
+    let Some((region, project_id)) = region_and_project(&settings, &base, &mut d) else {
+        return d;
+    };
+    // 4. The agency to assume, if any, and its first keys.
+    let agency = agency_setting(&m, base.profile.as_ref(), &mut d);
+    if d.has_errors() {
+        return d;
+    }
+    let iam = IamSettings {
+        explicit: settings.iam.clone(),
+        auth_url: settings.auth_url.clone(),
+        cloud: settings.cloud.clone(),
+        http: settings.http.clone(),
+    };
+    let Some(keys) = signing_keys(
+        base,
+        agency,
+        || iam.client(region.as_ref()),
+        &state.cancel,
+        &mut d,
+    )
+    .await
+    else {
+        return d;
+    };
+    // 5. The project IAM names after the region, when none is set.
+    let projects = Projects::new(iam, keys.source.clone(), keys.label.clone());
+    let project_id = match project_id {
+        Some(p) => Some(p),
+        None => match &region {
+            Some(r) => match project_of_region(&projects, r, &keys, state, &mut d).await {
+                Some(p) => Some(p),
+                None => return d,
+            },
+            None => None,
+        },
+    };
+    // 6. What resources use: the MRS client's settings and the rest.
+    let client = client_config(&settings, keys);
+    state.set(Configured::new(
+        region,
+        project_id,
+        projects,
+        settings.mrs,
+        settings.cloud,
+        client,
+    ));
+    d
+}
+
+/// What the provider block and the environment say, each value checked, before any call.
+struct Settings {
+    /// `endpoints.mrs` or HW_MRS_ENDPOINT: wins over every region's endpoint.
+    mrs: Option<String>,
+    /// `endpoints.iam`.
+    iam: Option<String>,
+    auth_url: Option<String>,
+    metadata: String,
+    cloud: Option<Cloud>,
+    /// `region` or HW_REGION_NAME (a profile's comes with the keys).
+    region: Option<Region>,
+    /// `project_id` or HW_PROJECT_ID.
+    project_id: Option<ProjectId>,
+    /// Retries, timeouts and TLS trust, for MRS and IAM alike.
+    http: HttpSettings,
+}
+
+/// Step 1: every setting with its environment fallback, checked; problems are
+/// diagnostics at their attributes.
+async fn read_settings(
+    m: &ProviderModel,
+    cancel: &tokio_util::sync::CancellationToken,
+    d: &mut Diagnostics,
+) -> Settings {
+    let endpoints = &m.endpoints;
+    let mrs = endpoint_setting(
+        endpoints.get(attr::MRS).cloned(),
+        "HW_MRS_ENDPOINT",
+        AttributePath::attr(attr::ENDPOINTS).then_key(attr::MRS),
+        "the mrs endpoint",
+        true,
+        d,
+    );
+    let iam_endpoint = endpoint_setting(
+        endpoints.get(attr::IAM).cloned(),
+        "-",
+        AttributePath::attr(attr::ENDPOINTS).then_key(attr::IAM),
+        "the iam endpoint",
+        true,
+        d,
+    );
+    let metadata = endpoint_setting(
+        endpoints.get(attr::METADATA).cloned(),
+        "HW_METADATA_ENDPOINT",
+        AttributePath::attr(attr::ENDPOINTS).then_key(attr::METADATA),
+        "the metadata endpoint",
+        // Link-local plain http is what the metadata service speaks.
+        false,
+        d,
+    )
+    .unwrap_or_else(|| iam::DEFAULT_METADATA_ENDPOINT.to_string());
+    let auth_url = endpoint_setting(
+        m.auth_url.clone(),
+        "HW_AUTH_URL",
+        AttributePath::attr(attr::AUTH_URL),
+        "auth_url",
+        true,
+        d,
+    );
     for (key, value) in endpoints {
         if ![attr::MRS, attr::IAM, attr::METADATA].contains(&key.as_str()) {
             d.warning_at(
                 AttributePath::attr(attr::ENDPOINTS).then_key(key),
                 "Unused endpoint",
-                format!("The provider uses only the `mrs`, `iam` and `metadata` endpoints; {key} = {value:?} is ignored."),
+                format!(
+                    "The provider uses only the `mrs`, `iam` and `metadata` endpoints; {key} = {} is ignored.",
+                    shorten(&crate::api::shown::without_userinfo(value))
+                ),
             );
         }
     }
-    let metadata = endpoints
-        .get(attr::METADATA)
-        .cloned()
-        .or_else(|| env("HW_METADATA_ENDPOINT"))
-        .unwrap_or_else(|| iam::DEFAULT_METADATA_ENDPOINT.to_string());
-    let cloud = m.cloud.clone().or_else(|| env("HW_CLOUD"));
-    let auth_url = m.auth_url.clone().or_else(|| env("HW_AUTH_URL"));
+    let cloud = checked(
+        m.cloud.clone(),
+        "HW_CLOUD",
+        attr::CLOUD,
+        "Invalid cloud",
+        Cloud::parse,
+        d,
+    );
+    let region = checked(
+        m.region.clone(),
+        "HW_REGION_NAME",
+        attr::REGION,
+        "Invalid region",
+        Region::parse,
+        d,
+    );
+    let project_id = checked(
+        m.project_id.clone(),
+        "HW_PROJECT_ID",
+        attr::PROJECT_ID,
+        "Invalid project ID",
+        ProjectId::parse,
+        d,
+    );
+    let http = http_settings(m, cancel, d).await;
+    Settings {
+        mrs,
+        iam: iam_endpoint,
+        auth_url,
+        metadata,
+        cloud,
+        region,
+        project_id,
+        http,
+    }
+}
+
+/// An endpoint from the configuration or `env_name` ("-": none), parsed; `warn_plain`
+/// warns of plain http to another host. Shown without any password, shortened.
+fn endpoint_setting(
+    configured: Option<String>,
+    env_name: &str,
+    at: AttributePath,
+    what: &str,
+    warn_plain: bool,
+    d: &mut Diagnostics,
+) -> Option<String> {
+    let from_env = configured.is_none() && env_name != "-";
+    let value = configured.or_else(|| (env_name != "-").then(|| env(env_name)).flatten())?;
+    let from = if from_env {
+        format!(" (from {env_name})")
+    } else {
+        String::new()
+    };
+    match Endpoint::parse(&value) {
+        Ok(e) => {
+            if warn_plain && e.is_plain_http_to_another_host() {
+                d.warning_at(
+                    at,
+                    "Plain http:// endpoint",
+                    format!(
+                        "{what}{from} is {}: requests, the security token and IAM's temporary keys travel unencrypted to a host other than this machine. Use https://.",
+                        e.as_str()
+                    ),
+                );
+            }
+            Some(e.as_str().to_string())
+        }
+        Err(why) => {
+            d.error_at(
+                at,
+                "Invalid endpoint",
+                format!("{what}{from}: {why}. It must be an https:// URL (or http:// for a local simulator)."),
+            );
+            None
+        }
+    }
+}
+
+/// A value from the configuration or `env_name`, parsed by `parse`; one that breaks the
+/// rule is an error at `attribute`, quoted shortened.
+fn checked<T>(
+    configured: Option<String>,
+    env_name: &str,
+    attribute: &str,
+    summary: &str,
+    parse: fn(&str) -> Result<T, crate::api::IdError>,
+    d: &mut Diagnostics,
+) -> Option<T> {
+    match configured {
+        Some(v) => check_value(&v, "", attribute, summary, parse, d),
+        None => {
+            let v = env(env_name)?;
+            check_value(
+                &v,
+                &format!(" (from {env_name})"),
+                attribute,
+                summary,
+                parse,
+                d,
+            )
+        }
+    }
+}
+
+/// `value` (from where `from` says) parsed by `parse`, or an error at `attribute`.
+fn check_value<T>(
+    value: &str,
+    from: &str,
+    attribute: &str,
+    summary: &str,
+    parse: fn(&str) -> Result<T, crate::api::IdError>,
+    d: &mut Diagnostics,
+) -> Option<T> {
+    match parse(value) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            d.error_at(
+                AttributePath::attr(attribute),
+                summary,
+                format!("{}{from} must be {}.", shorten(value), e.rule()),
+            );
+            None
+        }
+    }
+}
+
+/// Retries, timeouts, TLS verification and trust.
+async fn http_settings(
+    m: &ProviderModel,
+    cancel: &tokio_util::sync::CancellationToken,
+    d: &mut Diagnostics,
+) -> HttpSettings {
     let insecure = match m.insecure {
         Some(b) => b,
         None => match env_bool("HW_INSECURE") {
@@ -110,7 +344,10 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
                     d.error_at(
                         AttributePath::attr(attr::MAX_RETRIES),
                         "Invalid HW_MAX_RETRIES",
-                        format!("HW_MAX_RETRIES={s:?} must be a whole number from 0 to 100."),
+                        format!(
+                            "HW_MAX_RETRIES={} must be a whole number from 0 to 100.",
+                            shorten(&s)
+                        ),
                     );
                     DEFAULT_MAX_RETRIES
                 }
@@ -118,109 +355,210 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
             None => DEFAULT_MAX_RETRIES,
         },
     };
-    // Tests and benchmarks shorten the backoff and the per-request timeout; these are not
-    // documented user settings.
-    let retry_base = env("TF_PROVIDER_MRS_RETRY_BASE_MS")
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(Duration::from_millis);
-    let request_timeout = env("TF_PROVIDER_MRS_REQUEST_TIMEOUT_MS")
-        .and_then(|s| s.parse::<u64>().ok())
-        .filter(|ms| *ms > 0)
-        .map(Duration::from_millis);
-    let explicit_project = parse_project_id(
-        m.project_id.clone().or_else(|| env("HW_PROJECT_ID")),
-        "the configuration or HW_PROJECT_ID",
-        &mut d,
-    );
-    if d.has_errors() {
-        return d;
-    }
-    let Some(base) = base_keys(&m, &metadata, &mut d).await else {
-        return d;
+    let tls = Tls {
+        insecure,
+        ca_pem: pem_setting(
+            m.cacert_file.clone(),
+            "HW_CACERT_FILE",
+            attr::CACERT_FILE,
+            cancel,
+            d,
+        )
+        .await,
+        identity_pem: identity(m, cancel, d).await,
     };
-    let profile = base.profile.as_ref();
-    let region = m
-        .region
-        .clone()
-        .or_else(|| env("HW_REGION_NAME"))
-        .or_else(|| profile.and_then(|p| p.region.clone()));
-    let mut project_id = explicit_project;
-    if project_id.is_none() {
-        project_id = parse_project_id(
-            profile.and_then(|p| p.project_id.clone()),
-            &base.label,
-            &mut d,
+    if let Err(why) = tls.check() {
+        d.error_at(
+            AttributePath::attr(if why.contains("client") {
+                attr::CERT
+            } else {
+                attr::CACERT_FILE
+            }),
+            "Unusable certificate",
+            format!("{why}."),
         );
     }
-    if region.is_none() && mrs.is_none() {
+    let mut http = HttpSettings {
+        tls,
+        max_retries,
+        ..HttpSettings::default()
+    };
+    // Tests and benchmarks shorten the backoff and the per-request timeout; these are not
+    // documented user settings.
+    if let Some(b) = env("TF_PROVIDER_MRS_RETRY_BASE_MS").and_then(|s| s.parse::<u64>().ok()) {
+        http.retry_base_delay = Duration::from_millis(b);
+    }
+    if let Some(t) = env("TF_PROVIDER_MRS_REQUEST_TIMEOUT_MS")
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+    {
+        // Fault tests make a slow answer outlast the per-request timeout without waiting
+        // the real minute.
+        http.request_timeout = Duration::from_millis(t);
+    }
+    http
+}
+
+/// `cert` and `key` (or HW_CERT and HW_KEY) as one PEM text; both or neither.
+async fn identity(
+    m: &ProviderModel,
+    cancel: &tokio_util::sync::CancellationToken,
+    d: &mut Diagnostics,
+) -> Option<Arc<[u8]>> {
+    let cert = pem_setting(m.cert.clone(), "HW_CERT", attr::CERT, cancel, d).await;
+    let key = pem_setting(
+        m.key.as_ref().map(|k| k.expose().to_string()),
+        "HW_KEY",
+        attr::KEY,
+        cancel,
+        d,
+    )
+    .await;
+    match (cert, key) {
+        (Some(c), Some(k)) => {
+            let mut pem = c.to_vec();
+            pem.push(b'\n');
+            pem.extend_from_slice(&k);
+            Some(pem.into())
+        }
+        (None, None) => None,
+        (Some(_), None) => {
+            d.error_at(
+                AttributePath::attr(attr::KEY),
+                "Missing key",
+                "`cert` (or HW_CERT) is set but `key` (or HW_KEY) is not: a client certificate needs its private key.",
+            );
+            None
+        }
+        (None, Some(_)) => {
+            d.error_at(
+                AttributePath::attr(attr::CERT),
+                "Missing cert",
+                "`key` (or HW_KEY) is set but `cert` (or HW_CERT) is not.",
+            );
+            None
+        }
+    }
+}
+
+/// A PEM text given inline or as a file path (read bounded, ending on stop).
+async fn pem_setting(
+    configured: Option<String>,
+    env_name: &str,
+    attribute: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+    d: &mut Diagnostics,
+) -> Option<Arc<[u8]>> {
+    let from_env = configured.is_none();
+    let value = configured.or_else(|| env(env_name))?;
+    if value.trim_start().starts_with("-----BEGIN") {
+        return Some(Arc::from(value.as_bytes()));
+    }
+    let path = crate::provider::credentials::expand_home(value.trim());
+    match crate::provider::credentials::read_bounded(path.clone(), 1 << 20, cancel).await {
+        Ok(bytes) => Some(bytes.into()),
+        Err(why) => {
+            let from = if from_env {
+                format!(" (from {env_name})")
+            } else {
+                String::new()
+            };
+            d.error_at(
+                AttributePath::attr(attribute),
+                "Cannot read the file",
+                format!(
+                    "The file {}{from} cannot be read: {why}.",
+                    shorten(&path.display().to_string())
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Step 3: the region (configured, else the profile's) and the project (configured, else
+/// the profile's); a region, or else an MRS endpoint, is needed.
+fn region_and_project(
+    settings: &Settings,
+    base: &BaseKeys,
+    d: &mut Diagnostics,
+) -> Option<(Option<Region>, Option<ProjectId>)> {
+    let profile = base.profile.as_ref();
+    let region = match &settings.region {
+        Some(r) => Some(r.clone()),
+        None => profile.and_then(|p| p.region.as_deref()).and_then(|r| {
+            check_value(
+                r,
+                &format!(" (the region of {})", base.label),
+                attr::REGION,
+                "Invalid region",
+                Region::parse,
+                d,
+            )
+        }),
+    };
+    let project_id = match &settings.project_id {
+        Some(p) => Some(p.clone()),
+        None => profile.and_then(|p| p.project_id.as_deref()).and_then(|p| {
+            check_value(
+                p,
+                &format!(" (the projectId of {})", base.label),
+                attr::PROJECT_ID,
+                "Invalid project ID",
+                ProjectId::parse,
+                d,
+            )
+        }),
+    };
+    if region.is_none() && settings.mrs.is_none() && !d.has_errors() {
         d.error_at(
             AttributePath::attr(attr::REGION),
             "Missing region",
             "Set `region` (or HW_REGION_NAME) so the provider knows the MRS endpoint, or set `endpoints = { mrs = \"...\" }` (or HW_MRS_ENDPOINT).",
         );
     }
-    let agency = agency_setting(&m, profile, &mut d);
-    if d.has_errors() {
-        return d;
-    }
-    let user_agent = format!("terraform-provider-mrs/{}", env!("CARGO_PKG_VERSION"));
-    let iam = IamSettings {
-        explicit: endpoints.get(attr::IAM).cloned(),
-        auth_url: auth_url.clone(),
-        cloud: cloud.clone(),
-        insecure,
-        max_retries,
-        retry_base_delay: retry_base.unwrap_or(Duration::from_millis(500)),
-        request_timeout: request_timeout.unwrap_or(Duration::from_secs(60)),
-        user_agent: user_agent.clone(),
-    };
-    let Some(SigningKeys {
-        source,
-        fixed,
-        label,
-        path: key_path,
-    }) = signing_keys(
-        base,
-        agency,
-        || iam.client(region.as_deref()),
-        &state.cancel,
-        &mut d,
-    )
-    .await
-    else {
-        return d;
-    };
-    let projects = Projects::new(iam, source.clone(), label.clone());
-    if project_id.is_none() {
-        if let Some(r) = &region {
-            match projects.of(r, &state.cancel).await {
-                Ok(id) => project_id = Some(id),
-                Err(e) => {
-                    let (path, summary) = match &e {
-                        IamError::Refused { status: 401, .. } if e.is_expired_token() => (
-                            AttributePath::attr(attr::SECURITY_TOKEN),
-                            "Security token expired",
-                        ),
-                        IamError::Refused {
-                            status: 401 | 403, ..
-                        } => (key_path.clone(), "Credentials refused"),
-                        _ => (
-                            AttributePath::attr(attr::REGION),
-                            "Cannot find the project of the region",
-                        ),
-                    };
-                    d.error_at(
-                        path,
-                        summary,
-                        format!("Looking up the project of region {r:?} with {label}: {e}. Set `project_id` (or HW_PROJECT_ID) to skip the lookup, or check `region`, `cloud`, `auth_url` and `endpoints.iam`."),
-                    );
-                    return d;
-                }
-            }
+    (!d.has_errors()).then_some((region, project_id))
+}
+
+/// Step 5: the project IAM names after the provider's region, when none is set.
+async fn project_of_region(
+    projects: &Projects,
+    region: &Region,
+    keys: &SigningKeys,
+    state: &ProviderState,
+    d: &mut Diagnostics,
+) -> Option<ProjectId> {
+    match projects.of(region, &state.cancel).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            let (path, summary) = match &e {
+                IamError::Refused { status: 401, .. } if e.is_expired_token() => (
+                    AttributePath::attr(attr::SECURITY_TOKEN),
+                    "Security token expired",
+                ),
+                IamError::Refused {
+                    status: 401 | 403, ..
+                } => (keys.path.clone(), "Credentials refused"),
+                _ => (
+                    AttributePath::attr(attr::REGION),
+                    "Cannot find the project of the region",
+                ),
+            };
+            d.error_at(
+                path,
+                summary,
+                format!("Looking up the project of region {:?} with {}: {e}. Set `project_id` (or HW_PROJECT_ID) to skip the lookup, or check `region`, `cloud`, `auth_url` and `endpoints.iam`.", region.as_str(), keys.label),
+            );
+            None
         }
     }
-    let mut client_cfg = ClientConfig::new(
-        mrs.clone().unwrap_or_default(),
+}
+
+/// Step 6: the MRS client's settings: fixed keys, or the source that renews them.
+fn client_config(settings: &Settings, keys: SigningKeys) -> ClientConfig {
+    let SigningKeys { source, fixed, .. } = keys;
+    let mut cfg = ClientConfig::new(
+        settings.mrs.clone().unwrap_or_default(),
         fixed.clone().unwrap_or(Credentials {
             access_key: String::new(),
             secret_key: Secret::new(""),
@@ -228,39 +566,10 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
         }),
     );
     if fixed.is_none() {
-        client_cfg.credential_source = Some(source);
+        cfg.credential_source = Some(source);
     }
-    client_cfg.insecure = insecure;
-    client_cfg.max_retries = max_retries;
-    client_cfg.user_agent = user_agent;
-    if let Some(b) = retry_base {
-        client_cfg.retry_base_delay = b;
-    }
-    if let Some(t) = request_timeout {
-        // Fault tests make a slow answer outlast the per-request timeout without waiting
-        // the real minute.
-        client_cfg.request_timeout = t;
-    }
-    state.set(Configured::new(
-        region, project_id, projects, mrs, cloud, client_cfg,
-    ));
-    d
-}
-
-/// The project ID `p` set in `from`; one that breaks the rule is an error at `project_id`.
-fn parse_project_id(p: Option<String>, from: &str, d: &mut Diagnostics) -> Option<ProjectId> {
-    let p = p?;
-    match ProjectId::parse(&p) {
-        Ok(id) => Some(id),
-        Err(e) => {
-            d.error_at(
-                AttributePath::attr(attr::PROJECT_ID),
-                "Invalid project ID",
-                format!("The project ID {p:?} (from {from}) must be {}.", e.rule()),
-            );
-            None
-        }
-    }
+    cfg.http = settings.http.clone();
+    cfg
 }
 
 #[cfg(test)]

@@ -14,7 +14,10 @@ pub(super) fn env_bool(name: &str) -> Result<Option<bool>, String> {
             "" => Ok(None),
             "1" | "true" | "yes" => Ok(Some(true)),
             "0" | "false" | "no" => Ok(Some(false)),
-            _ => Err(format!("{name}={s:?} is not a boolean (use true or false)")),
+            _ => Err(format!(
+                "{name}={} is not a boolean (use true or false)",
+                crate::api::shown::shorten(&s)
+            )),
         },
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::iam::{IamClient, IamError};
-use crate::api::{CredentialSource, Credentials, Secret};
+use crate::api::shown::shorten;
+use crate::api::{check_credentials, CredentialSource, Credentials, KeysError, Secret, Tls};
 use crate::framework::{AttributePath, Diagnostics};
 use crate::provider::credentials::{self, FixedKeys, RenewingKeys};
 
@@ -36,6 +37,8 @@ pub(super) struct BaseKeys {
 pub(super) async fn base_keys(
     m: &ProviderModel,
     metadata: &str,
+    tls: &Tls,
+    cancel: &CancellationToken,
     d: &mut Diagnostics,
 ) -> Option<BaseKeys> {
     let (ak_conf, sk_conf) = (m.access_key.is_some(), m.secret_key.is_some());
@@ -60,6 +63,9 @@ pub(super) async fn base_keys(
                 secret_key: sk.clone(),
                 security_token,
             };
+            if !keys_fit_headers(&creds, label, d) {
+                return None;
+            }
             return Some(BaseKeys {
                 source: Arc::new(FixedKeys(creds.clone())),
                 fixed: Some(creds),
@@ -103,13 +109,14 @@ pub(super) async fn base_keys(
         let path = file
             .clone()
             .unwrap_or_else(|| credentials::DEFAULT_SHARED_CONFIG_FILE.to_string());
-        return match credentials::read_profile(&path, profile.as_deref()) {
+        return match credentials::read_profile(&path, profile.as_deref(), cancel).await {
+            Ok(p) if !keys_fit_headers(&p.credentials, "the profile", d) => None,
             Ok(p) => Some(BaseKeys {
                 source: Arc::new(FixedKeys(p.credentials.clone())),
                 fixed: Some(p.credentials.clone()),
                 label: format!(
-                    "profile {:?} of the shared config file {}",
-                    p.name,
+                    "profile {} of the shared config file {}",
+                    shorten(&p.name),
                     credentials::expand_home(&path).display()
                 ),
                 path: AttributePath::attr(attr::PROFILE),
@@ -131,7 +138,7 @@ pub(super) async fn base_keys(
             }
         };
     }
-    let keys = RenewingKeys::metadata(metadata);
+    let keys = RenewingKeys::metadata(metadata, tls.clone());
     match keys.current().await {
         Ok(_) => Some(BaseKeys {
             label: keys.label().to_string(),
@@ -150,6 +157,25 @@ pub(super) async fn base_keys(
             None
         }
     }
+}
+
+/// Keys whose access key or token cannot travel in a header are an error at that
+/// attribute now, not at the first request of some resource; `from` names their source.
+fn keys_fit_headers(c: &Credentials, from: &str, d: &mut Diagnostics) -> bool {
+    let Err(e) = check_credentials(c) else {
+        return true;
+    };
+    let at = match e {
+        KeysError::EmptyAccessKey | KeysError::AccessKeyNotHeader => attr::ACCESS_KEY,
+        KeysError::EmptySecretKey => attr::SECRET_KEY,
+        KeysError::TokenNotHeader => attr::SECURITY_TOKEN,
+    };
+    d.error_at(
+        AttributePath::attr(at),
+        "Unusable credentials",
+        format!("In {from}, {e}. Set it again as issued."),
+    );
+    false
 }
 
 /// The agency to assume, from the block, the environment or the profile: (domain, agency,
@@ -272,7 +298,9 @@ pub(super) async fn signing_keys(
             at,
             "Cannot assume the agency",
             format!(
-                "Assuming agency {agency_name:?} of domain {domain:?} with {} failed: {e}. {why}",
+                "Assuming agency {} of domain {} with {} failed: {e}. {why}",
+                shorten(&agency_name),
+                shorten(&domain),
                 base.label
             ),
         );

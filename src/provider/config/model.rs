@@ -25,6 +25,9 @@ pub struct ProviderModel {
     pub auth_url: Option<String>,
     pub endpoints: BTreeMap<String, String>,
     pub insecure: Option<bool>,
+    pub cacert_file: Option<String>,
+    pub cert: Option<String>,
+    pub key: Option<Secret>,
     pub max_retries: Option<f64>,
 }
 
@@ -76,6 +79,9 @@ impl FromValue for ProviderModel {
                 .filter_map(|(service, e)| Some((service, set(e)?)))
                 .collect(),
             insecure: set(r.attr(attr::INSECURE)),
+            cacert_file: set(r.attr(attr::CACERT_FILE)),
+            cert: set(r.attr(attr::CERT)),
+            key: set::<String>(r.attr(attr::KEY)).map(Secret::new),
             max_retries: set(r.attr(attr::MAX_RETRIES)),
         };
         r.finish(m)

@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::iam::{IamClient, IamConfig, IamError};
-use crate::api::{CredentialSource, ProjectId};
+use crate::api::ids::Cloud;
+use crate::api::{CredentialSource, HttpSettings, ProjectId, Region};
 
 use super::endpoints::iam_endpoint;
 
@@ -20,22 +20,19 @@ pub struct IamSettings {
     /// `endpoints.iam`.
     pub explicit: Option<String>,
     pub auth_url: Option<String>,
-    pub cloud: Option<String>,
-    pub insecure: bool,
-    pub max_retries: u32,
-    pub retry_base_delay: Duration,
-    pub request_timeout: Duration,
-    pub user_agent: String,
+    pub cloud: Option<Cloud>,
+    /// The same settings as the MRS client's.
+    pub http: HttpSettings,
 }
 
 impl IamSettings {
     /// A client of the IAM endpoint for `region` (`endpoints.iam` and `auth_url` win).
-    pub fn client(&self, region: Option<&str>) -> Result<IamClient, IamError> {
+    pub fn client(&self, region: Option<&Region>) -> Result<IamClient, IamError> {
         let endpoint = iam_endpoint(
             self.explicit.as_deref(),
             self.auth_url.as_deref(),
             region,
-            self.cloud.as_deref(),
+            self.cloud.as_ref(),
         )
         .ok_or_else(|| IamError::Config {
             message: "IAM's endpoint is unknown: set `region`, `auth_url` or `endpoints.iam`"
@@ -43,11 +40,7 @@ impl IamSettings {
         })?;
         IamClient::new(IamConfig {
             endpoint,
-            insecure: self.insecure,
-            max_retries: self.max_retries,
-            retry_base_delay: self.retry_base_delay,
-            request_timeout: self.request_timeout,
-            user_agent: self.user_agent.clone(),
+            http: self.http.clone(),
         })
     }
 }
@@ -59,7 +52,7 @@ pub struct Projects {
     source: Arc<dyn CredentialSource>,
     /// Where the keys come from, for messages (never the keys).
     pub label: String,
-    found: Mutex<HashMap<String, Arc<OnceCell<ProjectId>>>>,
+    found: Mutex<HashMap<Region, Arc<OnceCell<ProjectId>>>>,
 }
 
 impl Projects {
@@ -72,19 +65,19 @@ impl Projects {
         }
     }
 
-    fn cell(&self, region: &str) -> Arc<OnceCell<ProjectId>> {
+    fn cell(&self, region: &Region) -> Arc<OnceCell<ProjectId>> {
         let mut found = match self.found.lock() {
             Ok(f) => f,
             Err(poisoned) => poisoned.into_inner(),
         };
-        found.entry(region.to_string()).or_default().clone()
+        found.entry(region.clone()).or_default().clone()
     }
 
     /// The project named after `region`: the one found before in this process, or asked of
     /// IAM now. A failed lookup is not kept, so a later call asks again.
     pub async fn of(
         &self,
-        region: &str,
+        region: &Region,
         cancel: &CancellationToken,
     ) -> Result<ProjectId, IamError> {
         let cell = self.cell(region);
@@ -95,7 +88,7 @@ impl Projects {
 
     async fn look_up(
         &self,
-        region: &str,
+        region: &Region,
         cancel: &CancellationToken,
     ) -> Result<ProjectId, IamError> {
         let iam = self.iam.client(Some(region))?;
@@ -111,7 +104,7 @@ impl Projects {
                 Ok(project) => {
                     crate::log_debug!(
                         "found the project of the region",
-                        region = region,
+                        region = region.as_str(),
                         project_id = id
                     );
                     Ok(project)
@@ -119,13 +112,19 @@ impl Projects {
                 Err(e) => Err(IamError::Malformed {
                     service: "IAM",
                     message: format!(
-                        "the project ID {id:?} of region {region:?} is not {}",
+                        "the project ID {} of region {:?} is not {}",
+                        crate::api::shown::shorten(&id),
+                        region.as_str(),
                         e.rule()
                     ),
                 }),
             },
             None => Err(IamError::Config {
-                message: format!("IAM at {} has no project named {region:?}", iam.endpoint()),
+                message: format!(
+                    "IAM at {} has no project named {:?}",
+                    iam.endpoint(),
+                    region.as_str()
+                ),
             }),
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::framework::validate::not_empty;
 use crate::framework::{Attribute, Block, NestedBlock, Nesting, Schema};
-use crate::provider::ids::project_id_validator;
+use crate::provider::ids::{project_id_validator, region_validator};
 
 /// The attribute names, used by the schema, the model and diagnostics' paths alone.
 pub mod attr {
@@ -21,6 +21,9 @@ pub mod attr {
     pub const AUTH_URL: &str = "auth_url";
     pub const ENDPOINTS: &str = "endpoints";
     pub const INSECURE: &str = "insecure";
+    pub const CACERT_FILE: &str = "cacert_file";
+    pub const CERT: &str = "cert";
+    pub const KEY: &str = "key";
     pub const MAX_RETRIES: &str = "max_retries";
     /// Keys of `endpoints`.
     pub const MRS: &str = "mrs";
@@ -39,7 +42,8 @@ pub fn schema() -> Schema {
             Attribute::string(attr::REGION)
                 .optional()
                 .validator(not_empty())
-                .description("The region of the MRS clusters, e.g. `cn-north-4`. Also `HW_REGION_NAME`, or the profile's `region`. Resources default to it, it selects the endpoints `https://mrs.{region}.{cloud}` and `https://iam.{region}.{cloud}`, and the project ID is looked up from it when `project_id` is not set."),
+                .validator(region_validator())
+                .description("The region of the MRS clusters, e.g. `cn-north-4`: lower-case words and digits joined by `-`. Also `HW_REGION_NAME`, or the profile's `region`. Resources default to it, it selects the endpoints `https://mrs.{region}.{cloud}` and `https://iam.{region}.{cloud}`, and the project ID is looked up from it when `project_id` is not set."),
         )
         .attribute(
             Attribute::string(attr::PROJECT_ID)
@@ -78,7 +82,7 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::string(attr::CLOUD)
                 .optional()
-                .description("The domain of the endpoints. Also `HW_CLOUD`. Defaults to `myhuaweicloud.com` (`myhuaweicloud.cn` or `myhuaweicloud.eu` for the regions served there)."),
+                .description("The domain of the endpoints, a domain name. Also `HW_CLOUD`. Defaults to `myhuaweicloud.com` (`myhuaweicloud.cn` or `myhuaweicloud.eu` for the regions served there)."),
         )
         .attribute(
             Attribute::string(attr::AUTH_URL)
@@ -88,7 +92,7 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::string_map(attr::ENDPOINTS)
                 .optional()
-                .description("Custom endpoints by service: `mrs` (also `HW_MRS_ENDPOINT`), `iam` (wins over `auth_url`) and `metadata`, the ECS metadata service (also `HW_METADATA_ENDPOINT`; default `http://169.254.169.254`). E.g. `{ mrs = \"http://127.0.0.1:8080\" }` for the local simulator `mrs-sim`."),
+                .description("Custom endpoints by service: `mrs` (also `HW_MRS_ENDPOINT`), `iam` (wins over `auth_url`) and `metadata`, the ECS metadata service (also `HW_METADATA_ENDPOINT`; default `http://169.254.169.254`). E.g. `{ mrs = \"http://127.0.0.1:8080\" }` for the local simulator `mrs-sim`. Each is an `https://` URL without user name or password; plain `http://` to a host other than this machine draws a warning (the metadata service excepted, which is link-local)."),
         )
         .attribute(
             Attribute::bool(attr::INSECURE)
@@ -96,9 +100,25 @@ pub fn schema() -> Schema {
                 .description("Skip TLS certificate verification. Only for test endpoints; a warning is shown when set. Also `HW_INSECURE`."),
         )
         .attribute(
+            Attribute::string(attr::CACERT_FILE)
+                .optional()
+                .description("A PEM file of CA certificates trusted in addition to the usual roots, for endpoints whose certificate a private CA signed (Huawei Cloud Stack, a company proxy). Also `HW_CACERT_FILE`. The PEM text itself is accepted too."),
+        )
+        .attribute(
+            Attribute::string(attr::CERT)
+                .optional()
+                .description("A PEM client certificate (file or text) shown to endpoints that ask for one; needs `key`. Also `HW_CERT`."),
+        )
+        .attribute(
+            Attribute::string(attr::KEY)
+                .optional()
+                .sensitive()
+                .description("The PEM private key (file or text) of `cert`. Also `HW_KEY`."),
+        )
+        .attribute(
             Attribute::number(attr::MAX_RETRIES)
                 .optional()
-                .description("How many times a request is retried after throttling (429), a server error (500, 502, 503, 504) or a connection failure; each retry writes a warning to the log. Defaults to 5. Also `HW_MAX_RETRIES`."),
+                .description("How many times a request is retried after throttling (429), a server error (500, 502, 503, 504), a timeout or a connection failure; each retry writes a warning to the log. What no retry can change (a certificate refused, a redirect, a value that cannot be sent) fails at once. Defaults to 5. Also `HW_MAX_RETRIES`."),
         )
         .block(NestedBlock {
             type_name: attr::ASSUME_ROLE.to_string(),

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::iam::IamError;
-use crate::api::{Client, ClientConfig, ProjectId};
+use crate::api::ids::Cloud;
+use crate::api::shown::shorten;
+use crate::api::{Client, ClientConfig, ProjectId, Region, REGION_RULE};
 use crate::framework::{AttributePath, Diagnostics};
 use crate::provider::cluster_sync::Clusters;
 
@@ -18,13 +20,14 @@ use super::schema::attr;
 
 /// What the provider knows after ConfigureProvider.
 pub struct Configured {
+    /// The provider's region (it has passed the region rule).
     pub region: Option<String>,
     /// The provider's project: configured, from the profile, or looked up for `region`.
     pub project_id: Option<ProjectId>,
     /// The projects of other regions, looked up when a resource names one.
     projects: Projects,
     endpoint: Option<String>,
-    cloud: Option<String>,
+    cloud: Option<Cloud>,
     base: ClientConfig,
     /// One API client per endpoint: normally exactly one, for the provider's region.
     clients: Mutex<HashMap<String, Client>>,
@@ -33,15 +36,15 @@ pub struct Configured {
 impl Configured {
     /// `endpoint` is the explicit MRS endpoint, which wins over every region's.
     pub(super) fn new(
-        region: Option<String>,
+        region: Option<Region>,
         project_id: Option<ProjectId>,
         projects: Projects,
         endpoint: Option<String>,
-        cloud: Option<String>,
+        cloud: Option<Cloud>,
         base: ClientConfig,
     ) -> Configured {
         Configured {
-            region,
+            region: region.map(|r| r.to_string()),
             project_id,
             projects,
             endpoint,
@@ -61,7 +64,10 @@ impl Configured {
     ) -> Result<Option<ProjectId>, IamError> {
         match region {
             Some(r) if self.region.as_deref() != Some(r) => {
-                self.projects.of(r, cancel).await.map(Some)
+                let r = Region::parse(r).map_err(|e| IamError::Config {
+                    message: format!("the region {} is not {}", shorten(r), e.rule()),
+                })?;
+                self.projects.of(&r, cancel).await.map(Some)
             }
             _ => Ok(self.project_id.clone()),
         }
@@ -87,19 +93,35 @@ impl Configured {
                 AttributePath::attr(attr::REGION),
                 "Cannot find the project of the region",
                 format!(
-                    "Looking up the project of region {:?} with {}: {e}. Set `project_id` here to skip the lookup, or check `region`, `cloud`, `auth_url` and `endpoints.iam`.",
-                    region.unwrap_or_default(),
+                    "Looking up the project of region {} with {}: {e}. Set `project_id` here to skip the lookup, or check `region`, `cloud`, `auth_url` and `endpoints.iam`.",
+                    shorten(region.unwrap_or_default()),
                     self.projects.label
                 ),
             )),
         }
     }
 
-    /// The API client for a region (the explicit endpoint wins over the region's).
+    /// The API client for a region (the explicit endpoint wins over the region's). A
+    /// region breaking the rule (a state written by hand) is an error at `region`: host
+    /// names are built from valid regions only.
     pub fn client(&self, region: Option<&str>) -> Result<Client, Diagnostics> {
+        let region = match region.map(Region::parse) {
+            None => None,
+            Some(Ok(r)) => Some(r),
+            Some(Err(_)) => {
+                return Err(Diagnostics::error_at_path(
+                    AttributePath::attr(attr::REGION),
+                    "Invalid region",
+                    format!(
+                        "The region {} must be {REGION_RULE}. If the state holds it, correct it with `terraform state rm` and `terraform import`.",
+                        shorten(region.unwrap_or_default())
+                    ),
+                ))
+            }
+        };
         let endpoint = match (&self.endpoint, region) {
             (Some(e), _) => e.clone(),
-            (None, Some(r)) => mrs_endpoint(r, self.cloud.as_deref()),
+            (None, Some(r)) => mrs_endpoint(&r, self.cloud.as_ref()),
             (None, None) => {
                 return Err(Diagnostics::single_error(
                     "No region",

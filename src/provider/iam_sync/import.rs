@@ -22,20 +22,10 @@ pub struct ImportTarget {
 
 const FORMS: &str = "Use one of:\n  CLUSTER_ID                     (the provider's project_id and region)\n  PROJECT_ID/CLUSTER_ID          (the provider's region)\n  REGION/PROJECT_ID/CLUSTER_ID";
 
-/// Region names are two or more lower-case words joined by `-`, like `cn-north-4`; the
-/// `-` also keeps `PROJECT_ID/CLUSTER_ID/typo` from reading as a region.
+/// The shared region rule (`api::REGION_RULE`); its `-` also keeps
+/// `PROJECT_ID/CLUSTER_ID/typo` from reading as a region.
 fn region_ok(r: &str) -> bool {
-    let words: Vec<&str> = r.split('-').collect();
-    r.len() <= 64
-        && words.len() >= 2
-        && words
-            .first()
-            .is_some_and(|w| w.chars().all(|c| c.is_ascii_lowercase()))
-        && words.iter().all(|w| {
-            !w.is_empty()
-                && w.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
+    crate::api::Region::parse(r).is_ok()
 }
 
 /// `CLUSTER_ID` (with the provider's project), `PROJECT_ID/CLUSTER_ID` or

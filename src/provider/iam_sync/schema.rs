@@ -53,6 +53,7 @@ pub fn schema() -> Schema {
                 .optional()
                 .computed()
                 .validator(not_empty())
+                .validator(crate::provider::ids::region_validator())
                 .plan_modifier(use_state_for_unknown())
                 .plan_modifier(requires_replace())
                 .description("The region of the cluster. Defaults to the provider's `region`. Changing it forces a new resource."),
