@@ -71,8 +71,9 @@ pub trait IntoValue {
     fn into_value(self) -> Value;
 }
 
-/// The error for a value whose type differs from the model's: the schema and the model
-/// disagree, which is a bug in the provider, not in the configuration.
+/// The error for a value whose type differs from the model's: a state edited by hand or
+/// written by something else, or else the schema and the model disagree (a bug in the
+/// provider); never the configuration, which Terraform checks against the schema.
 pub fn mismatch(path: &AttributePath, expected: &str, got: &Value) -> Diagnostics {
     let at = if path.steps.is_empty() {
         "the value".to_string()
@@ -84,7 +85,7 @@ pub fn mismatch(path: &AttributePath, expected: &str, got: &Value) -> Diagnostic
         severity: Severity::Error,
         summary: "Value Conversion Error".to_string(),
         detail: format!(
-            "The provider could not read {at} as {expected}: it holds {}. This is a bug in the provider; please report it.",
+            "The provider could not read {at} as {expected}: it holds {}. A state edited by hand or written by another tool can hold that: restore it from a backup, or remove the resource with `terraform state rm` and import it again. Otherwise this is a bug in the provider; please report it.",
             kind(got)
         ),
         path: Some(path.clone()),

@@ -108,6 +108,7 @@ fn advice(e: &ApiError) -> &'static str {
         ApiError::Cancelled => "Terraform was interrupted; the state records what is known to be true.",
         ApiError::Transport { .. } => "Nothing answered, so there is no request ID: check `region`, `cloud` and `endpoints`, and that this machine can reach the endpoint, then run terraform apply again.",
         ApiError::Credentials { .. } => "Check the credential source named above; the provider renews temporary keys before they expire.",
+        ApiError::Unusable { .. } | ApiError::Config { .. } => "The message above names the cause and the fix; trying again will not help until it is fixed.",
         _ if e.is_auth() => "Check access_key, secret_key and security_token, and that they may use MRS in this project.",
         _ => "Run terraform apply again; if it keeps failing, give the request ID to Huawei Cloud support.",
     }
@@ -159,6 +160,18 @@ mod tests {
             in_configured_terms(ApiError::Cancelled, &address(), Duration::from_secs(2)),
             ApiError::Cancelled
         );
+    }
+
+    #[test]
+    fn errors_no_retry_can_change_do_not_advise_a_retry() {
+        let mut d = Diagnostics::new();
+        let e = ApiError::Unusable {
+            message: "the certificate was refused; set cacert_file".into(),
+        };
+        api_error(&mut d, "read the synced names", &address(), &e);
+        let detail: String = d.iter().map(|x| x.detail.clone()).collect();
+        assert!(detail.contains("will not help"), "{detail}");
+        assert!(!detail.contains("Run terraform apply again"), "{detail}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and private record built from what the cluster holds, and the release at plan of
 //! adopted names the configuration does not declare.
 
+use crate::api::shown::shorten;
 use crate::api::{ClusterId, ProjectId};
 use crate::framework::model::{Attr, Set};
 use crate::framework::{AttributePath, Diagnostics};
@@ -43,7 +44,8 @@ pub fn parse_import_id(
         [r, p, c] => (Some(*r), Some(*p), *c),
         _ => {
             return Err(bad(format!(
-                "{id:?} has {} parts separated by `/`; an import ID has one, two or three.",
+                "{} has {} parts separated by `/`; an import ID has one, two or three.",
+                shorten(id),
                 parts.len()
             )))
         }
@@ -51,20 +53,28 @@ pub fn parse_import_id(
     if let Some(r) = region {
         if !region_ok(r) {
             return Err(bad(format!(
-                "The region {r:?} must be lower-case words joined by `-`, like `cn-north-4`."
+                "The region {} must be lower-case words joined by `-`, like `cn-north-4`.",
+                shorten(r)
             )));
         }
     }
     let project_id = match project {
         Some(p) => match ProjectId::parse(p) {
             Ok(p) => p,
-            Err(e) => return Err(bad(format!("The project ID {p:?} must be {}.", e.rule()))),
+            Err(e) => {
+                return Err(bad(format!(
+                    "The project ID {} must be {}.",
+                    shorten(p),
+                    e.rule()
+                )))
+            }
         },
         None => match default_project {
             Some(p) => p.clone(),
             None => {
                 return Err(bad(format!(
-                    "{id:?} has no project ID and the provider sets none."
+                    "{} has no project ID and the provider sets none.",
+                    shorten(id)
                 )))
             }
         },
@@ -76,7 +86,8 @@ pub fn parse_import_id(
             cluster_id,
         }),
         Err(e) => Err(bad(format!(
-            "The cluster ID {cluster:?} must be {}.",
+            "The cluster ID {} must be {}.",
+            shorten(cluster),
             e.rule()
         ))),
     }
@@ -266,6 +277,17 @@ mod tests {
         ] {
             assert!(detail.contains(form), "{detail}");
         }
+    }
+
+    #[test]
+    fn a_long_import_id_is_quoted_by_its_start_and_length() {
+        let long = format!("{}/c1", "p".repeat(10_000));
+        let Err(d) = parse_import_id(&long, None) else {
+            unreachable!("a 10,000-character project ID is refused")
+        };
+        let detail: String = d.iter().map(|x| x.detail.clone()).collect();
+        assert!(detail.len() < 600, "{} characters", detail.len());
+        assert!(detail.contains("10000 characters"), "{detail}");
     }
 
     #[test]
