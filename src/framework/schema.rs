@@ -152,6 +152,12 @@ impl Block {
         self
     }
 
+    /// Several attributes at once, in order (a group every resource of a kind shares).
+    pub fn attributes(mut self, a: impl IntoIterator<Item = Attribute>) -> Self {
+        self.attributes.extend(a);
+        self
+    }
+
     pub fn block(mut self, b: NestedBlock) -> Self {
         self.blocks.push(b);
         self

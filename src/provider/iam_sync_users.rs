@@ -5,18 +5,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::cluster_sync::{api_error, Address, ClusterSync, CLUSTER_ID, PROJECT_ID, REGION};
-use super::config::ProviderState;
-use super::ids::{cluster_id_validator, project_id_validator};
+use super::cluster_sync::{
+    api_error, location_attributes, Address, Clusters, Holder, CLUSTER_ID, ID, PROJECT_ID, REGION,
+};
 use crate::api::ApiError;
 use crate::framework::model::{model, Attr, Set};
-use crate::framework::validate::not_empty;
 use crate::framework::{
     Attribute, AttributePath, Block, Diagnostics, Schema, StateOutcome, TypedDataSource,
 };
 
 pub const TYPE_NAME: &str = "mrs_iam_sync_users";
-pub const ID: &str = "id";
 pub const USER_NAMES: &str = "user_names";
 pub const GROUP_NAMES: &str = "group_names";
 pub const IS_SYNCHRONIZING: &str = "is_synchronizing";
@@ -25,21 +23,7 @@ pub fn schema() -> Schema {
     Schema::new(
         0,
         Block::new("Reads the IAM users and groups synchronized to the Manager of an MRS cluster, whoever synced them (including the groups of synced users).")
-            .attribute(Attribute::string(ID).computed().description("`{project_id}/{cluster_id}`."))
-            .attribute(Attribute::string(REGION).optional().computed().validator(not_empty()).validator(crate::provider::ids::region_validator()).description("The region of the cluster. Defaults to the provider's `region`."))
-            .attribute(
-                Attribute::string(PROJECT_ID)
-                    .optional()
-                    .computed()
-                    .validator(project_id_validator())
-                    .description("The project ID. Defaults to the project of the data source's region: the provider's `project_id` in the provider's region, else the project IAM names after the region."),
-            )
-            .attribute(
-                Attribute::string(CLUSTER_ID)
-                    .required()
-                    .validator(cluster_id_validator())
-                    .description("The ID of the MRS cluster."),
-            )
+            .attributes(location_attributes(Holder::DataSource))
             .attribute(Attribute::string_set(USER_NAMES).computed().description("The synchronized IAM user names."))
             .attribute(Attribute::string_set(GROUP_NAMES).computed().description("The synchronized IAM group names."))
             .attribute(Attribute::bool(IS_SYNCHRONIZING).computed().description("Whether a synchronization is running on the cluster now.")),
@@ -61,14 +45,14 @@ model! {
 }
 
 pub struct IamSyncUsers {
-    shared: Arc<ProviderState>,
+    clusters: Arc<Clusters>,
     schema: Schema,
 }
 
 impl IamSyncUsers {
-    pub fn new(shared: Arc<ProviderState>) -> Self {
+    pub fn new(clusters: Arc<Clusters>) -> Self {
         IamSyncUsers {
-            shared,
+            clusters,
             schema: schema(),
         }
     }
@@ -88,40 +72,41 @@ impl TypedDataSource for IamSyncUsers {
 
     async fn read(&self, config: IamSyncUsersModel) -> StateOutcome<IamSyncUsersModel> {
         let mut out = StateOutcome::new(None);
-        let configured = match self.shared.configured() {
-            Ok(c) => c,
+        // A data source is read once the provider is configured.
+        if let Err(d) = self.clusters.provider().configured() {
+            out.diags = d;
+            return out;
+        }
+        let (region, project_id) = match self
+            .clusters
+            .locate(&config.region, &config.project_id)
+            .await
+        {
+            Ok(located) => located,
             Err(d) => {
                 out.diags = d;
                 return out;
             }
         };
-        let region = config.region.known().cloned().or(configured.region.clone());
-        let project_id = match config.project_id.known() {
-            Some(p) => p.clone(),
-            None => match configured
-                .project_at(config.region.known(), &self.shared.cancel)
-                .await
-            {
-                Ok(p) => p.to_string(),
-                Err(d) => {
-                    out.diags = d;
-                    return out;
-                }
-            },
+        let address = Address::planned(
+            region.known(),
+            project_id.known(),
+            config.cluster_id.known(),
+        );
+        let cluster = match address {
+            Ok(Some(a)) => self.clusters.at(a),
+            Ok(None) => {
+                let mut d = Diagnostics::new();
+                d.error_at(
+                    AttributePath::attr(CLUSTER_ID),
+                    "Missing project or cluster ID",
+                    "Set cluster_id, and project_id on the data source or the provider.",
+                );
+                Err(d)
+            }
+            Err(d) => Err(d),
         };
-        let Some(cluster_id) = config.cluster_id.known().cloned() else {
-            out.diags.error_at(
-                AttributePath::attr(CLUSTER_ID),
-                "Missing cluster ID",
-                "Set cluster_id.",
-            );
-            return out;
-        };
-        let address = Address::planned(region.as_ref(), Some(&project_id), Some(&cluster_id));
-        let cluster = match address.and_then(|a| match a {
-            Some(a) => ClusterSync::at(&self.shared, a),
-            None => Err(Diagnostics::new()),
-        }) {
+        let cluster = match cluster {
             Ok(c) => c,
             Err(d) => {
                 out.diags = d;
@@ -136,11 +121,12 @@ impl TypedDataSource for IamSyncUsers {
         .await;
         match result {
             Ok((names, busy)) => {
+                let a = cluster.address();
                 out.state = Some(IamSyncUsersModel {
-                    id: Attr::Known(format!("{project_id}/{cluster_id}")),
-                    region: region.into(),
-                    project_id: Attr::Known(project_id),
-                    cluster_id: Attr::Known(cluster_id),
+                    id: Attr::Known(a.id()),
+                    region,
+                    project_id: Attr::Known(a.project_id.to_string()),
+                    cluster_id: Attr::Known(a.cluster_id.to_string()),
                     user_names: Attr::Known(Set::of_known(names.users)),
                     group_names: Attr::Known(Set::of_known(names.groups)),
                     is_synchronizing: Attr::Known(busy),

@@ -20,11 +20,12 @@ use tokio_util::sync::CancellationToken;
 use crate::framework::{
     typed, typed_data_source, DataSource, Diagnostics, Provider, Resource, Schema, Value,
 };
+use cluster_sync::Clusters;
 use config::ProviderState;
 
 pub struct MrsProvider {
     schema: Schema,
-    shared: Arc<ProviderState>,
+    provider: Arc<ProviderState>,
     resources: Vec<Arc<dyn Resource>>,
     data_sources: Vec<Arc<dyn DataSource>>,
 }
@@ -33,14 +34,16 @@ impl MrsProvider {
     /// `cancel` ends in-flight waits and retries: StopProvider cancels it, and so does
     /// the process shutting down.
     pub fn new(cancel: CancellationToken) -> Self {
-        let shared = Arc::new(ProviderState::new(cancel));
+        let provider = Arc::new(ProviderState::new(cancel));
+        // Every resource and data source reaches its clusters through the same lines.
+        let clusters = Arc::new(Clusters::new(provider.clone()));
         MrsProvider {
             schema: config::schema(),
-            resources: vec![typed(iam_sync::IamSync::new(shared.clone()))],
+            resources: vec![typed(iam_sync::IamSync::new(clusters.clone()))],
             data_sources: vec![typed_data_source(iam_sync_users::IamSyncUsers::new(
-                shared.clone(),
+                clusters,
             ))],
-            shared,
+            provider,
         }
     }
 }
@@ -52,7 +55,7 @@ impl Provider for MrsProvider {
     }
 
     async fn configure(&self, _terraform_version: &str, config: &Value) -> Diagnostics {
-        config::configure(&self.shared, config).await
+        config::configure(&self.provider, config).await
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
@@ -64,6 +67,6 @@ impl Provider for MrsProvider {
     }
 
     fn stop(&self) {
-        self.shared.cancel.cancel();
+        self.provider.cancel.cancel();
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use tokio_util::sync::CancellationToken;
 
+use super::cluster_sync::Clusters;
 use super::config::{self, ProviderState};
 use super::iam_sync::{self, IamSync};
 use crate::framework::oracle::{
@@ -43,7 +44,7 @@ fn resource(endpoint: &str) -> Arc<dyn Resource> {
         Err(e) => panic!("a runtime for configure: {e}"),
     };
     assert!(!d.has_errors(), "{d:?}");
-    typed(IamSync::new(shared))
+    typed(IamSync::new(Arc::new(Clusters::new(shared))))
 }
 
 /// What Terraform itself does before asking for a plan: a configuration the provider

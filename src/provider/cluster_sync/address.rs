@@ -1,17 +1,79 @@
-//! Where a cluster is (region, project, cluster ID), read from any resource's or data
-//! source's attributes, and how a failed API call on it reads as a diagnostic.
+//! Where a cluster is (region, project, cluster ID): the attributes every resource and data
+//! source on a cluster declares for it, the address read from them, and how a failed API
+//! call on it reads as a diagnostic.
 
 use std::time::Duration;
 
 use crate::api::{ApiError, ClusterId, ProjectId};
+use crate::framework::plan::{requires_replace, use_state_for_unknown};
 use crate::framework::timeouts::human_duration;
-use crate::framework::{AttributePath, Diagnostics};
-use crate::provider::ids::parse_at;
+use crate::framework::validate::not_empty;
+use crate::framework::{Attribute, AttributePath, Diagnostics};
+use crate::provider::ids::{
+    cluster_id_validator, parse_at, project_id_validator, region_validator,
+};
 
 /// The attribute names every cluster resource and data source shares.
 pub const REGION: &str = "region";
 pub const PROJECT_ID: &str = "project_id";
 pub const CLUSTER_ID: &str = "cluster_id";
+pub const ID: &str = "id";
+
+/// What declares the location attributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// A resource: the location is fixed for the object's life (a change replaces it).
+    Resource,
+    /// A data source: read anew each time.
+    DataSource,
+}
+
+/// `id`, `region`, `project_id` and `cluster_id`, with their rules and descriptions: one
+/// definition for every resource and data source on a cluster.
+pub fn location_attributes(holder: Holder) -> Vec<Attribute> {
+    let kind = match holder {
+        Holder::Resource => "resource",
+        Holder::DataSource => "data source",
+    };
+    let replaces = |a: Attribute, text: &str| match holder {
+        Holder::Resource => a
+            .plan_modifier(requires_replace())
+            .description(&format!("{text} Changing it forces a new resource.")),
+        Holder::DataSource => a.description(text),
+    };
+    let kept = |a: Attribute| match holder {
+        Holder::Resource => a.plan_modifier(use_state_for_unknown()),
+        Holder::DataSource => a,
+    };
+    vec![
+        kept(Attribute::string(ID).computed()).description("`{project_id}/{cluster_id}`."),
+        replaces(
+            kept(
+                Attribute::string(REGION)
+                    .optional()
+                    .computed()
+                    .validator(not_empty())
+                    .validator(region_validator()),
+            ),
+            "The region of the cluster, lower-case words and digits joined by `-` (`cn-north-4`). Defaults to the provider's `region`.",
+        ),
+        replaces(
+            kept(
+                Attribute::string(PROJECT_ID)
+                    .optional()
+                    .computed()
+                    .validator(project_id_validator()),
+            ),
+            &format!("The project ID, 1 to 64 letters or digits. Defaults to the project of the {kind}'s region: the provider's `project_id` in the provider's region, else the project IAM names after the region (looked up once per region per run)."),
+        ),
+        replaces(
+            Attribute::string(CLUSTER_ID)
+                .required()
+                .validator(cluster_id_validator()),
+            "The ID of the MRS cluster, 1 to 64 letters, digits, `_` or `-`.",
+        ),
+    ]
+}
 
 /// Where an object's cluster is.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,60 +3,37 @@
 //! writes from every object in the process, the declarations that keep a name another
 //! object declares from being cancelled, and the wait policy.
 //!
-//! The face is [`ClusterSync`]: `apply(change)` and `remove(removal)` answer with a
+//! A resource or data source holds the provider's [`Clusters`], which gives where an
+//! object's cluster is by default and, for an address, a [`ClusterSync`]. Its face: `apply(change)` and `remove(removal)` answer with a
 //! [`Reconciled`]: which names the object's state records, which of them are still pending
 //! in a sync that goes on, and the diagnostics. Under it, `batch` sends, `declarations`
 //! remembers, `wait` polls; `api` only makes single signed calls.
 
 mod address;
 mod batch;
+mod clusters;
 mod declarations;
 mod names;
 mod wait;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiError, Client, ClusterId, ProjectId};
+use crate::api::ApiError;
 use crate::framework::Diagnostics;
-use crate::provider::config::ProviderState;
 
-pub use address::{api_error, Address, CLUSTER_ID, PROJECT_ID, REGION};
+pub use address::{
+    api_error, location_attributes, Address, Holder, CLUSTER_ID, ID, PROJECT_ID, REGION,
+};
+pub use clusters::Clusters;
 pub use declarations::ObjectId;
 pub use names::{Names, MAX_NAMES};
 
 use address::{api_error_with, in_configured_terms};
-use batch::{BatchResult, Queue, Request};
-use declarations::{lock, Declarations};
-use wait::Waits;
-
-/// Every cluster one configured provider has touched, by (endpoint, project, cluster).
-#[derive(Default)]
-pub struct Clusters {
-    lines: Mutex<HashMap<(String, ProjectId, ClusterId), Arc<Line>>>,
-}
-
-/// What the process keeps per cluster: its client, who declares what, the write queue.
-struct Line {
-    client: Client,
-    project_id: ProjectId,
-    cluster_id: ClusterId,
-    declared: Declarations,
-    queue: Queue,
-}
-
-impl Line {
-    fn waits(&self) -> Waits<'_> {
-        Waits {
-            client: &self.client,
-            project_id: &self.project_id,
-            cluster_id: &self.cluster_id,
-        }
-    }
-}
+use batch::{BatchResult, Request};
+use clusters::Line;
 
 /// What an object's create or update asks: that the cluster hold `desired`.
 #[derive(Clone, Debug)]
@@ -103,33 +80,6 @@ pub struct ClusterSync<'a> {
 }
 
 impl<'a> ClusterSync<'a> {
-    /// The cluster at `address`, through the configured provider's client for its region.
-    pub fn at(provider: &'a ProviderState, address: Address) -> Result<Self, Diagnostics> {
-        let client = provider.configured()?.client(address.region.as_deref())?;
-        let key = (
-            client.endpoint().to_string(),
-            address.project_id.clone(),
-            address.cluster_id.clone(),
-        );
-        let line = lock(&provider.clusters.lines)
-            .entry(key)
-            .or_insert_with(|| {
-                Arc::new(Line {
-                    client,
-                    project_id: address.project_id.clone(),
-                    cluster_id: address.cluster_id.clone(),
-                    declared: Declarations::default(),
-                    queue: Queue::default(),
-                })
-            })
-            .clone();
-        Ok(ClusterSync {
-            line,
-            address,
-            cancel: &provider.cancel,
-        })
-    }
-
     pub fn address(&self) -> &Address {
         &self.address
     }

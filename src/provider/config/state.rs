@@ -1,6 +1,5 @@
 //! What the provider holds once configured, shared with its resources and data sources:
-//! the region, the project of each region, one API client per MRS endpoint, and what the
-//! process keeps per cluster.
+//! the region, the project of each region, one API client per MRS endpoint.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -12,7 +11,6 @@ use crate::api::ids::Cloud;
 use crate::api::shown::shorten;
 use crate::api::{Client, ClientConfig, ProjectId, Region, REGION_RULE};
 use crate::framework::{AttributePath, Diagnostics};
-use crate::provider::cluster_sync::Clusters;
 
 use super::endpoints::mrs_endpoint;
 use super::projects::Projects;
@@ -152,8 +150,6 @@ impl Configured {
 pub struct ProviderState {
     configured: RwLock<Option<Arc<Configured>>>,
     pub cancel: CancellationToken,
-    /// Every write and wait on a cluster goes through its line here.
-    pub clusters: Clusters,
 }
 
 impl ProviderState {
@@ -161,7 +157,6 @@ impl ProviderState {
         ProviderState {
             configured: RwLock::new(None),
             cancel,
-            clusters: Clusters::default(),
         }
     }
 

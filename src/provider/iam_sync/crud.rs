@@ -9,9 +9,8 @@ use crate::framework::model::{Attr, Set};
 use crate::framework::timeouts;
 use crate::framework::{AttributePath, Diagnostics, StateOutcome};
 use crate::provider::cluster_sync::{
-    api_error, Address, Change, ClusterSync, Names, ObjectId, Reconciled, Removal,
+    api_error, Address, Change, ClusterSync, Clusters, Names, ObjectId, Reconciled, Removal,
 };
-use crate::provider::config::ProviderState;
 
 use super::model::{IamSyncModel, IamSyncPrivate};
 use super::schema::{GROUP_NAMES, USER_NAMES};
@@ -48,46 +47,40 @@ pub fn validate_config(config: &IamSyncModel, diags: &mut Diagnostics) {
 /// declares its names on its cluster, which then never cancels them on another's behalf,
 /// with a warning for names two resources declare.
 pub async fn plan_create(
-    shared: &ProviderState,
+    clusters: &Clusters,
     config: &IamSyncModel,
     planned: &mut IamSyncModel,
     diags: &mut Diagnostics,
 ) {
     let mut plan = std::mem::take(planned);
-    let configured = shared.configured().ok();
-    if config.region.is_null() {
-        plan.region = configured.as_ref().and_then(|c| c.region.clone()).into();
-    }
-    if config.project_id.is_null() {
-        // A region known only at apply leaves the project unknown until then.
-        if let (Some(c), false) = (&configured, plan.region.is_unknown()) {
-            match c.project_at(plan.region.known(), &shared.cancel).await {
-                Ok(p) => plan.project_id = Attr::Known(p.to_string()),
-                Err(d) => diags.extend(d),
-            }
+    match clusters.locate(&config.region, &config.project_id).await {
+        Ok((region, project_id)) => {
+            plan.region = region;
+            plan.project_id = project_id;
         }
+        Err(d) => diags.extend(d),
     }
     if let (Some(p), Some(c)) = (plan.project_id.known(), plan.cluster_id.known()) {
         plan.id = Attr::Known(format!("{p}/{c}"));
     }
     *planned = plan.with_adopted(&Names::default());
-    declare(shared, planned, diags);
+    declare(clusters, planned, diags);
 }
 
 /// An update plan hands adopted names over (see `plan_create`) and declares its names.
-pub fn plan_update(shared: &ProviderState, planned: &mut IamSyncModel, diags: &mut Diagnostics) {
+pub fn plan_update(clusters: &Clusters, planned: &mut IamSyncModel, diags: &mut Diagnostics) {
     *planned = std::mem::take(planned).with_adopted(&Names::default());
-    declare(shared, planned, diags);
+    declare(clusters, planned, diags);
 }
 
 /// Declares a plan's names on its cluster, with a warning on each kind of name
 /// that another resource planned in this process declares too.
-fn declare(shared: &ProviderState, plan: &IamSyncModel, diags: &mut Diagnostics) {
+fn declare(clusters: &Clusters, plan: &IamSyncModel, diags: &mut Diagnostics) {
     if plan.all_sync() {
         return;
     }
     // A plan whose cluster is not yet known declares its names when it is applied.
-    let Ok(Some(cluster)) = planned_cluster(shared, plan) else {
+    let Ok(Some(cluster)) = planned_cluster(clusters, plan) else {
         return;
     };
     let overlap = cluster.declare_planned(&plan.names());
@@ -121,13 +114,13 @@ fn declare(shared: &ProviderState, plan: &IamSyncModel, diags: &mut Diagnostics)
 
 /// A new object, known from now on by the ID in its private state.
 pub async fn create(
-    shared: &ProviderState,
+    clusters: &Clusters,
     planned: IamSyncModel,
     private: &mut IamSyncPrivate,
 ) -> StateOutcome<IamSyncModel> {
     let object = ObjectId::new();
     let timeout = timeouts::create_or(&planned.timeouts, DEFAULT_TIMEOUT);
-    let (out, pending) = converge(shared, &planned, None, &object, timeout).await;
+    let (out, pending) = converge(clusters, &planned, None, &object, timeout).await;
     *private = IamSyncPrivate {
         object: Some(object),
         pending,
@@ -146,12 +139,12 @@ pub async fn create(
 /// are: a refresh has no names to release or cancel, so only the plan and the apply need
 /// to understand them.
 pub async fn read(
-    shared: &ProviderState,
+    clusters: &Clusters,
     state: IamSyncModel,
     record: &mut IamSyncPrivate,
 ) -> StateOutcome<IamSyncModel> {
     let mut out = StateOutcome::new(Some(state.clone()));
-    let cluster = match recorded_cluster(shared, &state) {
+    let cluster = match recorded_cluster(clusters, &state) {
         Ok(c) => c,
         Err(d) => {
             out.diags = d;
@@ -210,7 +203,7 @@ pub async fn read(
 
 /// `private` holds the plan's record: names it released are dropped without a DELETE.
 pub async fn update(
-    shared: &ProviderState,
+    clusters: &Clusters,
     prior: IamSyncModel,
     planned: IamSyncModel,
     private: &mut IamSyncPrivate,
@@ -233,7 +226,7 @@ pub async fn update(
         prior.names().minus(&record.released)
     };
     let timeout = timeouts::update_or(&planned.timeouts, DEFAULT_TIMEOUT);
-    let (out, pending) = converge(shared, &planned, Some(&managed), &object, timeout).await;
+    let (out, pending) = converge(clusters, &planned, Some(&managed), &object, timeout).await;
     // Whatever was adopted is now declared by the configuration, or was released.
     *private = IamSyncPrivate {
         object: Some(object),
@@ -255,12 +248,12 @@ pub async fn update(
 /// Cancels the names, unless another object of this apply declares them; names the
 /// cluster still lists afterwards keep the resource in the state.
 pub async fn delete(
-    shared: &ProviderState,
+    clusters: &Clusters,
     prior: IamSyncModel,
     record: &IamSyncPrivate,
 ) -> StateOutcome<IamSyncModel> {
     let mut out = StateOutcome::new(Some(prior.clone()));
-    let cluster = match recorded_cluster(shared, &prior) {
+    let cluster = match recorded_cluster(clusters, &prior) {
         Ok(c) => c,
         Err(d) => {
             out.diags = d;
@@ -298,14 +291,14 @@ pub async fn delete(
 /// returns the state then true remotely, with diagnostics for what failed, and the names
 /// sent whose sync goes on (the state lists them too).
 async fn converge(
-    shared: &ProviderState,
+    clusters: &Clusters,
     planned: &IamSyncModel,
     managed: Option<&Names>,
     object: &ObjectId,
     timeout: Duration,
 ) -> (StateOutcome<IamSyncModel>, Names) {
     let mut out = StateOutcome::new(None);
-    let cluster = match planned_cluster(shared, planned) {
+    let cluster = match planned_cluster(clusters, planned) {
         Ok(Some(c)) => c,
         Ok(None) => {
             out.diags.error(
@@ -347,20 +340,20 @@ async fn converge(
 
 /// The cluster a plan names; None while its project or cluster is not yet known.
 fn planned_cluster<'a>(
-    shared: &'a ProviderState,
+    clusters: &'a Clusters,
     m: &IamSyncModel,
 ) -> Result<Option<ClusterSync<'a>>, Diagnostics> {
     match Address::planned(m.region.known(), m.project_id.known(), m.cluster_id.known())? {
-        Some(a) => ClusterSync::at(shared, a).map(Some),
+        Some(a) => clusters.at(a).map(Some),
         None => Ok(None),
     }
 }
 
 /// The cluster a state records; a state that does not say is an error.
 fn recorded_cluster<'a>(
-    shared: &'a ProviderState,
+    clusters: &'a Clusters,
     m: &IamSyncModel,
 ) -> Result<ClusterSync<'a>, Diagnostics> {
     let a = Address::recorded(m.region.known(), m.project_id.known(), m.cluster_id.known())?;
-    ClusterSync::at(shared, a)
+    clusters.at(a)
 }

@@ -6,9 +6,8 @@ use crate::api::shown::shorten;
 use crate::api::{ClusterId, ProjectId};
 use crate::framework::model::{Attr, Set};
 use crate::framework::{AttributePath, Diagnostics};
-use crate::provider::config::ProviderState;
 
-use crate::provider::cluster_sync::{api_error, Address, ClusterSync, ObjectId};
+use crate::provider::cluster_sync::{api_error, Address, Clusters, ObjectId};
 
 use super::model::{IamSyncModel, IamSyncPrivate};
 use super::schema::{GROUP_NAMES, USER_NAMES};
@@ -99,20 +98,17 @@ pub fn parse_import_id(
 /// out instead of cancelling them, and hands the others over. A cluster with nothing
 /// synced has nothing to import: that is an error, as for any missing object.
 pub async fn import(
-    shared: &ProviderState,
+    clusters: &Clusters,
     id: &str,
 ) -> Result<(IamSyncModel, IamSyncPrivate), Diagnostics> {
-    let configured = shared.configured()?;
+    let configured = clusters.provider().configured()?;
     let at = parse_import_id(id, configured.project_id.as_ref())?;
     let region = at.region.or_else(|| configured.region.clone());
-    let cluster = ClusterSync::at(
-        shared,
-        Address {
-            region: region.clone(),
-            project_id: at.project_id,
-            cluster_id: at.cluster_id,
-        },
-    )?;
+    let cluster = clusters.at(Address {
+        region: region.clone(),
+        project_id: at.project_id,
+        cluster_id: at.cluster_id,
+    })?;
     let a = cluster.address();
     let synced = match cluster.synced().await {
         Ok(r) => r,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::config::ProviderState;
+use super::cluster_sync::Clusters;
 use crate::framework::{Diagnostics, PlanChange, Schema, StateOutcome, TypedResource};
 use model::{IamSyncModel, IamSyncPrivate};
 
@@ -23,14 +23,14 @@ pub use schema::schema;
 pub const TYPE_NAME: &str = "mrs_iam_sync";
 
 pub struct IamSync {
-    shared: Arc<ProviderState>,
+    clusters: Arc<Clusters>,
     schema: Schema,
 }
 
 impl IamSync {
-    pub fn new(shared: Arc<ProviderState>) -> Self {
+    pub fn new(clusters: Arc<Clusters>) -> Self {
         IamSync {
-            shared,
+            clusters,
             schema: schema(),
         }
     }
@@ -60,7 +60,7 @@ impl TypedResource for IamSync {
     ) {
         match change {
             PlanChange::Create { config, planned } => {
-                crud::plan_create(&self.shared, config, planned, diags).await
+                crud::plan_create(&self.clusters, config, planned, diags).await
             }
             PlanChange::Update {
                 prior,
@@ -68,7 +68,7 @@ impl TypedResource for IamSync {
                 private,
                 ..
             } => {
-                crud::plan_update(&self.shared, planned, diags);
+                crud::plan_update(&self.clusters, planned, diags);
                 // The apply must know which removed names are released.
                 *private = import::plan_release(prior, planned, private, diags);
             }
@@ -84,7 +84,7 @@ impl TypedResource for IamSync {
         _config: IamSyncModel,
         private: &mut IamSyncPrivate,
     ) -> StateOutcome<IamSyncModel> {
-        crud::create(&self.shared, planned, private).await
+        crud::create(&self.clusters, planned, private).await
     }
 
     async fn read(
@@ -92,7 +92,7 @@ impl TypedResource for IamSync {
         state: IamSyncModel,
         private: &mut IamSyncPrivate,
     ) -> StateOutcome<IamSyncModel> {
-        crud::read(&self.shared, state, private).await
+        crud::read(&self.clusters, state, private).await
     }
 
     async fn update(
@@ -102,7 +102,7 @@ impl TypedResource for IamSync {
         _config: IamSyncModel,
         private: &mut IamSyncPrivate,
     ) -> StateOutcome<IamSyncModel> {
-        crud::update(&self.shared, prior, planned, private).await
+        crud::update(&self.clusters, prior, planned, private).await
     }
 
     /// Pending names are in the prior state, so the delete cancels them like the rest.
@@ -111,10 +111,10 @@ impl TypedResource for IamSync {
         prior: IamSyncModel,
         private: &mut IamSyncPrivate,
     ) -> StateOutcome<IamSyncModel> {
-        crud::delete(&self.shared, prior, private).await
+        crud::delete(&self.clusters, prior, private).await
     }
 
     async fn import(&self, id: &str) -> Result<(IamSyncModel, IamSyncPrivate), Diagnostics> {
-        import::import(&self.shared, id).await
+        import::import(&self.clusters, id).await
     }
 }

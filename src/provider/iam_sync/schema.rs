@@ -4,16 +4,14 @@
 use std::sync::Arc;
 
 use crate::framework::attribute_hooks::Validator;
-use crate::framework::plan::{requires_replace, use_state_for_unknown};
-use crate::framework::validate::{conflicts_with, each_element, not_empty, size_at_most};
+use crate::framework::validate::{conflicts_with, each_element, size_at_most};
 use crate::framework::{timeouts, Attribute, Block, Schema, Value};
 use crate::provider::iam_names;
-use crate::provider::ids::{cluster_id_validator, project_id_validator};
 
 use crate::provider::cluster_sync::MAX_NAMES;
-pub use crate::provider::cluster_sync::{CLUSTER_ID, PROJECT_ID, REGION};
+use crate::provider::cluster_sync::{location_attributes, Holder};
+pub use crate::provider::cluster_sync::{CLUSTER_ID, ID, PROJECT_ID, REGION};
 
-pub const ID: &str = "id";
 pub const USER_NAMES: &str = "user_names";
 pub const GROUP_NAMES: &str = "group_names";
 pub const IS_ALL_SYNC: &str = "is_all_sync";
@@ -42,38 +40,7 @@ pub fn schema() -> Schema {
             // (examples/resources/mrs_iam_sync/guide.md).
             "Synchronizes IAM users and groups to the Manager of an MRS cluster, managing exactly the names it lists. Names synced by other means are never touched.",
         )
-        .attribute(
-            Attribute::string(ID)
-                .computed()
-                .plan_modifier(use_state_for_unknown())
-                .description("`{project_id}/{cluster_id}`."),
-        )
-        .attribute(
-            Attribute::string(REGION)
-                .optional()
-                .computed()
-                .validator(not_empty())
-                .validator(crate::provider::ids::region_validator())
-                .plan_modifier(use_state_for_unknown())
-                .plan_modifier(requires_replace())
-                .description("The region of the cluster. Defaults to the provider's `region`. Changing it forces a new resource."),
-        )
-        .attribute(
-            Attribute::string(PROJECT_ID)
-                .optional()
-                .computed()
-                .validator(project_id_validator())
-                .plan_modifier(use_state_for_unknown())
-                .plan_modifier(requires_replace())
-                .description("The project ID, 1 to 64 letters or digits. Defaults to the project of the resource's region: the provider's `project_id` in the provider's region, else the project IAM names after the region (looked up once per region per run). Changing it forces a new resource."),
-        )
-        .attribute(
-            Attribute::string(CLUSTER_ID)
-                .required()
-                .validator(cluster_id_validator())
-                .plan_modifier(requires_replace())
-                .description("The ID of the MRS cluster, 1 to 64 letters, digits, `_` or `-`. Changing it forces a new resource."),
-        )
+        .attributes(location_attributes(Holder::Resource))
         .attribute(names(USER_NAMES, "users", iam_names::user_name()))
         .attribute(names(GROUP_NAMES, "groups", iam_names::group_name()))
         .attribute(
