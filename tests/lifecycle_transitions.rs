@@ -412,3 +412,43 @@ fn an_import_block_applied_as_generated_hands_over_and_a_removed_name_is_cancell
     assert_eq!(sim.names("c1").0, v(&["alice"]));
     assert_eq!(tf.plan_exit_code(), 0);
 }
+
+#[test]
+fn a_state_without_project_id_fails_refresh_and_destroy_and_the_cluster_keeps_its_names() {
+    let sim = Sim::start(&[]);
+    let tf = sim.workdir();
+    tf.write_main_tf(&config(&["alice"], ""));
+    tf.ok(&["apply", "-auto-approve"]);
+    // The state edited by hand: project_id removed, the serial raised for `state push`.
+    let pulled = tf.ok(&["state", "pull"]);
+    let mut state: Value = serde_json::from_str(&pulled.stdout)
+        .unwrap_or_else(|e| panic!("state pull is JSON: {e}\n{}", pulled.stdout));
+    state["serial"] = json!(state["serial"].as_u64().unwrap_or(0) + 1);
+    for r in state["resources"].as_array_mut().into_iter().flatten() {
+        for i in r["instances"].as_array_mut().into_iter().flatten() {
+            if let Some(attrs) = i["attributes"].as_object_mut() {
+                attrs.remove("project_id");
+            }
+        }
+    }
+    tf.write_file("edited.tfstate", &state.to_string());
+    tf.ok(&["state", "push", "edited.tfstate"]);
+    let before = sim.request_count();
+    for args in [
+        &["destroy", "-auto-approve"][..],
+        &["destroy", "-auto-approve", "-refresh=false"][..],
+    ] {
+        let out = tf.fail(args);
+        let text = words(&out.combined());
+        assert!(text.contains("The state has no project_id"), "{text}");
+        assert!(text.contains("terraform state rm"), "{text}");
+        assert!(!text.contains("Destroy complete"), "{text}");
+    }
+    assert!(
+        sim.writes_since(before).is_empty(),
+        "{:?}",
+        sim.writes_since(before)
+    );
+    assert_eq!(sim.names("c1").0, v(&["alice"]));
+    assert!(common::terraform::state_resource(&tf.state_json(), ADDR).is_some());
+}
