@@ -200,7 +200,7 @@ fn reads_failing_after_a_successful_post_lose_nothing() {
     let tf = sim.workdir().env("HW_MAX_RETRIES", "1");
     tf.write_main_tf(&config("c1", &["bob"], &["ops"], ""));
     let child = tf.spawn(&["apply", "-auto-approve"]);
-    wait_for_request(&sim, "POST", Duration::from_secs(60));
+    sim.wait_for_request("POST", Duration::from_secs(60));
     sim.fault(json!({"method": "GET", "count": 1000, "kind": "status", "status": 503, "error_code": "MRS.5030", "error_msg": "busy"}));
     let out = child.wait(Duration::from_secs(60));
     assert_ne!(out.code(), 0, "{}", out.combined());
@@ -421,7 +421,7 @@ fn ctrl_c_mid_apply_stops_the_provider_quickly_and_state_stays_true() {
     tf.write_main_tf(&config("c1", &["bob", "carol"], &[], ""));
 
     let child = tf.spawn(&["apply", "-auto-approve"]);
-    wait_for_request(&sim, "POST", Duration::from_secs(60));
+    sim.wait_for_request("POST", Duration::from_secs(60));
     let t0 = Instant::now();
     child.signal("INT");
     let out = child.wait(Duration::from_secs(60));
@@ -452,18 +452,6 @@ fn ctrl_c_mid_apply_stops_the_provider_quickly_and_state_stays_true() {
         .iter()
         .all(|r| r["method"] == "GET"));
     assert_eq!(sim.counter("overlapping_requests"), 0);
-}
-
-/// Polls the sim's request log until a `method` request shows up.
-fn wait_for_request(sim: &Sim, method: &str, limit: Duration) {
-    let t0 = Instant::now();
-    while t0.elapsed() < limit {
-        if sim.requests().iter().any(|r| r["method"] == method) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("no {method} reached the sim within {limit:?}");
 }
 
 /// Drops the pending faults but keeps what `cluster` holds: the sim's only way to clear

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::procs::Proc;
 use common::sim::Sim;
 use common::terraform::TfWorkdir;
 use common::tls::{tls_front, TestCa};
@@ -86,45 +87,11 @@ impl PeakRss {
 
 /// (pid, VmHWM KiB) of each `terraform-provider-mrs` process in process group `pgid`.
 fn providers_in_group(pgid: u32) -> Vec<(u32, u64)> {
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid pgrp ..."; comm may hold spaces, so split after ')'.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = &stat[open + 1..close];
-        let pgrp = stat[close + 1..]
-            .split_whitespace()
-            .nth(2)
-            .and_then(|s| s.parse::<u32>().ok());
-        if pgrp != Some(pgid) || !comm.starts_with("terraform-provi") {
-            continue;
-        }
-        let hwm = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmHWM:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-            });
-        if let Some(hwm) = hwm {
-            out.push((pid, hwm));
-        }
-    }
-    out
+    Proc::all()
+        .into_iter()
+        .filter(|p| p.pgrp == pgid && p.is_provider())
+        .filter_map(|p| Some((p.pid, p.peak_rss_kib()?)))
+        .collect()
 }
 
 /// Runs `terraform args` in `tf`, expecting failure, while watching the providers' peak

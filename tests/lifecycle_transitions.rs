@@ -9,6 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::procs::Proc;
 use common::sim::Sim;
 use common::steps::{self, Step};
 use common::terraform::{sorted_strings, TfWorkdir, MRS_HEADER};
@@ -47,35 +48,6 @@ fn deletes_since(sim: &Sim, since: usize) -> Vec<Value> {
         .filter(|(m, _)| m == "DELETE")
         .map(|(_, body)| body)
         .collect()
-}
-
-/// Waits until cluster c1 runs no sync.
-fn wait_for_idle(sim: &Sim, limit: Duration) {
-    let t0 = Instant::now();
-    while t0.elapsed() < limit {
-        let busy = sim.state()["clusters"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["is_synchronizing"] == true);
-        if !busy {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the sync did not end within {limit:?}");
-}
-
-/// Polls the sim's request log until a `method` request shows up.
-fn wait_for_request(sim: &Sim, method: &str, limit: Duration) {
-    let t0 = Instant::now();
-    while t0.elapsed() < limit {
-        if sim.requests().iter().any(|r| r["method"] == method) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("no {method} reached the sim within {limit:?}");
 }
 
 #[test]
@@ -121,7 +93,7 @@ fn ctrl_c_after_the_post_of_a_create_records_the_names_and_the_next_apply_cancel
     let tf = sim.workdir();
     tf.write_main_tf(&config(&["alice", "bob"], ""));
     let child = tf.spawn(&["apply", "-auto-approve"]);
-    wait_for_request(&sim, "POST", Duration::from_secs(60));
+    sim.wait_for_request("POST", Duration::from_secs(60));
     child.signal("INT");
     let out = child.wait(Duration::from_secs(60));
     let text = words(&out.combined());
@@ -134,7 +106,7 @@ fn ctrl_c_after_the_post_of_a_create_records_the_names_and_the_next_apply_cancel
     assert_eq!(state_users(&tf), v(&["alice", "bob"]), "{text}");
     assert!(!tf.state_json().to_string().contains("tainted"));
 
-    wait_for_idle(&sim, Duration::from_secs(30));
+    sim.wait_until_idle(Duration::from_secs(30));
     assert_eq!(sim.names("c1").0, v(&["alice", "bob"]));
     let before = sim.request_count();
     let apply = tf.ok(&["apply", "-auto-approve"]);
@@ -165,7 +137,7 @@ fn a_create_that_outlasts_its_timeout_is_not_replaced_by_the_next_apply() {
     assert!(text.contains("when the 2s timeout ran out"), "{text}");
     assert_eq!(state_users(&tf), v(&["alice", "bob"]));
 
-    wait_for_idle(&sim, Duration::from_secs(30));
+    sim.wait_until_idle(Duration::from_secs(30));
     let before = sim.request_count();
     let apply = tf.ok(&["apply", "-auto-approve"]);
     assert!(apply.stdout.contains("No changes."), "{}", apply.stdout);
@@ -270,47 +242,14 @@ fn importing_a_cluster_with_nothing_synced_fails_and_writes_nothing() {
     assert!(common::terraform::state_resource(&tf.state_json(), ADDR).is_none());
 }
 
-/// The provider processes whose parent is `parent` or a child of it.
-fn providers_under(parent: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    let stat = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
-    // /proc/PID/stat: "pid (comm) state ppid ...".
-    let parent_of = |s: &str| -> Option<u32> {
-        let rest = &s[s.rfind(')')? + 2..];
-        rest.split(' ').nth(1)?.parse().ok()
-    };
-    let pids: Vec<u32> = dir
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    for &pid in &pids {
-        let Some(s) = stat(pid) else { continue };
-        if !s.contains("(terraform-provi") {
-            continue;
-        }
-        let Some(pp) = parent_of(&s) else { continue };
-        let grand = stat(pp).as_deref().and_then(parent_of);
-        if pp == parent || grand == Some(parent) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // A zombie has exited; only its parent has not reaped it yet.
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
+/// The provider processes whose parent is `parent` or a child of it (Terraform 1.0.3
+/// runs under panicwrap, so its providers are grandchildren of the pid started).
+fn providers_under(parent: u32) -> Vec<Proc> {
+    Proc::all()
+        .into_iter()
+        .filter(|p| p.is_provider())
+        .filter(|p| p.ppid == parent || Proc::of(p.ppid).is_some_and(|pp| pp.ppid == parent))
+        .collect()
 }
 
 #[test]
@@ -319,35 +258,28 @@ fn a_provider_whose_terraform_is_killed_exits_within_a_second() {
     let tf = sim.workdir();
     tf.write_main_tf(&config(&["alice"], ""));
     let child = tf.spawn(&["apply", "-auto-approve"]);
-    wait_for_request(&sim, "POST", Duration::from_secs(60));
+    sim.wait_for_request("POST", Duration::from_secs(60));
     let providers = providers_under(child.id());
     assert_eq!(
         providers.len(),
         1,
         "one provider under terraform: {providers:?}"
     );
-    let provider = providers[0];
+    let provider = providers[0].pid;
     // Kill Terraform (its panicwrap parent on 1.0.3 too), not its process group: the
     // provider must notice on its own.
-    let parent = std::fs::read_to_string(format!("/proc/{provider}/stat"))
-        .ok()
-        .and_then(|s| {
-            let rest = s[s.rfind(')')? + 2..].to_string();
-            rest.split(' ').nth(1)?.parse::<u32>().ok()
-        })
-        .unwrap_or(0);
-    for pid in [parent, child.id()] {
+    for pid in [providers[0].ppid, child.id()] {
         let _ = std::process::Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status();
     }
     let killed = Instant::now();
-    while alive(provider) && killed.elapsed() < Duration::from_secs(5) {
+    while Proc::alive(provider) && killed.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let took = killed.elapsed();
     assert!(
-        !alive(provider),
+        !Proc::alive(provider),
         "the provider outlived Terraform by {took:?}"
     );
     assert!(

@@ -280,15 +280,10 @@ fn resource_applies_are_valid() {
         Ok(rt) => rt,
         Err(e) => panic!("runtime: {e}"),
     };
-    let url = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let state = crate::sim::SimState::new(crate::sim::SimConfig::new(AK, SK)).expect("sim");
-        tokio::spawn(crate::sim::run(listener, state, std::future::pending()));
-        format!("http://{addr}")
-    });
+    // `_stop` lives to the end of the test, and the sim with it.
+    let (url, _stop) = rt.block_on(crate::sim::spawn_for_tests(crate::sim::SimConfig::new(
+        AK, SK,
+    )));
     let r = resource(&url);
     let block = r.schema().block.clone();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(64));

@@ -1096,5 +1096,25 @@ fn start_sync(
         .into_response()
 }
 
+/// The simulator on a free loopback port, for the crate's own unit tests: its endpoint,
+/// and the sender whose drop stops it.
+#[cfg(test)]
+pub async fn spawn_for_tests(cfg: SimConfig) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let (Ok(listener), Ok(state)) = (
+        tokio::net::TcpListener::bind("127.0.0.1:0").await,
+        SimState::new(cfg),
+    ) else {
+        unreachable!("a loopback port and a valid sim configuration")
+    };
+    let Ok(addr) = listener.local_addr() else {
+        unreachable!("a bound listener has an address")
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(run(listener, state, async {
+        let _ = stopped.await;
+    }));
+    (format!("http://{addr}"), stop)
+}
+
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod procs;
 pub mod provider;
 pub mod rpc;
 pub mod sim;

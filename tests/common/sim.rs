@@ -118,6 +118,35 @@ impl Sim {
         }
     }
 
+    /// Polls the request log until a `method` request shows up; panics after `limit`.
+    pub fn wait_for_request(&self, method: &str, limit: std::time::Duration) {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < limit {
+            if self.requests().iter().any(|r| r["method"] == method) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("no {method} reached the sim within {limit:?}");
+    }
+
+    /// Polls until no cluster runs a sync; panics after `limit`.
+    pub fn wait_until_idle(&self, limit: std::time::Duration) {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < limit {
+            let busy = self.state()["clusters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["is_synchronizing"] == true);
+            if !busy {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the sync did not end within {limit:?}");
+    }
+
     /// The API calls (method, body) received since `since` requests, ignoring GETs.
     pub fn writes_since(&self, since: usize) -> Vec<(String, Value)> {
         self.requests()

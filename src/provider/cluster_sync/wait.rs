@@ -142,7 +142,7 @@ fn poll_interval(waited: Duration) -> Duration {
 mod tests {
     use super::*;
     use crate::api::{ClientConfig, Credentials, Secret};
-    use crate::sim::{self, SimConfig, SimState};
+    use crate::sim::{self, SimConfig};
 
     #[test]
     fn polls_follow_a_tenth_of_the_wait_within_bounds() {
@@ -157,20 +157,7 @@ mod tests {
     async fn sim(sync_delay: Duration) -> (Client, String, tokio::sync::oneshot::Sender<()>) {
         let mut cfg = SimConfig::new("AK", "SK");
         cfg.sync_delay = sync_delay;
-        let (Ok(listener), Ok(state)) = (
-            tokio::net::TcpListener::bind("127.0.0.1:0").await,
-            SimState::new(cfg),
-        ) else {
-            unreachable!("a loopback port and a valid sim configuration")
-        };
-        let Ok(addr) = listener.local_addr() else {
-            unreachable!("a bound listener has an address")
-        };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(sim::run(listener, state, async {
-            let _ = stopped.await;
-        }));
-        let endpoint = format!("http://{addr}");
+        let (endpoint, stop) = sim::spawn_for_tests(cfg).await;
         let creds = Credentials {
             access_key: "AK".into(),
             secret_key: Secret::new("SK"),
