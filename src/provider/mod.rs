@@ -35,8 +35,10 @@ impl MrsProvider {
     /// the process shutting down.
     pub fn new(cancel: CancellationToken) -> Self {
         let provider = Arc::new(ProviderState::new(cancel));
-        // Every resource and data source reaches its clusters through the same lines.
-        let clusters = Arc::new(Clusters::new(provider.clone()));
+        // Every resource and data source reaches its clusters through the same lines, and
+        // shares its declarations with the run's other provider processes.
+        let ledger = cluster_sync::Ledger::for_this_run();
+        let clusters = Arc::new(Clusters::in_run(provider.clone(), ledger));
         MrsProvider {
             schema: config::schema(),
             resources: vec![typed(iam_sync::IamSync::new(clusters.clone()))],

@@ -18,6 +18,7 @@ use crate::api::{ApiError, UpdateSyncRequest};
 
 use super::declarations::{lock, Declarations};
 use super::names::{cancel_batches, Names};
+use super::ownership::{kept_for, writes, Decision, Writes};
 use super::wait::{Waits, Write};
 
 /// The first request of a batch waits for others until none arrives for this long:
@@ -27,21 +28,10 @@ const BATCH_QUIET: Duration = Duration::from_millis(30);
 /// ...but never longer than this in all.
 const BATCH_MAX: Duration = Duration::from_millis(300);
 
-/// What one object's step asks of its cluster.
+/// What one object's step asks of its cluster: its ownership decision, sent.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
-    /// Names to start syncing: what the object newly declares, sent even when the cluster
-    /// lists them already, so a move is never a no-op that a cancel then undoes.
-    pub add: Names,
-    /// `is_all_sync = true`: the POST asks for a full synchronization.
-    pub all_sync: bool,
-    /// Names to stop syncing; those another object of this process declares are kept.
-    pub remove: Names,
-    /// Also cancel every name the cluster lists (destroying an `is_all_sync` object).
-    pub remove_all_synced: bool,
-    /// Names whose declaration (one each) the requesting object made itself in this
-    /// process. They do not protect its own cancels.
-    pub own: Names,
+    pub decision: Decision,
     /// How long this step may take, waits included.
     pub timeout: Duration,
 }
@@ -57,9 +47,12 @@ pub struct BatchResult {
     /// Whether MRS accepted the batch's POST: its sync runs on in the cluster even when
     /// the wait for it ends first (a timeout, Ctrl-C), so what it added may still appear.
     pub sync_accepted: bool,
-    /// Names of `remove` (of every synced name, for `remove_all_synced`) not cancelled
-    /// because another object declares them.
+    /// Names of the decision's cancels (of every synced name, for `cancel_all_synced`)
+    /// not cancelled because another object declares them.
     pub kept_for_others: Names,
+    /// Declared names the cluster had lost after the writes (cancelled outside this
+    /// process since the plan), sent again in the same batch.
+    pub resynced: Names,
     /// The names synced after the batch, read without regard to StopProvider.
     pub synced_after: Result<Names, ApiError>,
 }
@@ -110,6 +103,7 @@ impl Queue {
                 maybe_changed: true,
                 sync_accepted: true,
                 kept_for_others: Names::default(),
+                resynced: Names::default(),
                 synced_after: waits.read_for_state().await,
             },
         }
@@ -134,7 +128,7 @@ impl Queue {
         &self,
         batch: Vec<Queued>,
         waits: &Waits<'_>,
-        declared: &Declarations,
+        declared_by: &Declarations,
         cancel: &CancellationToken,
     ) {
         if batch.is_empty() {
@@ -147,31 +141,38 @@ impl Queue {
             .unwrap_or_default();
         let deadline = Instant::now() + timeout;
         let left = || deadline.saturating_duration_since(Instant::now());
-        let all_sync = batch.iter().any(|q| q.request.all_sync);
-        let add = batch
-            .iter()
-            .fold(Names::default(), |acc, q| acc.union(&q.request.add));
-        let mut asked = batch
-            .iter()
-            .fold(Names::default(), |acc, q| acc.union(&q.request.remove));
+        let decisions: Vec<&Decision> = batch.iter().map(|q| &q.request.decision).collect();
         let mut maybe_changed = false;
         let mut sync_accepted = false;
+        let mut resynced = Names::default();
+        let mut synced_after = None;
+        let mut kept = Names::default();
         let written = async {
-            if batch.iter().any(|q| q.request.remove_all_synced) {
+            let synced_now = if decisions.iter().any(|d| d.cancel_all_synced) {
                 let synced = waits
                     .client
                     .show_sync(waits.project_id, waits.cluster_id, cancel)
                     .await?;
-                asked = asked.union(&Names::from_remote(synced));
-            }
-            let writes = all_sync || !add.is_empty() || !asked.is_empty();
-            if writes && !self.seen_idle.load(Ordering::Relaxed) {
+                Some(Names::from_remote(synced))
+            } else {
+                None
+            };
+            let might_write = decisions.iter().any(|d| {
+                d.all_sync || !d.add.is_empty() || !d.cancel.is_empty() || d.cancel_all_synced
+            });
+            if might_write && !self.seen_idle.load(Ordering::Relaxed) {
                 waits.until_idle(left(), cancel).await?;
             }
-            // A name another object declares, or that this batch adds, stays synced.
-            let own: Vec<&Names> = batch.iter().map(|q| &q.request.own).collect();
-            let keep = declared.declared_by_others(&own).union(&add);
-            let remove = asked.minus(&keep);
+            // The rule's last part, taken as the cancels go out: a name another object
+            // declares, or that this batch adds, stays synced.
+            let Writes {
+                add,
+                all_sync,
+                cancel: remove,
+                kept: keep,
+                declared,
+            } = writes(&decisions, &declared_by.others(), synced_now.as_ref());
+            kept = keep;
             if all_sync || !add.is_empty() {
                 let body = UpdateSyncRequest {
                     is_all_sync: all_sync,
@@ -190,25 +191,46 @@ impl Queue {
                     .await?;
                 self.wait_for_sync(waits, left(), cancel).await?;
             }
-            Ok(asked.intersect(&keep))
+            // Whatever happened since the plan (a name cancelled by hand, by another run or
+            // by another provider process), the cluster must hold every declared name.
+            let after = waits.read_for_state().await;
+            if let Ok(now) = &after {
+                let missing = declared.minus(now);
+                if !missing.is_empty() {
+                    let body = UpdateSyncRequest {
+                        is_all_sync: false,
+                        user_names: missing.users.iter().cloned().collect(),
+                        group_names: missing.groups.iter().cloned().collect(),
+                    };
+                    waits
+                        .write_when_idle(Write::Sync(&body), left(), &mut maybe_changed, cancel)
+                        .await?;
+                    sync_accepted = true;
+                    resynced = missing;
+                    self.wait_for_sync(waits, left(), cancel).await?;
+                    synced_after = Some(waits.read_for_state().await);
+                } else {
+                    synced_after = Some(after);
+                }
+            } else {
+                synced_after = Some(after);
+            }
+            Ok(())
         }
         .await;
-        let (written, kept) = match written {
-            Ok(kept) => (Ok(()), kept),
-            Err(e) => (Err(e), Names::default()),
+        let synced_after = match synced_after {
+            Some(s) => s,
+            None => waits.read_for_state().await,
         };
-        let synced_after = waits.read_for_state().await;
         for q in batch {
+            let d = &q.request.decision;
             let result = BatchResult {
                 written: written.clone(),
                 maybe_changed,
                 sync_accepted,
                 // A request to cancel everything learns every name kept for others.
-                kept_for_others: if q.request.remove_all_synced {
-                    kept.clone()
-                } else {
-                    q.request.remove.intersect(&kept)
-                },
+                kept_for_others: kept_for(d, &kept),
+                resynced: resynced.intersect(&d.declared),
                 synced_after: synced_after.clone(),
             };
             // The asker may be gone (its RPC dropped); its result then has no reader.

@@ -13,6 +13,7 @@ use crate::provider::config::ProviderState;
 use super::address::Address;
 use super::batch::Queue;
 use super::declarations::{lock, Declarations};
+use super::ledger::Ledger;
 use super::wait::Waits;
 use super::ClusterSync;
 
@@ -21,6 +22,8 @@ use super::ClusterSync;
 pub struct Clusters {
     provider: Arc<ProviderState>,
     lines: Mutex<HashMap<(String, ProjectId, ClusterId), Arc<Line>>>,
+    /// What the run's other provider processes declare, when this process is in a run.
+    ledger: Option<Arc<Ledger>>,
 }
 
 /// What the process keeps per cluster: its client, who declares what, the write queue.
@@ -44,9 +47,15 @@ impl Line {
 
 impl Clusters {
     pub fn new(provider: Arc<ProviderState>) -> Clusters {
+        Clusters::in_run(provider, None)
+    }
+
+    /// Clusters whose declarations are shared with the run's other processes.
+    pub fn in_run(provider: Arc<ProviderState>, ledger: Option<Ledger>) -> Clusters {
         Clusters {
             provider,
             lines: Mutex::default(),
+            ledger: ledger.map(Arc::new),
         }
     }
 
@@ -66,6 +75,12 @@ impl Clusters {
             address.project_id.clone(),
             address.cluster_id.clone(),
         );
+        let run_key = format!(
+            "{} {} {}",
+            client.endpoint(),
+            address.project_id,
+            address.cluster_id
+        );
         let line = lock(&self.lines)
             .entry(key)
             .or_insert_with(|| {
@@ -73,7 +88,7 @@ impl Clusters {
                     client,
                     project_id: address.project_id.clone(),
                     cluster_id: address.cluster_id.clone(),
-                    declared: Declarations::default(),
+                    declared: Declarations::shared(self.ledger.clone(), run_key),
                     queue: Queue::default(),
                 })
             })

@@ -1,129 +1,111 @@
-//! Which names the objects of this process declare on one cluster, and which objects this
-//! process itself created: a name another object declares is never cancelled on its behalf.
+//! Which names the objects of this run declare on one cluster: the plans of this process,
+//! counted, and through the run's ledger those of its other provider processes. A name
+//! another object declares is never cancelled on its behalf.
 //!
-//! An object is known by the ID it keeps in its private state, never by its values: a
-//! `create_before_destroy` replacement (`-replace`, `taint`, `replace_triggered_by`) makes
-//! a new object whose values are the old one's, and only the private state tells them apart.
+//! Terraform plans each object at most once per process (the plan walk, or the apply walk's
+//! final plan), and never destroys in a process an object it planned or created there (a
+//! `create_before_destroy` replacement destroys the old, deposed object, which it did not
+//! plan). So every declaration a removal finds is another object's, and no object needs an
+//! identity of its own: its state stays as small as its values.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::ledger::Ledger;
 use super::names::Names;
+use super::ownership::Others;
 
-/// One object of a resource (one instance's life from create to destroy), as its private
-/// state names it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ObjectId(String);
-
-impl ObjectId {
-    /// A new ID: the time and a random number, unique across processes and runs.
-    pub fn new() -> ObjectId {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        ObjectId(format!("{nanos:x}-{:016x}", fastrand::u64(..)))
-    }
-
-    /// An ID read back from private state.
-    pub fn from_private(id: String) -> ObjectId {
-        ObjectId(id)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Default for ObjectId {
-    fn default() -> Self {
-        ObjectId::new()
-    }
-}
-
-/// Names with how many plans (or applies) in this process declared each, and the objects
-/// this process created or updated.
+/// Names with how many plans (or applies) in this process declared each, and how many
+/// all-sync objects; and the run's ledger, when there is one.
 #[derive(Default)]
 pub struct Declarations {
     counts: Mutex<Counts>,
-    written_here: Mutex<HashMap<ObjectId, usize>>,
+    ledger: Option<(Arc<Ledger>, String)>,
 }
 
 #[derive(Default)]
 struct Counts {
     users: BTreeMap<String, usize>,
     groups: BTreeMap<String, usize>,
+    all_sync: usize,
 }
 
 impl Declarations {
-    /// Records that an object declares `names`, and returns those of them that something
-    /// in this process had declared before: an overlap, unless it is the same object
-    /// declaring again at apply.
-    pub fn declare(&self, names: &Names) -> Names {
-        let mut d = lock(&self.counts);
-        let seen = |map: &mut BTreeMap<String, usize>, list: &BTreeSet<String>| {
-            list.iter()
-                .filter(|n| {
-                    let count = map.entry((*n).clone()).or_default();
-                    *count += 1;
-                    *count > 1
-                })
-                .cloned()
-                .collect()
+    /// Declarations shared with the run's other processes through `ledger`, under `key`.
+    pub fn shared(ledger: Option<Arc<Ledger>>, key: String) -> Declarations {
+        Declarations {
+            counts: Mutex::default(),
+            ledger: ledger.map(|l| (l, key)),
+        }
+    }
+
+    /// Records that an object declares `names` (every name, with `all_sync`), and returns
+    /// those of them that something in this process had declared before: an overlap.
+    pub fn declare(&self, names: &Names, all_sync: bool) -> Names {
+        let overlap = {
+            let mut d = lock(&self.counts);
+            d.all_sync += usize::from(all_sync);
+            let mut seen = |kind: fn(&mut Counts) -> &mut BTreeMap<String, usize>,
+                            list: &BTreeSet<String>| {
+                let map = kind(&mut d);
+                list.iter()
+                    .filter(|n| {
+                        let count = map.entry((*n).clone()).or_default();
+                        *count += 1;
+                        *count > 1
+                    })
+                    .cloned()
+                    .collect()
+            };
+            Names {
+                users: seen(|c| &mut c.users, &names.users),
+                groups: seen(|c| &mut c.groups, &names.groups),
+            }
         };
-        let users = seen(&mut d.users, &names.users);
-        let groups = seen(&mut d.groups, &names.groups);
-        Names { users, groups }
+        self.publish(names, all_sync);
+        overlap
     }
 
     /// Declares, at apply, the names no plan here declared (the plan did not know them or
     /// their cluster), so that a name is counted once per object.
-    pub fn declare_undeclared(&self, names: &Names) {
-        let mut d = lock(&self.counts);
-        for n in &names.users {
-            d.users.entry(n.clone()).or_insert(1);
-        }
-        for n in &names.groups {
-            d.groups.entry(n.clone()).or_insert(1);
-        }
-    }
-
-    /// Records that an apply here wrote the state of `object` (create or update), whose
-    /// plan declared its names.
-    pub fn written_here(&self, object: &ObjectId) {
-        *lock(&self.written_here).entry(object.clone()).or_default() += 1;
-    }
-
-    /// Whether `object`'s state was written here; if so the claim is taken, so that one
-    /// destroy claims one write. Only an RPC client, never Terraform, destroys in the same
-    /// process an object it created; its own plan's declaration must not keep its names.
-    pub fn take_written_here(&self, object: &ObjectId) -> bool {
-        let mut w = lock(&self.written_here);
-        match w.get_mut(object) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                true
+    pub fn declare_undeclared(&self, names: &Names, all_sync: bool) {
+        {
+            let mut d = lock(&self.counts);
+            for n in &names.users {
+                d.users.entry(n.clone()).or_insert(1);
             }
-            _ => false,
+            for n in &names.groups {
+                d.groups.entry(n.clone()).or_insert(1);
+            }
+            if all_sync && d.all_sync == 0 {
+                d.all_sync = 1;
+            }
         }
+        self.publish(names, all_sync);
     }
 
-    /// The names declared in this process by someone other than the requests that claim
-    /// `own` declarations (one each, per request).
-    pub fn declared_by_others(&self, own: &[&Names]) -> Names {
+    /// What the objects of this run declare, this process's and the others'.
+    pub fn others(&self) -> Others {
         let d = lock(&self.counts);
-        let others = |map: &BTreeMap<String, usize>, kind: fn(&Names) -> &BTreeSet<String>| {
-            map.iter()
-                .filter(|(name, count)| {
-                    let claimed = own.iter().filter(|o| kind(o).contains(*name)).count();
-                    **count > claimed
-                })
-                .map(|(name, _)| name.clone())
-                .collect()
+        let mut out = Others {
+            names: Names {
+                users: d.users.keys().cloned().collect(),
+                groups: d.groups.keys().cloned().collect(),
+            },
+            all_sync: d.all_sync > 0,
         };
-        Names {
-            users: others(&d.users, |n| &n.users),
-            groups: others(&d.groups, |n| &n.groups),
+        drop(d);
+        if let Some((ledger, key)) = &self.ledger {
+            let run = ledger.others(key);
+            out.names = out.names.union(&run.names);
+            out.all_sync |= run.all_sync;
+        }
+        out
+    }
+
+    fn publish(&self, names: &Names, all_sync: bool) {
+        if let Some((ledger, key)) = &self.ledger {
+            ledger.declare(key, names, all_sync);
         }
     }
 }
@@ -148,31 +130,24 @@ mod tests {
     #[test]
     fn a_second_declaration_of_a_name_is_an_overlap() {
         let d = Declarations::default();
-        assert!(d.declare(&names(&["a", "b"], &["g"])).is_empty());
-        assert_eq!(d.declare(&names(&["b", "c"], &[])), names(&["b"], &[]));
-        assert_eq!(d.declare(&names(&[], &["g"])), names(&[], &["g"]));
-        assert_eq!(d.declared_by_others(&[]), names(&["a", "b", "c"], &["g"]));
+        assert!(d.declare(&names(&["a", "b"], &["g"]), false).is_empty());
+        assert_eq!(
+            d.declare(&names(&["b", "c"], &[]), false),
+            names(&["b"], &[])
+        );
+        assert_eq!(d.declare(&names(&[], &["g"]), false), names(&[], &["g"]));
+        assert_eq!(d.others().names, names(&["a", "b", "c"], &["g"]));
+        assert!(!d.others().all_sync);
     }
 
     #[test]
-    fn an_own_claim_takes_one_declaration_each() {
+    fn an_all_sync_declaration_declares_every_name() {
         let d = Declarations::default();
-        let ab = names(&["a", "b"], &[]);
-        d.declare(&ab);
-        d.declare(&names(&["b"], &[]));
-        assert_eq!(d.declared_by_others(&[&ab]), names(&["b"], &[]));
-        assert!(d.declared_by_others(&[&ab, &ab]).is_empty());
-    }
-
-    #[test]
-    fn objects_are_told_apart_by_id_whatever_their_values() {
-        let d = Declarations::default();
-        let (new, old) = (ObjectId::new(), ObjectId::new());
-        assert_ne!(new, old);
-        d.written_here(&new);
-        // The deposed object of a replacement has its own ID: not written here.
-        assert!(!d.take_written_here(&old));
-        assert!(d.take_written_here(&new));
-        assert!(!d.take_written_here(&new), "one write, one claim");
+        d.declare(&Names::default(), true);
+        assert!(d.others().all_sync);
+        assert_eq!(
+            d.others().keep(&names(&["x"], &["y"])),
+            names(&["x"], &["y"])
+        );
     }
 }

@@ -9,7 +9,7 @@ use crate::framework::model::{Attr, Set};
 use crate::framework::timeouts;
 use crate::framework::{AttributePath, Diagnostics, StateOutcome};
 use crate::provider::cluster_sync::{
-    api_error, Address, Change, ClusterSync, Clusters, Names, ObjectId, Reconciled, Removal,
+    api_error, Address, Change, ClusterSync, Clusters, Names, Reconciled, Record, Removal,
 };
 
 use super::model::{IamSyncModel, IamSyncPrivate};
@@ -41,11 +41,9 @@ pub fn validate_config(config: &IamSyncModel, diags: &mut Diagnostics) {
 
 /// A new resource's region defaults to the provider's, its project_id to the project of
 /// its region (the provider's in the provider's region, else looked up in IAM once per
-/// region per process), and its ID follows from them. Nothing adopted at import stays
-/// adopted past the next apply: the plan empties `adopted_*`, and the apply hands the
-/// names over (update.rs of the plan: `import::plan_release`). Every planned resource
-/// declares its names on its cluster, which then never cancels them on another's behalf,
-/// with a warning for names two resources declare.
+/// region per process), and its ID follows from them. Every planned resource declares its
+/// names on its cluster, which then never cancels them on another's behalf, with a warning
+/// for names two resources declare.
 pub async fn plan_create(
     clusters: &Clusters,
     config: &IamSyncModel,
@@ -63,27 +61,24 @@ pub async fn plan_create(
     if let (Some(p), Some(c)) = (plan.project_id.known(), plan.cluster_id.known()) {
         plan.id = Attr::Known(format!("{p}/{c}"));
     }
-    *planned = plan.with_adopted(&Names::default());
+    *planned = plan;
     declare(clusters, planned, diags);
 }
 
-/// An update plan hands adopted names over (see `plan_create`) and declares its names.
-pub fn plan_update(clusters: &Clusters, planned: &mut IamSyncModel, diags: &mut Diagnostics) {
-    *planned = std::mem::take(planned).with_adopted(&Names::default());
+/// An update plan declares its names (the hand-over of adopted names is
+/// `import::plan_release`).
+pub fn plan_update(clusters: &Clusters, planned: &IamSyncModel, diags: &mut Diagnostics) {
     declare(clusters, planned, diags);
 }
 
-/// Declares a plan's names on its cluster, with a warning on each kind of name
-/// that another resource planned in this process declares too.
+/// Declares a plan's names on its cluster (every name, for an all-sync plan), with a
+/// warning on each kind of name that another resource planned in this process declares too.
 fn declare(clusters: &Clusters, plan: &IamSyncModel, diags: &mut Diagnostics) {
-    if plan.all_sync() {
-        return;
-    }
     // A plan whose cluster is not yet known declares its names when it is applied.
     let Ok(Some(cluster)) = planned_cluster(clusters, plan) else {
         return;
     };
-    let overlap = cluster.declare_planned(&plan.names());
+    let overlap = cluster.declare_planned(&plan.names(), plan.all_sync());
     let users = Names {
         users: overlap.users,
         ..Names::default()
@@ -103,7 +98,7 @@ fn declare(clusters: &Clusters, plan: &IamSyncModel, diags: &mut Diagnostics) {
                 cluster.address().cluster_id.as_str()
             ),
             format!(
-                "Another mrs_iam_sync resource in this configuration also declares {}. A name belongs to one resource per cluster: while both declare it, neither cancels it, but once one stops declaring it in a later run, that run cancels the name the other still declares. Keep each name in one resource.",
+                "Another mrs_iam_sync resource in this configuration also declares {}. A name belongs to one resource per cluster: while either declares it, neither cancels it. Keep each name in one resource, so that removing it from the configuration cancels it.",
                 list.describe()
             ),
         );
@@ -112,18 +107,16 @@ fn declare(clusters: &Clusters, plan: &IamSyncModel, diags: &mut Diagnostics) {
 
 // ---------------------------------------------------------------- create
 
-/// A new object, known from now on by the ID in its private state.
+/// A new object: what it syncs it owns.
 pub async fn create(
     clusters: &Clusters,
     planned: IamSyncModel,
     private: &mut IamSyncPrivate,
 ) -> StateOutcome<IamSyncModel> {
-    let object = ObjectId::new();
     let timeout = timeouts::create_or(&planned.timeouts, DEFAULT_TIMEOUT);
-    let (out, pending) = converge(clusters, &planned, None, &object, timeout).await;
+    let (out, record) = converge(clusters, &planned, None, timeout).await;
     *private = IamSyncPrivate {
-        object: Some(object),
-        pending,
+        pending: record.map(|r| r.pending).unwrap_or_default(),
         ..IamSyncPrivate::default()
     };
     out
@@ -135,9 +128,7 @@ pub async fn create(
 /// synchronizes (a refresh does not wait: a plan must stay quick); once it is idle, the
 /// state keeps those that synced and they are no longer pending.
 ///
-/// Private bytes this provider did not write come as an empty record and are left as they
-/// are: a refresh has no names to release or cancel, so only the plan and the apply need
-/// to understand them.
+/// Adopted names the cluster no longer holds leave the record with the state's.
 pub async fn read(
     clusters: &Clusters,
     state: IamSyncModel,
@@ -174,18 +165,8 @@ pub async fn read(
     }
     match cluster.synced().await {
         Ok(synced) => {
-            let mut state = state;
-            // What an earlier version kept adopted in private state moves to the state.
-            if !record.adopted.is_empty() && state.adopted().is_empty() {
-                state = state.with_adopted(&record.adopted);
-                record.adopted = Names::default();
-            }
-            let adopted = state.adopted().intersect(&synced);
-            out.state = Some(
-                state
-                    .retain_synced(&synced.union(&still_pending))
-                    .with_adopted(&adopted),
-            );
+            out.state = Some(state.retain_synced(&synced.union(&still_pending)));
+            record.adopted = record.adopted.intersect(&synced);
             record.pending = still_pending;
         }
         Err(ApiError::ClusterNotFound { .. }) => out.state = None,
@@ -201,42 +182,40 @@ pub async fn read(
 
 // ---------------------------------------------------------------- update
 
-/// `private` holds the plan's record: names it released are dropped without a DELETE.
+/// `private` holds the plan's record: the adopted names it hands over or releases.
 pub async fn update(
     clusters: &Clusters,
     prior: IamSyncModel,
     planned: IamSyncModel,
     private: &mut IamSyncPrivate,
 ) -> StateOutcome<IamSyncModel> {
-    let record = std::mem::take(private);
-    let object = record.object.clone().unwrap_or_default();
+    let record = prior.record(private);
     if planned.all_sync() && prior.all_sync() {
-        // Only timeouts (or the hand-over of adopted names) can change: nothing to send.
+        // Only timeouts can change: nothing to send.
         *private = IamSyncPrivate {
-            object: Some(object),
             pending: record.pending,
             ..IamSyncPrivate::default()
         };
         return StateOutcome::new(Some(planned));
     }
-    // Turning is_all_sync on manages every synced name, so no listed name is cancelled.
-    let managed = if planned.all_sync() {
-        Names::default()
-    } else {
-        prior.names().minus(&record.released)
-    };
     let timeout = timeouts::update_or(&planned.timeouts, DEFAULT_TIMEOUT);
-    let (out, pending) = converge(clusters, &planned, Some(&managed), &object, timeout).await;
-    // Whatever was adopted is now declared by the configuration, or was released.
+    let (out, after) = converge(clusters, &planned, Some(&record), timeout).await;
     *private = IamSyncPrivate {
-        object: Some(object),
-        pending,
+        pending: after
+            .as_ref()
+            .map(|r| r.pending.clone())
+            .unwrap_or_default(),
         ..IamSyncPrivate::default()
     };
     if out.state.is_none() {
         // The step failed before it knew anything new: the prior names stand.
+        *private = IamSyncPrivate {
+            adopted: record.adopted,
+            pending: record.pending,
+            ..IamSyncPrivate::default()
+        };
         return StateOutcome {
-            state: Some(prior.with_names(&managed)),
+            state: Some(prior),
             ..out
         };
     }
@@ -245,12 +224,12 @@ pub async fn update(
 
 // ---------------------------------------------------------------- delete
 
-/// Cancels the names, unless another object of this apply declares them; names the
-/// cluster still lists afterwards keep the resource in the state.
+/// Cancels the names the object owns, unless another object of this run declares them;
+/// names the cluster still lists afterwards keep the resource in the state.
 pub async fn delete(
     clusters: &Clusters,
     prior: IamSyncModel,
-    record: &IamSyncPrivate,
+    private: &mut IamSyncPrivate,
 ) -> StateOutcome<IamSyncModel> {
     let mut out = StateOutcome::new(Some(prior.clone()));
     let cluster = match recorded_cluster(clusters, &prior) {
@@ -260,43 +239,36 @@ pub async fn delete(
             return out;
         }
     };
-    let all_sync = prior.all_sync();
     let removal = Removal {
-        // A state without an object ID was written before IDs were kept, or by an
-        // import: it cannot have been written in this process.
-        object: record.object.clone().unwrap_or_default(),
-        names: prior.names(),
-        all_synced: all_sync,
-        pending: record.pending.clone(),
+        prior: prior.record(private),
         timeout: timeouts::delete_or(&prior.timeouts, DEFAULT_TIMEOUT),
     };
     let Reconciled {
         record: remaining,
         diagnostics,
-        ..
     } = cluster.remove(removal).await;
     out.diags = diagnostics;
+    *private = IamSyncPrivate::default();
     out.state = match remaining {
         None => None,
         // A full sync stays in the state as it was: the next destroy cancels everything.
-        Some(_) if all_sync => Some(prior),
-        Some(names) => Some(prior.with_names(&names)),
+        Some(_) if prior.all_sync() => Some(prior),
+        Some(r) => Some(prior.with_names(&r.held)),
     };
     out
 }
 
 // ---------------------------------------------------------------- shared by the steps
 
-/// Brings the cluster to the names `planned` lists from `managed` (None: a create), and
-/// returns the state then true remotely, with diagnostics for what failed, and the names
-/// sent whose sync goes on (the state lists them too).
+/// Brings the cluster to the names `planned` lists from the object's `prior` record (None:
+/// a create), and returns the state then true remotely, with diagnostics for what failed,
+/// and the object's record (pending names included; the state lists them too).
 async fn converge(
     clusters: &Clusters,
     planned: &IamSyncModel,
-    managed: Option<&Names>,
-    object: &ObjectId,
+    prior: Option<&Record>,
     timeout: Duration,
-) -> (StateOutcome<IamSyncModel>, Names) {
+) -> (StateOutcome<IamSyncModel>, Option<Record>) {
     let mut out = StateOutcome::new(None);
     let cluster = match planned_cluster(clusters, planned) {
         Ok(Some(c)) => c,
@@ -305,20 +277,19 @@ async fn converge(
                 "Unknown project or cluster",
                 "project_id and cluster_id must be known when applying (Terraform plans again at apply, when the region is known, and the project is found then). Set project_id on the resource or the provider (HW_PROJECT_ID).",
             );
-            return (out, Names::default());
+            return (out, None);
         }
         Err(d) => {
             out.diags = d;
-            return (out, Names::default());
+            return (out, None);
         }
     };
     let change = Change {
-        object: object.clone(),
+        prior: prior.cloned(),
         desired: planned.names(),
         all_sync: planned.all_sync(),
-        managed: managed.cloned(),
         timeout,
-        action: if managed.is_none() {
+        action: if prior.is_none() {
             "sync IAM names"
         } else {
             "update IAM names"
@@ -326,16 +297,15 @@ async fn converge(
     };
     let Reconciled {
         record,
-        pending,
         diagnostics,
     } = cluster.apply(change).await;
     out.diags = diagnostics;
-    if let Some(names) = record {
-        let mut state = planned.clone().with_names(&names);
+    if let Some(r) = &record {
+        let mut state = planned.clone().with_names(&r.held);
         state.id = Attr::Known(cluster.address().id());
         out.state = Some(state);
     }
-    (out, pending)
+    (out, record)
 }
 
 /// The cluster a plan names; None while its project or cluster is not yet known.

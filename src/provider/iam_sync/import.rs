@@ -7,7 +7,7 @@ use crate::api::{ClusterId, ProjectId};
 use crate::framework::model::{Attr, Set};
 use crate::framework::{AttributePath, Diagnostics};
 
-use crate::provider::cluster_sync::{api_error, Address, Clusters, ObjectId};
+use crate::provider::cluster_sync::{api_error, Address, Clusters};
 
 use super::model::{IamSyncModel, IamSyncPrivate};
 use super::schema::{GROUP_NAMES, USER_NAMES};
@@ -94,8 +94,8 @@ pub fn parse_import_id(
 
 /// The state of the sync that `id` names: every name the cluster holds, since import
 /// cannot know which of them a configuration means to manage. All of them are recorded
-/// as adopted (`adopted_*`), so the first apply releases those the configuration leaves
-/// out instead of cancelling them, and hands the others over. A cluster with nothing
+/// as adopted (private state), owned by no one: no path cancels them until an apply hands
+/// over those the configuration declares; the others are released. A cluster with nothing
 /// synced has nothing to import: that is an error, as for any missing object.
 pub async fn import(
     clusters: &Clusters,
@@ -137,20 +137,20 @@ pub async fn import(
         timeouts: Attr::Null,
         ..IamSyncModel::default()
     }
-    .with_names(&synced)
-    .with_adopted(&synced);
+    .with_names(&synced);
     let record = IamSyncPrivate {
-        object: Some(ObjectId::new()),
+        adopted: synced,
         ..IamSyncPrivate::default()
     };
     Ok((state, record))
 }
 
-/// Plans an update's private record: which removed names are released rather than
-/// cancelled, with one warning for them all. Released are the adopted names the plan no
-/// longer lists and, when `is_all_sync` turns false, every name the cluster holds beyond
-/// the list (nothing of the full directory is cancelled). Nothing is released while the
-/// planned names are not wholly known; the adopted names then stay adopted.
+/// Plans an update's private record, and the hand-over of adopted names: those the
+/// configuration declares become owned, the others are released (left synced), with one
+/// warning for them all. The hand-over needs an apply, since Terraform keeps nothing of a
+/// plan without changes; when the configuration lists exactly the names held, the plan
+/// marks `id` as known only after apply, an in-place change that sends nothing to MRS.
+/// Nothing is handed over while the planned names are not wholly known.
 pub fn plan_release(
     prior: &IamSyncModel,
     planned: &mut IamSyncModel,
@@ -159,31 +159,36 @@ pub fn plan_release(
 ) -> IamSyncPrivate {
     let cluster = planned.cluster_id.known().cloned().unwrap_or_default();
     let mut next = IamSyncPrivate {
-        object: prior_private.object.clone(),
+        adopted: prior_private.adopted.intersect(&prior.names()),
         pending: prior_private.pending.clone(),
         ..IamSyncPrivate::default()
     };
-    if planned.all_sync() {
-        // Everything synced is managed again: nothing to release.
-        return next;
-    }
-    if prior.all_sync() {
+    if prior.all_sync() && !planned.all_sync() {
         diags.warning(
             format!("MRS cluster {cluster:?} stays synced: is_all_sync turns false"),
             format!("Every IAM name synced to MRS cluster {cluster:?} stays synced. From this apply on, this resource manages only the names it lists; the others are no longer managed by it, and destroying it cancels only the listed ones."),
         );
+    }
+    if next.adopted.is_empty() || planned.all_sync() {
+        // Nothing adopted, or everything synced is managed again: nothing to release.
         return next;
     }
     let complete =
         |a: &Attr<Set<String>>| a.is_null() || a.known().and_then(Set::wholly_known).is_some();
     if !complete(&planned.user_names) || !complete(&planned.group_names) {
-        *planned = planned.clone().with_adopted(&prior.adopted());
         return next;
     }
-    let released = prior
-        .adopted()
-        .intersect(&prior.names())
-        .minus(&planned.names());
+    if planned == prior {
+        planned.id = Attr::Unknown;
+        let count = next.adopted.users.len() + next.adopted.groups.len();
+        let names = if count == 1 { "name" } else { "names" };
+        diags.warning(
+            format!("{count} adopted {names} handed over on MRS cluster {cluster:?}"),
+            format!("{} were adopted at import. This apply hands them over to the configuration, which lists them: from then on removing one cancels it. It sends nothing to MRS; the plan shows it as an in-place change of `id`.", capitalize(&next.adopted.describe())),
+        );
+        return next;
+    }
+    let released = next.adopted.minus(&planned.names());
     if !released.is_empty() {
         let attr = if released.users.is_empty() {
             GROUP_NAMES
@@ -312,16 +317,17 @@ mod tests {
 
     #[test]
     fn adopted_names_left_out_are_released_with_one_warning() {
-        let prior = model(&["alice"], Some(&["data-eng"]), false)
-            .with_adopted(&names(&["alice"], &["data-eng"]));
+        let prior = model(&["alice"], Some(&["data-eng"]), false);
         let mut planned = model(&["alice"], None, false);
         let mut d = Diagnostics::new();
-        let next = plan_release(&prior, &mut planned, &IamSyncPrivate::default(), &mut d);
-        assert_eq!(next.released, names(&[], &["data-eng"]));
-        assert!(
-            planned.adopted().is_empty(),
-            "the apply hands the rest over"
+        let next = plan_release(
+            &prior,
+            &mut planned,
+            &adopted(&["alice"], &["data-eng"]),
+            &mut d,
         );
+        assert_eq!(next.released, names(&[], &["data-eng"]));
+        assert_eq!(planned.id, Attr::Null, "a change already: nothing forced");
         let warnings: Vec<_> = d.iter().collect();
         assert_eq!(warnings.len(), 1, "{d:?}");
         assert!(!d.has_errors());
@@ -338,10 +344,10 @@ mod tests {
     fn thirty_released_users_are_one_warning_that_counts_them() {
         let all: Vec<String> = (10..40).map(|i| format!("u{i}")).collect();
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        let prior = model(&all, None, false).with_adopted(&names(&all, &[]));
+        let prior = model(&all, None, false);
         let mut planned = model(&["u10"], None, false);
         let mut d = Diagnostics::new();
-        let next = plan_release(&prior, &mut planned, &IamSyncPrivate::default(), &mut d);
+        let next = plan_release(&prior, &mut planned, &adopted(&all, &[]), &mut d);
         assert_eq!(next.released.users.len(), 29);
         assert_eq!(d.len(), 1, "{d:?}");
         let w: Vec<_> = d.iter().collect();
@@ -355,15 +361,36 @@ mod tests {
 
     #[test]
     fn unknown_planned_names_keep_the_adoption() {
-        let prior = model(&["alice"], None, false).with_adopted(&names(&["alice"], &[]));
+        let prior = model(&["alice"], None, false);
         let mut planned = IamSyncModel {
             user_names: Attr::Unknown,
             ..model(&[], None, false)
         };
         let mut d = Diagnostics::new();
-        let next = plan_release(&prior, &mut planned, &IamSyncPrivate::default(), &mut d);
+        let next = plan_release(&prior, &mut planned, &adopted(&["alice"], &[]), &mut d);
         assert!(next.released.is_empty());
-        assert_eq!(planned.adopted(), names(&["alice"], &[]));
+        assert_eq!(next.adopted, names(&["alice"], &[]));
+    }
+
+    #[test]
+    fn a_configuration_listing_every_adopted_name_still_hands_them_over() {
+        let prior = IamSyncModel {
+            id: Attr::Known("p1/c1".into()),
+            ..model(&["alice"], None, false)
+        };
+        let mut planned = prior.clone();
+        let mut d = Diagnostics::new();
+        let next = plan_release(&prior, &mut planned, &adopted(&["alice"], &[]), &mut d);
+        assert_eq!(planned.id, Attr::Unknown, "an in-place change to apply");
+        assert!(next.released.is_empty());
+        assert_eq!(d.len(), 1, "{d:?}");
+    }
+
+    fn adopted(users: &[&str], groups: &[&str]) -> IamSyncPrivate {
+        IamSyncPrivate {
+            adopted: names(users, groups),
+            ..IamSyncPrivate::default()
+        }
     }
 
     #[test]

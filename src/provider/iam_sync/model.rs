@@ -10,12 +10,9 @@ use crate::framework::model::{model, Attr, Set};
 use crate::framework::timeouts::{self, Timeouts};
 use crate::framework::{Diagnostics, Private};
 
-use crate::provider::cluster_sync::{Names, ObjectId};
+use crate::provider::cluster_sync::{Names, Record};
 
-use super::schema::{
-    ADOPTED_GROUP_NAMES, ADOPTED_USER_NAMES, CLUSTER_ID, GROUP_NAMES, ID, IS_ALL_SYNC, PROJECT_ID,
-    REGION, USER_NAMES,
-};
+use super::schema::{CLUSTER_ID, GROUP_NAMES, ID, IS_ALL_SYNC, PROJECT_ID, REGION, USER_NAMES};
 
 model! {
     /// A configuration, plan or state of the resource. While planning any attribute may be
@@ -29,8 +26,6 @@ model! {
         pub user_names: Attr<Set<String>> = USER_NAMES,
         pub group_names: Attr<Set<String>> = GROUP_NAMES,
         pub is_all_sync: Attr<bool> = IS_ALL_SYNC,
-        pub adopted_user_names: Attr<Set<String>> = ADOPTED_USER_NAMES,
-        pub adopted_group_names: Attr<Set<String>> = ADOPTED_GROUP_NAMES,
         pub timeouts: Attr<Timeouts> = timeouts::BLOCK,
     }
 }
@@ -48,19 +43,15 @@ impl IamSyncModel {
         }
     }
 
-    /// The names adopted at import and not yet handed over.
-    pub fn adopted(&self) -> Names {
-        Names {
-            users: known_names(&self.adopted_user_names),
-            groups: known_names(&self.adopted_group_names),
+    /// The ownership record of an object whose state this is, with its private record.
+    pub fn record(&self, private: &IamSyncPrivate) -> Record {
+        let held = self.names();
+        Record {
+            adopted: private.adopted.intersect(&held),
+            pending: private.pending.intersect(&held),
+            held,
+            all_sync: self.all_sync(),
         }
-    }
-
-    /// This model with `names` adopted (null for a kind with none: nothing to hand over).
-    pub fn with_adopted(mut self, names: &Names) -> IamSyncModel {
-        self.adopted_user_names = names_attr(&Attr::Null, &names.users);
-        self.adopted_group_names = names_attr(&Attr::Null, &names.groups);
-        self
     }
 
     /// This model listing exactly `names`. A kind left null stays null when it has no
@@ -80,14 +71,13 @@ impl IamSyncModel {
     }
 }
 
-/// What the state cannot show, kept in Terraform's private bytes for the instance.
+/// What the state cannot show, kept in Terraform's private bytes for the instance. Every
+/// field is empty for an object in steady state, which then has no private bytes at all:
+/// Terraform stores and sends an instance's private bytes in every walk.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IamSyncPrivate {
-    /// The object these bytes belong to: what tells a replacement's new object from the
-    /// old one when their values are the same.
-    pub object: Option<ObjectId>,
-    /// Names adopted by an import of an earlier version of this provider, which kept them
-    /// here; a refresh moves them to the `adopted_*` attributes.
+    /// Names held since an import that no configuration has declared to the object yet:
+    /// never owned, so never cancelled (`cluster_sync::ownership`).
     pub adopted: Names,
     /// Names the plan drops from the state without a DELETE (a plan's private bytes only).
     pub released: Names,
@@ -105,10 +95,9 @@ struct NamesJson {
     groups: BTreeSet<String>,
 }
 
+/// Fields other versions wrote (`object`, the ID builds of 0.1.0 kept) are ignored.
 #[derive(Default, Serialize, Deserialize)]
 struct PrivateJson {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    object: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     adopted: Option<NamesJson>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,7 +129,6 @@ impl IamSyncPrivate {
         }
         match serde_json::from_slice::<PrivateJson>(bytes) {
             Ok(p) => Ok(IamSyncPrivate {
-                object: p.object.map(ObjectId::from_private),
                 adopted: from_json(p.adopted),
                 released: from_json(p.released),
                 pending: from_json(p.pending),
@@ -155,13 +143,11 @@ impl IamSyncPrivate {
     /// The bytes for Terraform to keep; an empty record is no bytes, as before any was kept.
     pub fn encode(&self) -> Vec<u8> {
         let p = PrivateJson {
-            object: self.object.as_ref().map(|o| o.as_str().to_string()),
             adopted: to_json(&self.adopted),
             released: to_json(&self.released),
             pending: to_json(&self.pending),
         };
-        if p.object.is_none() && p.adopted.is_none() && p.released.is_none() && p.pending.is_none()
-        {
+        if p.adopted.is_none() && p.released.is_none() && p.pending.is_none() {
             return Vec::new();
         }
         serde_json::to_vec(&p).unwrap_or_default()
@@ -233,8 +219,6 @@ mod tests {
             (USER_NAMES, users),
             (GROUP_NAMES, groups),
             (IS_ALL_SYNC, Value::Bool(false)),
-            (ADOPTED_USER_NAMES, Value::Null),
-            (ADOPTED_GROUP_NAMES, Value::Null),
             (
                 timeouts::BLOCK,
                 Value::object([
@@ -277,7 +261,6 @@ mod tests {
         assert_eq!(IamSyncPrivate::default().encode(), Vec::<u8>::new());
         assert_eq!(IamSyncPrivate::decode(b""), Ok(IamSyncPrivate::default()));
         let p = IamSyncPrivate {
-            object: Some(ObjectId::new()),
             adopted: names(&["a"], &["g"]),
             released: names(&[], &["h"]),
             pending: names(&["p"], &[]),

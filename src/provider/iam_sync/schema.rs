@@ -15,8 +15,6 @@ pub use crate::provider::cluster_sync::{CLUSTER_ID, ID, PROJECT_ID, REGION};
 pub const USER_NAMES: &str = "user_names";
 pub const GROUP_NAMES: &str = "group_names";
 pub const IS_ALL_SYNC: &str = "is_all_sync";
-pub const ADOPTED_USER_NAMES: &str = "adopted_user_names";
-pub const ADOPTED_GROUP_NAMES: &str = "adopted_group_names";
 
 pub fn schema() -> Schema {
     let names = |name: &str, what: &str, rule: Arc<dyn Validator>| {
@@ -27,11 +25,6 @@ pub fn schema() -> Schema {
             .description(&format!(
                 "Names of the IAM {what} to synchronize to the cluster, at most 1,000 (names known only at apply are counted then, before any change), each 1 to 64 characters without leading or trailing whitespace or control characters. Only these are managed: other synced names (including the groups a synced user belongs to) are left alone. An empty set (`[]`) and leaving the argument out mean the same: no {what} managed."
             ))
-    };
-    let adopted = |name: &str, what: &str, listed: &str| {
-        Attribute::string_set(name).computed().description(&format!(
-            "The {what} found synced by `terraform import` and not yet handed over. The first apply after an import hands them over and empties this: those `{listed}` lists become managed like any other (removing one later cancels it), the others are released (left synced, no longer managed). The plan after an import shows that hand-over as an in-place change that sends nothing to MRS."
-        ))
     };
     Schema::new(
         0,
@@ -50,8 +43,6 @@ pub fn schema() -> Schema {
                 .validator(conflicts_with(&[USER_NAMES, GROUP_NAMES]))
                 .description("Synchronize every IAM user and group of the account. Conflicts with `user_names` and `group_names`; destroying the resource then cancels every synced name. Defaults to `false`. Changes in place: turning it on syncs everything and cancels nothing; turning it off cancels nothing either, syncs the listed names, and from then on the resource manages only those."),
         )
-        .attribute(adopted(ADOPTED_USER_NAMES, "users", USER_NAMES))
-        .attribute(adopted(ADOPTED_GROUP_NAMES, "groups", GROUP_NAMES))
         .block(timeouts::block(
             "How long to wait for the synchronization to finish, as durations like `30s`, `10m` or `1h30m`. Each defaults to `10m`.",
         )),

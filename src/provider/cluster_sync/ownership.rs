@@ -1,0 +1,343 @@
+//! Ownership, the one rule of the shared cluster: which names an object owns, and from that,
+//! for every path (create, update, destroy, both replacement orders, deposed cleanup,
+//! import hand-over, all-sync), what a step sends, what it may cancel and what the object
+//! records afterwards. Pure: no I/O, so the lifecycle model in the tests drives it directly.
+//!
+//! A name is owned by an object when the object synced it, or when a configuration declared
+//! it while the object held it. An adopted name (held since an import, never declared to
+//! the object) is never owned and so never cancelled, whatever the path. A removal cancels
+//! what the object owns, minus what any other object declares (`Others`, taken when the
+//! cancels are sent); a removal that fails records only what it still owns and did not
+//! cancel, never a name it kept for others.
+
+use super::names::Names;
+
+/// What one object's state and private record say.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Record {
+    /// Every name the state lists: synced, or pending.
+    pub held: Names,
+    /// Held names adopted at import that no configuration has declared to the object yet.
+    pub adopted: Names,
+    /// Held names of a sync that went on after the step that sent them.
+    pub pending: Names,
+    /// `is_all_sync = true`: the object declares every name.
+    pub all_sync: bool,
+}
+
+impl Record {
+    /// The names this object may cancel.
+    pub fn owned(&self) -> Names {
+        self.held.minus(&self.adopted)
+    }
+}
+
+/// What a step asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Create or update: the cluster must hold `desired` (every name, with `all_sync`).
+    Sync { desired: Names, all_sync: bool },
+    /// Destroy, of a live, tainted or deposed object alike.
+    Remove,
+}
+
+/// What objects other than the one stepping declare, as far as this process can know: the
+/// plans of this process, and the plans of the run's other provider processes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Others {
+    pub names: Names,
+    /// An all-sync object declares every name.
+    pub all_sync: bool,
+}
+
+impl Others {
+    /// The names of `candidates` another object declares: they stay synced.
+    pub fn keep(&self, candidates: &Names) -> Names {
+        if self.all_sync {
+            candidates.clone()
+        } else {
+            candidates.intersect(&self.names)
+        }
+    }
+}
+
+/// What a step sends, decided before anything is sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// Names to POST: the new ones (a name already held is not sent again).
+    pub add: Names,
+    /// The POST asks for a full synchronization.
+    pub all_sync: bool,
+    /// Owned names the object no longer declares: cancelled unless `Others` declares them.
+    pub cancel: Names,
+    /// Also cancel every synced name another object does not declare (an all-sync object's
+    /// removal: it synced them all).
+    pub cancel_all_synced: bool,
+    /// Adopted names the object lets go without a cancel.
+    pub released: Names,
+    /// What the cluster must hold when the step ends: a name missing then is synced again.
+    pub declared: Names,
+}
+
+/// Decides what a step sends. `prior` is None for a create.
+pub fn decide(prior: Option<&Record>, step: &Step) -> Decision {
+    let prior = prior.cloned().unwrap_or_default();
+    match step {
+        Step::Sync { desired, all_sync } => Decision {
+            add: desired.minus(&prior.held),
+            all_sync: *all_sync,
+            // An all-sync object declares every name: it cancels none.
+            cancel: if *all_sync {
+                Names::default()
+            } else {
+                prior.owned().minus(desired)
+            },
+            cancel_all_synced: false,
+            // The configuration now says which adopted names it declares: those become
+            // owned; the others are let go. An all-sync object owns them all.
+            released: if *all_sync {
+                Names::default()
+            } else {
+                prior.adopted.minus(desired)
+            },
+            declared: desired.clone(),
+        },
+        Step::Remove => Decision {
+            cancel: prior.owned(),
+            cancel_all_synced: prior.all_sync,
+            released: prior.adopted.clone(),
+            ..Decision::default()
+        },
+    }
+}
+
+/// What one batch sends for the decisions of every object stepping on a cluster at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Writes {
+    /// One POST: every name a decision adds.
+    pub add: Names,
+    pub all_sync: bool,
+    /// The DELETEs: the cancels no object declares.
+    pub cancel: Names,
+    /// The cancels kept because an object declares them: it, not the asker, holds them now.
+    pub kept: Names,
+    /// What the cluster must hold after the writes: a name missing then is sent again.
+    pub declared: Names,
+}
+
+/// Joins the decisions of one batch, taking out of the cancels what another object
+/// declares (`others`, read as the cancels go out) or the batch itself declares or adds.
+/// `synced` (what the cluster lists now) is needed only when a decision cancels every
+/// synced name.
+pub fn writes(decisions: &[&Decision], others: &Others, synced: Option<&Names>) -> Writes {
+    let join = |f: fn(&Decision) -> &Names| {
+        decisions
+            .iter()
+            .fold(Names::default(), |acc, d| acc.union(f(d)))
+    };
+    let add = join(|d| &d.add);
+    let declared = join(|d| &d.declared);
+    let mut asked = join(|d| &d.cancel);
+    if decisions.iter().any(|d| d.cancel_all_synced) {
+        if let Some(s) = synced {
+            asked = asked.union(s);
+        }
+    }
+    // A released name is never cancelled, not even as "every synced name".
+    let released = join(|d| &d.released);
+    let keep = declared.union(&add).union(&others.keep(&asked));
+    let asked = asked.minus(&released);
+    Writes {
+        all_sync: decisions.iter().any(|d| d.all_sync),
+        cancel: asked.minus(&keep),
+        kept: asked.intersect(&keep),
+        add,
+        declared,
+    }
+}
+
+/// The part of a batch's kept names that one decision asked to cancel.
+pub fn kept_for(decision: &Decision, kept: &Names) -> Names {
+    if decision.cancel_all_synced {
+        kept.clone()
+    } else {
+        decision.cancel.intersect(kept)
+    }
+}
+
+/// What the step's writes came to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Every write was accepted and every wait ended.
+    pub written: bool,
+    /// A write went out: the cluster may have changed even if the step failed.
+    pub maybe_changed: bool,
+    /// The POST was accepted but its wait was cut (timeout, interrupt): the sync goes on.
+    pub goes_on: bool,
+    /// Names not cancelled because another object declares them: they leave this record.
+    pub kept_for_others: Names,
+    /// The names synced after the writes; None when they could not be read.
+    pub synced_after: Option<Names>,
+}
+
+/// What an object records after its step: None when no object remains (a create that
+/// changed nothing, a completed removal).
+pub fn record_after(
+    prior: Option<&Record>,
+    step: &Step,
+    decision: &Decision,
+    outcome: &Outcome,
+) -> Option<Record> {
+    let creating = prior.is_none();
+    let prior = prior.cloned().unwrap_or_default();
+    // What the object still holds of its past: never a released name, never one kept for
+    // others (it belongs to the object that declares it now).
+    let base = prior
+        .held
+        .minus(&decision.released)
+        .minus(&outcome.kept_for_others);
+    match step {
+        Step::Sync { desired, all_sync } => {
+            let pending = if !outcome.goes_on {
+                Names::default()
+            } else {
+                match &outcome.synced_after {
+                    Some(s) => decision.add.minus(s),
+                    None => decision.add.clone(),
+                }
+            };
+            let held = match &outcome.synced_after {
+                Some(s) => desired.union(&base).intersect(s).union(&pending),
+                // Unreadable: assume every name sent may have been added and nothing
+                // cancelled. A name wrongly listed is dropped by the next refresh; a name
+                // wrongly dropped would stay synced and unmanaged.
+                None if outcome.maybe_changed => desired.union(&base),
+                None => base,
+            };
+            let accepted = outcome.written || outcome.goes_on;
+            if creating && held.is_empty() && !(*all_sync && accepted) {
+                return None;
+            }
+            Some(Record {
+                held,
+                adopted: Names::default(),
+                pending,
+                all_sync: *all_sync,
+            })
+        }
+        Step::Remove => {
+            let owned = prior.owned().minus(&outcome.kept_for_others);
+            let held = match (&outcome.synced_after, outcome.written) {
+                // Cancels that MRS accepted but whose names it still lists.
+                (Some(s), true) if prior.all_sync => s.minus(&outcome.kept_for_others),
+                (Some(s), true) => owned.intersect(s),
+                // An accepted cancel is not proof the names went; a read would tell.
+                (None, _) => owned,
+                (Some(s), false) => owned.intersect(&s.union(&prior.pending)),
+            };
+            // A failed all-sync removal stays: the next destroy cancels everything again.
+            let failed_all_sync = prior.all_sync && !outcome.written;
+            if held.is_empty() && !failed_all_sync {
+                return None;
+            }
+            Some(Record {
+                held,
+                adopted: Names::default(),
+                pending: Names::default(),
+                all_sync: prior.all_sync,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(users: &[&str]) -> Names {
+        Names {
+            users: users.iter().map(|s| s.to_string()).collect(),
+            groups: Default::default(),
+        }
+    }
+
+    fn ok(synced: Names) -> Outcome {
+        Outcome {
+            written: true,
+            maybe_changed: true,
+            synced_after: Some(synced),
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn an_imported_object_cancels_nothing_it_adopted() {
+        let imported = Record {
+            held: n(&["alice", "bob", "carol"]),
+            adopted: n(&["alice", "bob", "carol"]),
+            ..Record::default()
+        };
+        let d = decide(Some(&imported), &Step::Remove);
+        assert!(d.cancel.is_empty());
+        assert_eq!(d.released, n(&["alice", "bob", "carol"]));
+        let after = record_after(
+            Some(&imported),
+            &Step::Remove,
+            &d,
+            &ok(n(&["alice", "bob"])),
+        );
+        assert_eq!(after, None, "nothing owned remains");
+    }
+
+    #[test]
+    fn the_hand_over_owns_the_declared_and_releases_the_rest() {
+        let imported = Record {
+            held: n(&["alice", "bob"]),
+            adopted: n(&["alice", "bob"]),
+            ..Record::default()
+        };
+        let step = Step::Sync {
+            desired: n(&["alice"]),
+            all_sync: false,
+        };
+        let d = decide(Some(&imported), &step);
+        assert!(d.add.is_empty() && d.cancel.is_empty());
+        assert_eq!(d.released, n(&["bob"]));
+        let after = record_after(Some(&imported), &step, &d, &ok(n(&["alice", "bob"])));
+        let after = after.unwrap_or_default();
+        assert_eq!(after.held, n(&["alice"]));
+        assert_eq!(after.owned(), n(&["alice"]));
+    }
+
+    #[test]
+    fn a_failed_removal_records_only_what_it_still_owns() {
+        let old = Record {
+            held: n(&["alice", "bob"]),
+            ..Record::default()
+        };
+        let d = decide(Some(&old), &Step::Remove);
+        let failed = Outcome {
+            written: false,
+            maybe_changed: true,
+            kept_for_others: n(&["alice"]),
+            synced_after: Some(n(&["alice", "bob", "carol"])),
+            ..Outcome::default()
+        };
+        let after = record_after(Some(&old), &Step::Remove, &d, &failed);
+        assert_eq!(after.map(|r| r.held), Some(n(&["bob"])));
+    }
+
+    #[test]
+    fn others_that_sync_everything_keep_everything() {
+        let all = Others {
+            names: Names::default(),
+            all_sync: true,
+        };
+        assert_eq!(all.keep(&n(&["a", "b"])), n(&["a", "b"]));
+        let some = Others {
+            names: n(&["b"]),
+            all_sync: false,
+        };
+        assert_eq!(some.keep(&n(&["a", "b"])), n(&["b"]));
+    }
+}
