@@ -165,7 +165,10 @@ fn names_listed_at_import_are_handed_over_and_a_removed_one_is_cancelled() {
                 .pre_apply_plan(|plan| {
                     assert_eq!(plan.code(), 2);
                     let text = plan.combined();
-                    assert!(text.contains("adopted_user_names"), "{text}");
+                    assert!(
+                        words(&text).contains("2 adopted names handed over on MRS cluster \"c1\""),
+                        "{text}"
+                    );
                     assert!(
                         text.contains("0 to add, 1 to change, 0 to destroy"),
                         "{text}"
@@ -174,7 +177,10 @@ fn names_listed_at_import_are_handed_over_and_a_removed_one_is_cancelled() {
                 })
                 .check(|r| {
                     assert!(r.writes().is_empty(), "{:?}", r.writes());
-                    assert_eq!(r.attrs(ADDR)["adopted_user_names"], Value::Null);
+                    assert_eq!(
+                        r.attrs(ADDR)["id"],
+                        json!(format!("{}/c1", common::sim::PROJECT))
+                    );
                 }),
             // From then on a removed name is revoked.
             Step::apply(config(&["alice"], "")).check(|r| {

@@ -350,10 +350,15 @@ impl SimHarness {
             .enable_all()
             .build()
             .unwrap();
-        let p = rt.block_on(start_provider(sim_options(&sim)));
+        let (p, c) = Self::provider(&rt, &sim);
+        SimHarness { rt, p, c, sim }
+    }
+
+    /// A configured provider process. Region and project from the provider configuration;
+    /// keys and endpoint from the environment (as HW_* variables).
+    fn provider(rt: &tokio::runtime::Runtime, sim: &Sim) -> (common::RunningProvider, Client) {
+        let p = rt.block_on(start_provider(sim_options(sim)));
         let mut c = p.provider();
-        // Region and project from the provider configuration; keys and endpoint from the
-        // environment (as HW_* variables).
         let d = rt.block_on(configure(
             &mut c,
             &object(&[
@@ -362,7 +367,14 @@ impl SimHarness {
             ]),
         ));
         assert!(d.is_empty(), "configuring against mrs-sim: {d:#?}");
-        SimHarness { rt, p, c, sim }
+        (p, c)
+    }
+
+    /// The next graph walk: as Terraform does, a new provider process, configured.
+    fn next_walk(&mut self) {
+        let (p, c) = Self::provider(&self.rt, &self.sim);
+        self.p = p;
+        self.c = c;
     }
 
     fn plan(&self, prior: &Value, config: &Value) -> pb::plan_resource_change::Response {
@@ -480,7 +492,7 @@ fn plan_create_computes_id_and_defaults_from_provider_and_destroy_plans_null() {
 
 #[test]
 fn apply_read_import_and_destroy_against_mrs_sim() {
-    let h = SimHarness::start();
+    let mut h = SimHarness::start();
     let ty = resource_ty();
     let config = sync_config("c1", &["alice", "bob"]);
     let plan = h.plan(&Value::Null, &config);
@@ -562,9 +574,10 @@ fn apply_read_import_and_destroy_against_mrs_sim() {
     assert_eq!(s.get("is_synchronizing"), &Value::Bool(false));
     assert_eq!(s.get("region"), &Value::string(REGION));
 
-    // Destroy: planned state null, new state null, names cancelled.
-    // Terraform hands the object's private bytes to its destroy: they say this process
-    // created it, so its own plan's declaration does not keep its names.
+    // Destroy, in the next walk's process as with Terraform (which never destroys an
+    // object in the process that planned it): planned state null, new state null, names
+    // cancelled.
+    h.next_walk();
     let destroyed = h.apply_with_private(
         &state,
         dv(&Value::Null, &ty),

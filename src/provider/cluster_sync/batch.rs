@@ -18,7 +18,7 @@ use crate::api::{ApiError, UpdateSyncRequest};
 
 use super::declarations::{lock, Declarations};
 use super::names::{cancel_batches, Names};
-use super::ownership::{kept_for, writes, Decision, Writes};
+use super::ownership::{writes, Decision, Writes};
 use super::wait::{Waits, Write};
 
 /// The first request of a batch waits for others until none arrives for this long:
@@ -146,7 +146,7 @@ impl Queue {
         let mut sync_accepted = false;
         let mut resynced = Names::default();
         let mut synced_after = None;
-        let mut kept = Names::default();
+        let mut kept: Vec<Names> = Vec::new();
         let written = async {
             let synced_now = if decisions.iter().any(|d| d.cancel_all_synced) {
                 let synced = waits
@@ -222,14 +222,14 @@ impl Queue {
             Some(s) => s,
             None => waits.read_for_state().await,
         };
-        for q in batch {
+        for (i, q) in batch.into_iter().enumerate() {
             let d = &q.request.decision;
             let result = BatchResult {
                 written: written.clone(),
                 maybe_changed,
                 sync_accepted,
                 // A request to cancel everything learns every name kept for others.
-                kept_for_others: kept_for(d, &kept),
+                kept_for_others: kept.get(i).cloned().unwrap_or_default(),
                 resynced: resynced.intersect(&d.declared),
                 synced_after: synced_after.clone(),
             };

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::ledger::Ledger;
 use super::names::Names;
-use super::ownership::Others;
+use super::ownership::{Declared, Others};
 
 /// Names with how many plans (or applies) in this process declared each, and how many
 /// all-sync objects; and the run's ledger, when there is one.
@@ -84,10 +84,10 @@ impl Declarations {
         self.publish(names, all_sync);
     }
 
-    /// What the objects of this run declare, this process's and the others'.
-    pub fn others(&self) -> Others {
+    /// What the objects of this run declare: in this process, and in its other processes.
+    pub fn others(&self) -> Declared {
         let d = lock(&self.counts);
-        let mut out = Others {
+        let process = Others {
             names: Names {
                 users: d.users.keys().cloned().collect(),
                 groups: d.groups.keys().cloned().collect(),
@@ -95,12 +95,11 @@ impl Declarations {
             all_sync: d.all_sync > 0,
         };
         drop(d);
-        if let Some((ledger, key)) = &self.ledger {
-            let run = ledger.others(key);
-            out.names = out.names.union(&run.names);
-            out.all_sync |= run.all_sync;
-        }
-        out
+        let run = match &self.ledger {
+            Some((ledger, key)) => ledger.others(key),
+            None => Others::default(),
+        };
+        Declared { process, run }
     }
 
     fn publish(&self, names: &Names, all_sync: bool) {
@@ -136,17 +135,17 @@ mod tests {
             names(&["b"], &[])
         );
         assert_eq!(d.declare(&names(&[], &["g"]), false), names(&[], &["g"]));
-        assert_eq!(d.others().names, names(&["a", "b", "c"], &["g"]));
-        assert!(!d.others().all_sync);
+        assert_eq!(d.others().process.names, names(&["a", "b", "c"], &["g"]));
+        assert!(!d.others().process.all_sync);
     }
 
     #[test]
     fn an_all_sync_declaration_declares_every_name() {
         let d = Declarations::default();
         d.declare(&Names::default(), true);
-        assert!(d.others().all_sync);
+        assert!(d.others().process.all_sync);
         assert_eq!(
-            d.others().keep(&names(&["x"], &["y"])),
+            d.others().process.keep(&names(&["x"], &["y"])),
             names(&["x"], &["y"])
         );
     }

@@ -77,6 +77,8 @@ pub struct Decision {
     pub released: Names,
     /// What the cluster must hold when the step ends: a name missing then is synced again.
     pub declared: Names,
+    /// The object is being removed (its cancels do not heed the run's other processes).
+    pub removal: bool,
 }
 
 /// Decides what a step sends. `prior` is None for a create.
@@ -101,8 +103,10 @@ pub fn decide(prior: Option<&Record>, step: &Step) -> Decision {
                 prior.adopted.minus(desired)
             },
             declared: desired.clone(),
+            removal: false,
         },
         Step::Remove => Decision {
+            removal: true,
             cancel: prior.owned(),
             cancel_all_synced: prior.all_sync,
             released: prior.adopted.clone(),
@@ -119,17 +123,32 @@ pub struct Writes {
     pub all_sync: bool,
     /// The DELETEs: the cancels no object declares.
     pub cancel: Names,
-    /// The cancels kept because an object declares them: it, not the asker, holds them now.
-    pub kept: Names,
+    /// Per decision, in order: the names it asked to cancel (every synced name, for
+    /// `cancel_all_synced`) that stay, because an object declares them: that object, not
+    /// the asker, holds them now.
+    pub kept: Vec<Names>,
     /// What the cluster must hold after the writes: a name missing then is sent again.
     pub declared: Names,
 }
 
-/// Joins the decisions of one batch, taking out of the cancels what another object
-/// declares (`others`, read as the cancels go out) or the batch itself declares or adds.
-/// `synced` (what the cluster lists now) is needed only when a decision cancels every
-/// synced name.
-pub fn writes(decisions: &[&Decision], others: &Others, synced: Option<&Names>) -> Writes {
+/// What other objects declare, as a batch sees it when its cancels go out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Declared {
+    /// Planned in this process (the apply walk's final plans).
+    pub process: Others,
+    /// Planned by the run's other processes (its plan walk, other provider aliases).
+    pub run: Others,
+}
+
+/// Joins the decisions of one batch. A name is cancelled only when no object declares it:
+/// not the batch itself (its adds, its declared names), not an object planned in this
+/// process, and, for the cancels of an update, not an object planned in the run's other
+/// processes. A removal does not heed the run's other processes: `terraform destroy`
+/// plans every object with its configuration before it plans the destroy, so the run
+/// would keep every name a destroy should cancel; a name another resource still declares
+/// is synced again by that resource's next apply. `synced` (what the cluster lists now)
+/// is needed only when a decision cancels every synced name.
+pub fn writes(decisions: &[&Decision], declared_by: &Declared, synced: Option<&Names>) -> Writes {
     let join = |f: fn(&Decision) -> &Names| {
         decisions
             .iter()
@@ -137,31 +156,33 @@ pub fn writes(decisions: &[&Decision], others: &Others, synced: Option<&Names>) 
     };
     let add = join(|d| &d.add);
     let declared = join(|d| &d.declared);
-    let mut asked = join(|d| &d.cancel);
-    if decisions.iter().any(|d| d.cancel_all_synced) {
-        if let Some(s) = synced {
-            asked = asked.union(s);
-        }
-    }
-    // A released name is never cancelled, not even as "every synced name".
     let released = join(|d| &d.released);
-    let keep = declared.union(&add).union(&others.keep(&asked));
-    let asked = asked.minus(&released);
+    let batch = declared.union(&add);
+    let asked: Vec<Names> = decisions
+        .iter()
+        .map(|d| match (d.cancel_all_synced, synced) {
+            (true, Some(s)) => d.cancel.union(s),
+            _ => d.cancel.clone(),
+        })
+        // A released name is never cancelled, not even as "every synced name".
+        .map(|a| a.minus(&released))
+        .collect();
+    let cancel = decisions
+        .iter()
+        .zip(&asked)
+        .fold(Names::default(), |acc, (d, a)| {
+            let mut keep = batch.union(&declared_by.process.keep(a));
+            if !d.removal {
+                keep = keep.union(&declared_by.run.keep(a));
+            }
+            acc.union(&a.minus(&keep))
+        });
     Writes {
         all_sync: decisions.iter().any(|d| d.all_sync),
-        cancel: asked.minus(&keep),
-        kept: asked.intersect(&keep),
+        kept: asked.iter().map(|a| a.minus(&cancel)).collect(),
+        cancel,
         add,
         declared,
-    }
-}
-
-/// The part of a batch's kept names that one decision asked to cancel.
-pub fn kept_for(decision: &Decision, kept: &Names) -> Names {
-    if decision.cancel_all_synced {
-        kept.clone()
-    } else {
-        decision.cancel.intersect(kept)
     }
 }
 
@@ -198,6 +219,9 @@ pub fn record_after(
         .minus(&outcome.kept_for_others);
     match step {
         Step::Sync { desired, all_sync } => {
+            // An all-sync object lists only what its configuration lists: it declares, and
+            // on removal cancels, every synced name anyway.
+            let base = if *all_sync { Names::default() } else { base };
             let pending = if !outcome.goes_on {
                 Names::default()
             } else {
@@ -325,6 +349,39 @@ mod tests {
         };
         let after = record_after(Some(&old), &Step::Remove, &d, &failed);
         assert_eq!(after.map(|r| r.held), Some(n(&["bob"])));
+    }
+
+    #[test]
+    fn an_update_heeds_the_run_and_a_removal_only_this_process() {
+        let owner = Record {
+            held: n(&["alice", "bob"]),
+            ..Record::default()
+        };
+        let update = decide(
+            Some(&owner),
+            &Step::Sync {
+                desired: n(&["bob"]),
+                all_sync: false,
+            },
+        );
+        let removal = decide(Some(&owner), &Step::Remove);
+        let declared = Declared {
+            process: Others::default(),
+            run: Others {
+                names: n(&["alice"]),
+                all_sync: false,
+            },
+        };
+        let w = writes(&[&update], &declared, None);
+        assert!(w.cancel.is_empty());
+        assert_eq!(w.kept, vec![n(&["alice"])]);
+        let w = writes(&[&removal], &declared, None);
+        assert_eq!(w.cancel, n(&["alice", "bob"]));
+        // Together: a name one decision keeps but another cancels is cancelled, and the
+        // keeper learns it was not kept; what the batch declares (bob) stays.
+        let w = writes(&[&update, &removal], &declared, None);
+        assert_eq!(w.cancel, n(&["alice"]));
+        assert_eq!(w.kept, vec![Names::default(), n(&["bob"])]);
     }
 
     #[test]
