@@ -2,9 +2,10 @@
 //! mrs-sim: `import` blocks (with `-generate-config-out`, with `for_each`), `moved` and
 //! `removed` blocks, `-refresh-only`, `check` blocks on the data source, pre- and
 //! postconditions, `terraform test` (against mrs-sim and with `mock_provider`), and an
-//! ephemeral variable for `secret_key`. Each test returns early, saying so, on a Terraform
-//! without its feature; `make test` runs them on the newest Terraform of the machine. Each
-//! ends with an empty plan and checks what mrs-sim received.
+//! ephemeral variable for `secret_key`; and one workflow every Terraform from 1.0.3 must
+//! plan cleanly, removing a `timeouts` block. Each test returns early, saying so, on a
+//! Terraform without its feature; `make test` runs them on the newest Terraform of the
+//! machine. Each ends with an empty plan and checks what mrs-sim received.
 
 mod common;
 
@@ -215,6 +216,50 @@ fn generate_config_out_writes_a_config_that_validates_and_applies_as_is() {
             assert_eq!(sorted_strings(&x["group_names"]), v(&["ops"]));
             assert_eq!(r.sim().names("c1"), (v(&["bob", "dave"]), v(&["ops"])));
         })],
+    );
+}
+
+/// Removing a `timeouts` block, on every Terraform: 1.0 to 1.3 propose the prior block for
+/// a single nested block the configuration leaves out, and the plan must still be null
+/// there ("Provider produced invalid plan ... planned for existence but config wants
+/// absense" on 1.0.3 before the fix). The removal changes only the state: no write.
+#[test]
+fn removing_the_timeouts_block_plans_and_applies_without_a_write() {
+    let sim = Sim::start(&[]);
+    let tf = sim.workdir();
+    let resource = |timeouts: &str| {
+        config(&format!(
+            "resource \"mrs_iam_sync\" \"x\" {{\n  cluster_id  = \"c1\"\n  user_names  = [\"bob\"]\n  group_names = [\"ops\"]\n{timeouts}}}\n"
+        ))
+    };
+    let with_timeouts = resource("  timeouts {\n    create = \"5m\"\n  }\n");
+    let plain = resource("");
+    steps::run(
+        &tf,
+        &sim,
+        vec![
+            Step::apply(with_timeouts).check(|r| {
+                assert_eq!(r.writes().len(), 1, "{:?}", r.writes());
+                assert_eq!(r.attrs("mrs_iam_sync.x")["timeouts"]["create"], "5m");
+            }),
+            // The block removed: the plan succeeds and shows the block going, in place.
+            Step::plan_only(plain).expect_non_empty_plan().check(|r| {
+                let text = words(&r.text());
+                assert!(text.contains("timeouts {"), "{text}");
+                assert!(
+                    text.contains("0 to add, 1 to change, 0 to destroy"),
+                    "{text}"
+                );
+            }),
+            // Applied, it sends nothing and leaves no block in state; the runner's plan
+            // after it is empty.
+            Step::reapply().check(|r| {
+                assert!(r.writes().is_empty(), "{:?}", r.writes());
+                let x = r.attrs("mrs_iam_sync.x");
+                assert!(x["timeouts"].is_null(), "{x}");
+                assert_eq!(r.sim().names("c1"), (v(&["bob"]), v(&["ops"])));
+            }),
+        ],
     );
 }
 

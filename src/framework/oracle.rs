@@ -6,8 +6,10 @@
 //! (compatible.go) checks an applied state, or the plan made again at apply time, against
 //! the plan. Terraform reports a violation as "Provider produced invalid plan",
 //! "Provider produced inconsistent final plan" or "Provider produced inconsistent result
-//! after apply". Refinement ranges of unknowns (Terraform 1.6+) are not checked: this
-//! provider never refines an unknown itself.
+//! after apply". `ProposedNew` (objchange.go), what Terraform proposes before asking for a
+//! plan, is modelled per [`Core`] where Terraform 1.0 and today's differ. Refinement ranges
+//! of unknowns (Terraform 1.6+) are not checked: this provider never refines an unknown
+//! itself.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -519,12 +521,33 @@ fn set_compatible(
     }
 }
 
-/// Terraform's `ProposedNew` (objchange.go), what it sends as PlanResourceChange's
+/// A Terraform core, where the rules modelled here differ between the versions this
+/// provider supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Core {
+    /// Terraform 1.0 to 1.3. `ProposedNew` (objchange.go at v1.0.3) handles a
+    /// `NestingSingle` block with `ProposedNew(&schema.Block, prior, config)`, whose
+    /// `proposedNew` returns `prior` when `config` is null: a single nested block the
+    /// configuration leaves out is proposed as the prior state's block.
+    V1_0,
+    /// Terraform 1.4 and later (1.11.4 today): since "NestingSingle blocks can be null"
+    /// (d5d6d61c4c, first in v1.4.0), `proposedNewNestedBlock` takes the configuration's
+    /// null for such a block.
+    V1_4,
+}
+
+/// Every core modelled, for tests that must hold on each.
+pub const CORES: [Core; 2] = [Core::V1_0, Core::V1_4];
+
+/// Terraform's `ProposedNew` (objchange.go), what `core` sends as PlanResourceChange's
 /// proposed new state: the config, except that computed attributes the config leaves null
-/// keep their prior value. Nested list and set blocks are taken from config as they are;
-/// Terraform merges their computed attributes element by element, which no schema here
-/// needs.
-pub fn proposed_new(block: &Block, prior: &Value, config: &Value) -> Value {
+/// keep their prior value, and, on [`Core::V1_0`], a single nested block the config leaves
+/// out keeps the prior block whole. Its `AssertPlanValid` (same on every core, but for
+/// 1.0's spelling "absense") rejects a plan that keeps such a block: "planned for
+/// existence but config wants absence". Nested list and set blocks are taken from config
+/// as they are; Terraform merges their computed attributes element by element, which no
+/// schema here needs.
+pub fn proposed_new(core: Core, block: &Block, prior: &Value, config: &Value) -> Value {
     if config.is_null() || config.is_unknown() {
         return config.clone();
     }
@@ -535,13 +558,22 @@ pub fn proposed_new(block: &Block, prior: &Value, config: &Value) -> Value {
         }
     }
     for b in &block.blocks {
-        let c = config.get(&b.type_name);
-        if b.nesting == Nesting::Single && !c.is_null() && !c.is_unknown() {
-            out.set_attr(
-                &b.type_name,
-                proposed_new(&b.block, prior.get(&b.type_name), c),
-            );
+        if b.nesting != Nesting::Single {
+            continue;
         }
+        let c = config.get(&b.type_name);
+        let p = prior.get(&b.type_name);
+        if c.is_unknown() {
+            // A `dynamic` block over an unknown `for_each`: proposed as configured.
+            continue;
+        }
+        if c.is_null() {
+            if core == Core::V1_0 {
+                out.set_attr(&b.type_name, p.clone());
+            }
+            continue;
+        }
+        out.set_attr(&b.type_name, proposed_new(core, &b.block, p, c));
     }
     out
 }
@@ -783,6 +815,42 @@ mod tests {
     }
 
     #[test]
+    fn terraform_1_0_proposes_the_prior_block_the_config_leaves_out() {
+        let prior = obj(&[
+            ("id", s("i")),
+            ("name", s("a")),
+            ("region", s("r")),
+            ("flag", Value::Bool(false)),
+            ("timeouts", Value::object([("create", s("5m"))])),
+        ]);
+        let config = obj(&[("name", s("a"))]);
+        // 1.0: objchange.go's proposedNew returns the prior block for a null config block.
+        let old = proposed_new(Core::V1_0, &block(), &prior, &config);
+        assert_eq!(old.get("timeouts"), prior.get("timeouts"), "{old:?}");
+        // 1.4 and later take the configuration's null.
+        let new = proposed_new(Core::V1_4, &block(), &prior, &config);
+        assert!(new.get("timeouts").is_null(), "{new:?}");
+        // Both still take a configured block, merged with the prior one.
+        let configured = obj(&[
+            ("name", s("a")),
+            ("timeouts", Value::object([("create", s("1m"))])),
+        ]);
+        for core in CORES {
+            let p = proposed_new(core, &block(), &prior, &configured);
+            assert_eq!(p.get("timeouts"), configured.get("timeouts"), "{core:?}");
+        }
+        // A plan that keeps what 1.0 proposed is what AssertPlanValid rejects (1.0.3 spells
+        // it "absense"); the configuration's null is accepted.
+        let v = assert_plan_valid(&block(), &prior, &config, &old);
+        assert_eq!(paths(&v), ["timeouts"], "{v:?}");
+        assert_eq!(
+            v[0].message, "planned for existence but config wants absence",
+            "{v:?}"
+        );
+        assert!(assert_plan_valid(&block(), &prior, &config, &new).is_empty());
+    }
+
+    #[test]
     fn compatibility_of_results_with_plans() {
         let b = block();
         let planned = obj(&[
@@ -997,6 +1065,7 @@ mod tests {
         /// completion of it ("inconsistent final plan" never happens).
         #[test]
         fn framework_plans_are_valid_and_final_plans_consistent(
+            core in prop::sample::select(CORES.to_vec()),
             prior in prior(),
             config in config(),
             destroy in prop::bool::weighted(0.1),
@@ -1004,13 +1073,13 @@ mod tests {
         ) {
             let schema = schema();
             let config = if destroy { Value::Null } else { config };
-            let proposed = proposed_new(&schema.block, &prior, &config);
+            let proposed = proposed_new(core, &schema.block, &prior, &config);
             let out = plan_change(&schema, &prior, &proposed, &config);
             let v = assert_plan_valid(&schema.block, &prior, &config, &out.planned);
-            prop_assert!(v.is_empty(), "plan {:?}\nfor config {:?}\nprior {:?}: {:?}", out.planned, config, prior, v);
+            prop_assert!(v.is_empty(), "{:?}: plan {:?}\nfor config {:?}\nprior {:?}: {:?}", core, out.planned, config, prior, v);
 
             let known_config = know(&config, seed);
-            let proposed = proposed_new(&schema.block, &prior, &known_config);
+            let proposed = proposed_new(core, &schema.block, &prior, &known_config);
             let fin = plan_change(&schema, &prior, &proposed, &known_config);
             let v = assert_plan_valid(&schema.block, &prior, &known_config, &fin.planned);
             prop_assert!(v.is_empty(), "final plan {:?}: {:?}", fin.planned, v);

@@ -94,6 +94,7 @@ pub fn plan_change(
     }
     let creating = prior.is_null();
     let mut planned = proposed.clone();
+    null_single_blocks_config_leaves_out(&schema.block, &mut planned, config);
     let root = AttributePath::root();
 
     for_each_attribute(
@@ -161,6 +162,44 @@ pub fn plan_change(
 
     out.planned = planned;
     out
+}
+
+/// Plans null every single nested block (`timeouts`) the configuration leaves out, at any
+/// depth. Terraform 1.0 to 1.3 propose the prior state's block there instead:
+/// objchange.go's `proposedNewNestedBlock` at v1.0.3 calls `ProposedNew(&schema.Block,
+/// prior, config)` for `NestingSingle`, whose `proposedNew` returns `prior` when `config`
+/// is null. Their own `AssertPlanValid` (plan_valid.go) then rejects a plan that keeps it,
+/// "planned for existence but config wants absense", so a removed block could never be
+/// planned. Terraform 1.4 (d5d6d61c4c, "NestingSingle blocks can be null") proposes the
+/// null itself; then this changes nothing. A block configured unknown (`dynamic` over an
+/// unknown `for_each`) is proposed unknown by every Terraform and not an object here, so
+/// it is left alone; so are set elements, known by their value.
+fn null_single_blocks_config_leaves_out(block: &Block, planned: &mut Value, config: &Value) {
+    if !matches!(planned, Value::Object(_)) || !matches!(config, Value::Object(_)) {
+        return;
+    }
+    for nb in &block.blocks {
+        let name = nb.type_name.as_str();
+        let config_v = config.get(name);
+        let mut nested = planned.get(name).clone();
+        match nb.nesting {
+            Nesting::Single if config_v.is_null() => nested = Value::Null,
+            Nesting::Single => {
+                null_single_blocks_config_leaves_out(&nb.block, &mut nested, config_v)
+            }
+            Nesting::List => {
+                let Value::List(elements) = &mut nested else {
+                    continue;
+                };
+                let config_elements = config_v.elements().unwrap_or_default();
+                for (element, c) in elements.iter_mut().zip(config_elements) {
+                    null_single_blocks_config_leaves_out(&nb.block, element, c);
+                }
+            }
+            Nesting::Set => continue,
+        }
+        planned.set_attr(name, nested);
+    }
 }
 
 /// What [`for_each_attribute`] calls: the attribute, its path, and the objects holding it
@@ -532,5 +571,31 @@ mod tests {
         let config = whole("n", Value::Null);
         let out = plan_change(&s, &Value::Null, &config, &config);
         assert!(out.planned.get("timeouts").is_null());
+    }
+
+    #[test]
+    fn a_single_block_the_config_leaves_out_plans_null() {
+        let s = schema_with_timeouts(Nesting::Single);
+        let block = Value::object([
+            ("create", Value::string("5m")),
+            ("stamp", Value::string("s1")),
+            ("zone", Value::string("a")),
+        ]);
+        let prior = Value::object([("name", Value::string("n")), ("timeouts", block.clone())]);
+        let config = Value::object([("name", Value::string("n")), ("timeouts", Value::Null)]);
+        // Terraform 1.0 proposes the prior block; 1.4 and later propose the null.
+        for proposed in [prior.clone(), config.clone()] {
+            let out = plan_change(&s, &prior, &proposed, &config);
+            assert!(out.planned.get("timeouts").is_null(), "{:?}", out.planned);
+            assert!(
+                out.requires_replace.is_empty(),
+                "{:?}",
+                out.requires_replace
+            );
+        }
+        // A block configured unknown (`dynamic` over an unknown `for_each`) stays unknown.
+        let config = Value::object([("name", Value::string("n")), ("timeouts", Value::Unknown)]);
+        let out = plan_change(&s, &prior, &config, &config);
+        assert_eq!(out.planned.get("timeouts"), &Value::Unknown);
     }
 }

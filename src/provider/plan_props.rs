@@ -11,6 +11,7 @@ use super::config::{self, ProviderState};
 use super::iam_sync::{self, IamSync};
 use crate::framework::oracle::{
     assert_apply_valid, assert_object_compatible, assert_plan_valid, known_at_apply, proposed_new,
+    Core, CORES,
 };
 use crate::framework::plan::{plan_change, PlanOutcome};
 use crate::framework::validate::validate_block;
@@ -56,21 +57,22 @@ fn valid_config(r: &dyn Resource, config: &Value) -> bool {
     !d.has_errors()
 }
 
-/// PlanResourceChange as the protocol layer runs it: the framework's plan, then the
-/// resource's hook, then every declared attribute present.
-fn plan(r: &dyn Resource, prior: &Value, config: &Value) -> PlanOutcome {
-    plan_with(r, prior, config, &mut Vec::new())
+/// PlanResourceChange as the protocol layer runs it, over what `core` proposes: the
+/// framework's plan, then the resource's hook, then every declared attribute present.
+fn plan(r: &dyn Resource, core: Core, prior: &Value, config: &Value) -> PlanOutcome {
+    plan_with(r, core, prior, config, &mut Vec::new())
 }
 
 /// `plan`, with the resource's private bytes: the prior ones in, the planned ones out.
 fn plan_with(
     r: &dyn Resource,
+    core: Core,
     prior: &Value,
     config: &Value,
     private: &mut Vec<u8>,
 ) -> PlanOutcome {
     let ty = r.schema().object_type();
-    let proposed = proposed_new(&r.schema().block, prior, config);
+    let proposed = proposed_new(core, &r.schema().block, prior, config);
     let mut out = plan_change(r.schema(), prior, &proposed, config);
     if !(proposed.is_null() && prior.is_null()) {
         // The provider here knows its region's project, so the hook needs no network.
@@ -219,6 +221,7 @@ proptest! {
     /// apply, once the unknowns are known, is a completion of it.
     #[test]
     fn resource_plans_are_valid_and_final_plans_consistent(
+        core in prop::sample::select(CORES.to_vec()),
         prior in prior(),
         config in config(),
         seed in any::<u64>(),
@@ -229,16 +232,16 @@ proptest! {
         if !valid_config(&*r, &config) {
             return Ok(());
         }
-        let out = plan(&*r, &prior, &config);
+        let out = plan(&*r, core, &prior, &config);
         if out.diags.has_errors() {
             return Ok(());
         }
         let v = assert_plan_valid(block, &prior, &config, &out.planned);
-        prop_assert!(v.is_empty(), "plan {:?}\nconfig {:?}\nprior {:?}\n{:?}", out.planned, config, prior, v);
+        prop_assert!(v.is_empty(), "{:?}: plan {:?}\nconfig {:?}\nprior {:?}\n{:?}", core, out.planned, config, prior, v);
         // Replacing plans from a null prior; Terraform plans them as creates.
         let prior_for_final = if out.requires_replace.is_empty() { prior.clone() } else { Value::Null };
         let first = if prior_for_final.is_null() && !prior.is_null() {
-            let create = plan(&*r, &Value::Null, &config).planned;
+            let create = plan(&*r, core, &Value::Null, &config).planned;
             let v = assert_plan_valid(block, &Value::Null, &config, &create);
             prop_assert!(v.is_empty(), "replacing plan {:?}: {:?}", create, v);
             create
@@ -251,7 +254,7 @@ proptest! {
             // Caught at apply by validation, before any plan or write.
             return Ok(());
         }
-        let fin = plan(&*r, &prior_for_final, &final_config);
+        let fin = plan(&*r, core, &prior_for_final, &final_config);
         let v = assert_plan_valid(block, &prior_for_final, &final_config, &fin.planned);
         prop_assert!(v.is_empty(), "final plan {:?}: {:?}", fin.planned, v);
         let v = assert_object_compatible(block, &first, &fin.planned);
@@ -260,16 +263,17 @@ proptest! {
 
     /// Destroy plans are null, as Terraform requires.
     #[test]
-    fn destroy_plans_are_null(prior in prior()) {
+    fn destroy_plans_are_null(core in prop::sample::select(CORES.to_vec()), prior in prior()) {
         let r = resource("http://127.0.0.1:9");
-        let out = plan(&*r, &prior, &Value::Null);
+        let out = plan(&*r, core, &prior, &Value::Null);
         prop_assert!(assert_plan_valid(&r.schema().block, &prior, &Value::Null, &out.planned).is_empty());
     }
 }
 
-/// Applies against an in-process mrs-sim: each step's new state is wholly known and a
-/// completion of its plan (or, after a reported error, at least wholly known), and the
-/// plan that follows a successful apply is empty.
+/// Applies against an in-process mrs-sim, over what one core proposes: each step's plans
+/// are ones Terraform accepts, its new state is wholly known and a completion of its plan
+/// (or, after a reported error, at least wholly known), and the plan that follows a
+/// successful apply is empty.
 #[test]
 fn resource_applies_are_valid() {
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -287,8 +291,11 @@ fn resource_applies_are_valid() {
     let r = resource(&url);
     let block = r.schema().block.clone();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(64));
-    let steps = prop::collection::vec((config(), any::<u64>()), 1..4);
-    let result = runner.run(&steps, |steps| {
+    let steps = (
+        prop::sample::select(CORES.to_vec()),
+        prop::collection::vec((config(), any::<u64>()), 1..4),
+    );
+    let result = runner.run(&steps, |(core, steps)| {
         let mut state = Value::Null;
         let mut private = Vec::new();
         let mut cluster = 0u32;
@@ -296,10 +303,19 @@ fn resource_applies_are_valid() {
             if !valid_config(&*r, &config) {
                 continue;
             }
-            let first = plan(&*r, &state, &config);
+            let first = plan(&*r, core, &state, &config);
             if first.diags.has_errors() {
                 continue;
             }
+            let v = assert_plan_valid(&block, &state, &config, &first.planned);
+            prop_assert!(
+                v.is_empty(),
+                "{:?}: plan {:?}\nover {:?}\n{:?}",
+                core,
+                first.planned,
+                state,
+                v
+            );
             let mut known_config = known(&config, seed);
             if !state.is_null() && !first.requires_replace.is_empty() {
                 // Replacement: destroy, then create.
@@ -320,8 +336,17 @@ fn resource_applies_are_valid() {
                 continue;
             }
             let mut planned_private = private.clone();
-            let fin = plan_with(&*r, &state, &known_config, &mut planned_private);
+            let fin = plan_with(&*r, core, &state, &known_config, &mut planned_private);
             let planned = fin.planned.clone();
+            let v = assert_plan_valid(&block, &state, &known_config, &planned);
+            prop_assert!(
+                v.is_empty(),
+                "{:?}: final plan {:?}\nover {:?}\n{:?}",
+                core,
+                planned,
+                state,
+                v
+            );
             let out = if state.is_null() {
                 rt.block_on(r.create(&planned, &known_config, &mut planned_private))
             } else {
@@ -340,7 +365,7 @@ fn resource_applies_are_valid() {
             prop_assert!(!failed, "apply failed: {:?}", out.diags);
             state = out.state;
             // Converged: the next plan of the same configuration changes nothing.
-            let again = plan_with(&*r, &state, &known_config, &mut private.clone());
+            let again = plan_with(&*r, core, &state, &known_config, &mut private.clone());
             prop_assert_eq!(&again.planned, &state, "plan after apply is not empty");
         }
         if !state.is_null() {
