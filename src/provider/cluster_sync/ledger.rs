@@ -9,8 +9,16 @@
 //! alias declares, or that a resource the apply walk never calls still declares. Each
 //! process writes only its own file (`<pid>.json`, replaced whole, so a reader sees the old
 //! file or the new one) in a directory named after the `terraform` process (its PID and
-//! start time, so a reused PID is another run). The ledger only ever keeps a name synced:
-//! a stale or unreadable entry can keep a name, never cancel one.
+//! start time, so a reused PID is another run).
+//!
+//! Only the latest walk counts: one `terraform` process may plan and apply several times
+//! (`terraform test` runs a plan and an apply per run block), and an object's declaration
+//! from an earlier cycle must not keep a name its configuration has dropped since. A
+//! process joins the walk of any process of the run still alive when it starts (the
+//! aliases of one walk run together; Terraform ends a walk's processes before the next
+//! walk starts), else it starts the next walk; a reader heeds its own walk and the latest
+//! earlier walk that declared anything on the cluster. The ledger only ever keeps a name
+//! synced: a stale or unreadable entry can keep a name, never cancel one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -27,6 +35,17 @@ const STALE_AFTER: Duration = Duration::from_secs(2 * 24 * 3600);
 /// A ledger file larger than this is not ours to read.
 const MAX_FILE: u64 = 16 << 20;
 
+/// One process's file: its identity, its walk, and its declarations by cluster key.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct File {
+    pid: u32,
+    /// The process's start time in clock ticks since boot (`/proc/PID/stat`, field 22).
+    started: String,
+    walk: u64,
+    #[serde(default)]
+    clusters: BTreeMap<String, Entry>,
+}
+
 /// One cluster's declarations by one process.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Entry {
@@ -41,8 +60,8 @@ struct Entry {
 pub struct Ledger {
     dir: PathBuf,
     own: PathBuf,
-    /// This process's declarations by cluster key, as its file holds them.
-    mine: Mutex<BTreeMap<String, Entry>>,
+    /// This process's file, as written.
+    mine: Mutex<File>,
 }
 
 impl Ledger {
@@ -54,12 +73,7 @@ impl Ledger {
         if !comm.trim().starts_with("terraform") {
             return None;
         }
-        let stat = std::fs::read_to_string(format!("/proc/{ppid}/stat")).ok()?;
-        // Field 22, counted after the command name's closing parenthesis.
-        let started = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(19))?
-            .to_string();
+        let started = start_time(ppid)?;
         let root = std::env::temp_dir().join(format!("terraform-provider-mrs-{}", uid()));
         Ledger::at(&root, &format!("{ppid}-{started}"))
     }
@@ -70,28 +84,57 @@ impl Ledger {
         remove_stale(root, run);
         let dir = root.join(run);
         create_private_dir(&dir).ok()?;
-        let own = dir.join(format!("{}.json", std::process::id()));
-        Some(Ledger {
+        let pid = std::process::id();
+        let own = dir.join(format!("{pid}.json"));
+        let started = start_time(pid).unwrap_or_default();
+        let ledger = Ledger {
+            mine: Mutex::new(File {
+                pid,
+                started,
+                ..File::default()
+            }),
             dir,
             own,
-            mine: Mutex::default(),
-        })
+        };
+        ledger.join_walk();
+        Some(ledger)
     }
 
-    /// Adds `names` (and `all_sync`) to what this process declares on `cluster`.
-    pub fn declare(&self, cluster: &str, names: &Names, all_sync: bool) {
-        // A poisoned lock only means a writer panicked; the map stays whole.
+    /// Registers this process in the walk of any live process of the run, else in the
+    /// next walk. The lock keeps the processes of one walk, starting together, from each
+    /// starting a walk of their own.
+    fn join_walk(&self) {
+        let lock = RunLock::take(&self.dir);
+        let files = self.files();
+        let walk = files
+            .iter()
+            .find(|f| alive(f.pid, &f.started))
+            .map(|f| f.walk)
+            .unwrap_or_else(|| files.iter().map(|f| f.walk).max().unwrap_or(0) + 1);
         let mut mine = self.mine.lock().unwrap_or_else(|p| p.into_inner());
-        let e = mine.entry(cluster.to_string()).or_default();
-        let before = (e.users.len(), e.groups.len(), e.all_sync);
-        e.users.extend(names.users.iter().cloned());
-        e.groups.extend(names.groups.iter().cloned());
-        e.all_sync |= all_sync;
-        if before == (e.users.len(), e.groups.len(), e.all_sync) {
-            return;
-        }
-        // Best effort: a ledger that cannot be written only protects fewer names.
-        if let Ok(bytes) = serde_json::to_vec(&*mine) {
+        mine.walk = walk;
+        self.write(&mine);
+        drop(lock);
+    }
+
+    /// Every other process's file that can be read.
+    fn files(&self) -> Vec<File> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| *p != self.own && p.extension().is_some_and(|e| e == "json"))
+            .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() <= MAX_FILE))
+            .filter_map(|p| std::fs::read(p).ok())
+            .filter_map(|b| serde_json::from_slice::<File>(&b).ok())
+            .collect()
+    }
+
+    /// Best effort: a ledger that cannot be written only protects fewer names.
+    fn write(&self, file: &File) {
+        if let Ok(bytes) = serde_json::to_vec(file) {
             let tmp = self.own.with_extension("tmp");
             if std::fs::write(&tmp, bytes).is_ok() {
                 let _ = std::fs::rename(&tmp, &self.own);
@@ -99,27 +142,35 @@ impl Ledger {
         }
     }
 
-    /// What the run's other processes declare on `cluster`.
+    /// Adds `names` (and `all_sync`) to what this process declares on `cluster`.
+    pub fn declare(&self, cluster: &str, names: &Names, all_sync: bool) {
+        let mut mine = self.mine.lock().unwrap_or_else(|p| p.into_inner());
+        let e = mine.clusters.entry(cluster.to_string()).or_default();
+        let before = (e.users.len(), e.groups.len(), e.all_sync);
+        e.users.extend(names.users.iter().cloned());
+        e.groups.extend(names.groups.iter().cloned());
+        e.all_sync |= all_sync;
+        if before != (e.users.len(), e.groups.len(), e.all_sync) {
+            self.write(&mine);
+        }
+    }
+
+    /// What the run's other processes declare on `cluster`: those of this walk, and those
+    /// of the latest earlier walk that declared anything there.
     pub fn others(&self, cluster: &str) -> Others {
+        let walk = self.mine.lock().unwrap_or_else(|p| p.into_inner()).walk;
+        let files = self.files();
+        let earlier = files
+            .iter()
+            .filter(|f| f.walk < walk && f.clusters.contains_key(cluster))
+            .map(|f| f.walk)
+            .max();
         let mut out = Others::default();
-        let Ok(files) = std::fs::read_dir(&self.dir) else {
-            return out;
-        };
-        for f in files.flatten() {
-            let path = f.path();
-            if path == self.own || path.extension().is_none_or(|e| e != "json") {
+        for f in &files {
+            if f.walk != walk && Some(f.walk) != earlier {
                 continue;
             }
-            if f.metadata().map_or(true, |m| m.len() > MAX_FILE) {
-                continue;
-            }
-            let Ok(bytes) = std::fs::read(&path) else {
-                continue;
-            };
-            let Ok(entries) = serde_json::from_slice::<BTreeMap<String, Entry>>(&bytes) else {
-                continue;
-            };
-            if let Some(e) = entries.get(cluster) {
+            if let Some(e) = f.clusters.get(cluster) {
                 out.names.users.extend(e.users.iter().cloned());
                 out.names.groups.extend(e.groups.iter().cloned());
                 out.all_sync |= e.all_sync;
@@ -127,6 +178,71 @@ impl Ledger {
         }
         out
     }
+}
+
+/// The run directory's lock while a process joins a walk: a file created exclusively.
+/// Best effort: one left by a process killed while holding it is taken over after
+/// LOCK_STALE, and a lock not had within LOCK_WAIT is done without.
+struct RunLock(Option<PathBuf>);
+
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+const LOCK_STALE: Duration = Duration::from_secs(10);
+
+impl RunLock {
+    fn take(dir: &Path) -> RunLock {
+        let path = dir.join("lock");
+        let started = std::time::Instant::now();
+        while started.elapsed() < LOCK_WAIT {
+            let made = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path);
+            if made.is_ok() {
+                return RunLock(Some(path));
+            }
+            let stale = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age > LOCK_STALE);
+            if stale {
+                let _ = std::fs::remove_file(&path);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        RunLock(None)
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A process's start time in clock ticks since boot: with its PID, who it is.
+fn start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields counted after the command name's closing parenthesis: state is the 3rd
+    // field, start time the 22nd.
+    let rest = stat.rsplit_once(')')?.1;
+    rest.split_whitespace().nth(19).map(str::to_string)
+}
+
+/// Whether process `pid`, started at `started`, still runs (not a zombie).
+fn alive(pid: u32, started: &str) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let mut fields = rest.split_whitespace();
+    let state = fields.next();
+    let start = fields.nth(18);
+    state != Some("Z") && start == Some(started)
 }
 
 fn uid() -> u32 {
@@ -199,6 +315,38 @@ mod tests {
             panic!("a third ledger")
         };
         assert_eq!(c.others("c1"), Others::default());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn only_the_latest_earlier_walk_counts() {
+        let root = std::env::temp_dir().join(format!("mrs-ledger-test-{}", fastrand::u64(..)));
+        let dir = root.join("run");
+        let _ = std::fs::create_dir_all(&dir);
+        // Two processes of earlier walks, gone: an earlier plan and apply cycle declared
+        // dave, the latest plan erin instead.
+        for (pid, walk, user) in [(u32::MAX - 1, 1, "dave"), (u32::MAX - 2, 2, "erin")] {
+            let file = File {
+                pid,
+                started: "1".into(),
+                walk,
+                clusters: [(
+                    "c1".to_string(),
+                    Entry {
+                        users: [user.to_string()].into(),
+                        ..Entry::default()
+                    },
+                )]
+                .into(),
+            };
+            let bytes = serde_json::to_vec(&file).unwrap_or_default();
+            let _ = std::fs::write(dir.join(format!("{pid}.json")), bytes);
+        }
+        let Some(apply) = Ledger::at(&root, "run") else {
+            panic!("a ledger in {root:?}")
+        };
+        assert_eq!(apply.mine.lock().map(|m| m.walk).unwrap_or(0), 3);
+        assert_eq!(apply.others("c1").names, names(&["erin"]));
         let _ = std::fs::remove_dir_all(&root);
     }
 }
