@@ -15,6 +15,8 @@ mod batch;
 mod clusters;
 mod declarations;
 mod ledger;
+#[cfg(test)]
+mod lifecycle;
 mod names;
 pub mod ownership;
 mod report;

@@ -230,7 +230,13 @@ pub fn record_after(
                     None => decision.add.clone(),
                 }
             };
+            let accepted = outcome.written || outcome.goes_on;
             let held = match &outcome.synced_after {
+                // A full sync MRS accepted owns every name through `all_sync`, and its
+                // configuration lists none: names kept from before would stay in a state
+                // the configuration contradicts, a change planned after every apply (the
+                // lifecycle model's I4).
+                _ if *all_sync && accepted => pending.clone(),
                 Some(s) => desired.union(&base).intersect(s).union(&pending),
                 // Unreadable: assume every name sent may have been added and nothing
                 // cancelled. A name wrongly listed is dropped by the next refresh; a name
@@ -238,7 +244,6 @@ pub fn record_after(
                 None if outcome.maybe_changed => desired.union(&base),
                 None => base,
             };
-            let accepted = outcome.written || outcome.goes_on;
             if creating && held.is_empty() && !(*all_sync && accepted) {
                 return None;
             }
