@@ -224,7 +224,7 @@ fn dev_zero_as_the_shared_config_file_fails_clearly_and_the_provider_stays_small
     let f = flat(&text);
     assert!(f.contains("Cannot use the shared config file"), "{text}");
     assert!(
-        f.contains("/dev/zero cannot be read: it is larger than 1024 KiB"),
+        f.contains("\"/dev/zero\" cannot be read: it is larger than 1024 KiB"),
         "{text}"
     );
     eprintln!("peak RSS of the provider reading /dev/zero: {peak} KiB");
@@ -480,9 +480,9 @@ fn redirects_and_unsendable_tokens_fail_at_once_and_plain_http_warns() {
     let text = tf.ok(&["plan"]).combined();
     let f = flat(&text);
     assert!(f.contains("Warning: Plain http:// endpoint"), "{text}");
-    assert!(f.contains("is http://iam.example.com"), "{text}");
+    assert!(f.contains("is \"http://iam.example.com\""), "{text}");
     // The sim's loopback endpoint draws none.
-    assert!(!f.contains(&format!("is {}", sim.url)), "{text}");
+    assert!(!f.contains(&format!("is \"{}\"", sim.url)), "{text}");
 }
 
 #[test]
