@@ -459,7 +459,12 @@ pub fn app(state: SimState) -> Router {
     Router::new()
         .route("/_sim/state", get(admin_state))
         .route("/_sim/requests", get(admin_requests))
-        .route("/_sim/faults", post(admin_faults))
+        // A fault may carry a body as large as an answer may be (and more, to test the
+        // provider's limit); axum's default would refuse it at 2 MiB.
+        .route(
+            "/_sim/faults",
+            post(admin_faults).layer(axum::extract::DefaultBodyLimit::max(2 * MAX_BODY)),
+        )
         .route("/_sim/reset", post(admin_reset))
         .route(
             "/_sim/temporary-credentials",
@@ -469,7 +474,7 @@ pub fn app(state: SimState) -> Router {
         )
         .route(
             "/_sim/clusters/{project_id}/{cluster_id}",
-            put(admin_set_cluster),
+            put(admin_set_cluster).layer(axum::extract::DefaultBodyLimit::max(2 * MAX_BODY)),
         )
         .fallback(api)
         .with_state(state)
