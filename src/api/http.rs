@@ -551,9 +551,10 @@ impl Transport {
                     format!("{what} to {} at {} was still waiting for its answer when {bound} ran out; it is not sent again{last}", self.name, self.endpoint.as_str())
                 } else {
                     format!(
-                        "{bound} ran out before {what} to {} at {} could be sent again{last}",
+                        "{bound} ran out before {what} to {} at {} could be sent{}{last}",
                         self.name,
-                        self.endpoint.as_str()
+                        self.endpoint.as_str(),
+                        if last.is_empty() { "" } else { " again" }
                     )
                 },
                 in_flight,

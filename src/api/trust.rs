@@ -38,7 +38,9 @@ pub fn machine_roots() -> &'static [reqwest::Certificate] {
             file.map(PathBuf::from),
             dirs.map(|d| std::env::split_paths(&d).collect()),
         );
-        crate::log_debug!(
+        // Trace, not debug: it lands inside whichever RPC first builds a client, where a
+        // debug reader looks for that RPC's own lines.
+        crate::log_trace!(
             "trusting the machine's CA certificates",
             certificates = ders.len()
         );
