@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 use crate::api::http::Deadline;
 use crate::api::{ApiError, UpdateSyncRequest};
 
+use super::address::{in_configured_terms, Address};
 use super::declarations::{lock, Declarations};
 use super::names::{cancel_batches, Names};
-use super::ownership::{writes, Decision, Writes};
+use super::ownership::{writes, Decision, Outcome, Writes};
 use super::wait::{Waits, Write};
 
 /// The first request of a batch waits for others until none arrives for this long:
@@ -56,6 +57,26 @@ pub struct BatchResult {
     pub resynced: Names,
     /// The names synced after the batch, read without regard to StopProvider.
     pub synced_after: Result<Names, ApiError>,
+}
+
+impl BatchResult {
+    /// This result as the rule of ownership reads it, with the write's error restated in
+    /// the configuration's terms (its timeout, its cluster).
+    pub fn outcome(&self, a: &Address, timeout: Duration) -> (Outcome, Result<(), ApiError>) {
+        let written = self
+            .written
+            .clone()
+            .map_err(|e| in_configured_terms(e, a, timeout));
+        let outcome = Outcome {
+            written: written.is_ok(),
+            maybe_changed: self.maybe_changed,
+            goes_on: self.sync_accepted
+                && matches!(written, Err(ApiError::Timeout { .. } | ApiError::Cancelled)),
+            kept_for_others: self.kept_for_others.clone(),
+            synced_after: self.synced_after.clone().ok(),
+        };
+        (outcome, written)
+    }
 }
 
 struct Queued {

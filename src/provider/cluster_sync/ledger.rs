@@ -19,7 +19,6 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::declarations::lock;
 use super::names::Names;
 use super::ownership::Others;
 
@@ -81,7 +80,8 @@ impl Ledger {
 
     /// Adds `names` (and `all_sync`) to what this process declares on `cluster`.
     pub fn declare(&self, cluster: &str, names: &Names, all_sync: bool) {
-        let mut mine = lock(&self.mine);
+        // A poisoned lock only means a writer panicked; the map stays whole.
+        let mut mine = self.mine.lock().unwrap_or_else(|p| p.into_inner());
         let e = mine.entry(cluster.to_string()).or_default();
         let before = (e.users.len(), e.groups.len(), e.all_sync);
         e.users.extend(names.users.iter().cloned());

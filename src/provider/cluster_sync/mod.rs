@@ -17,6 +17,7 @@ mod declarations;
 mod ledger;
 mod names;
 pub mod ownership;
+mod report;
 mod wait;
 
 use std::sync::Arc;
@@ -35,10 +36,9 @@ pub use ledger::Ledger;
 pub use names::{Names, MAX_NAMES};
 pub use ownership::Record;
 
-use address::{api_error_with, in_configured_terms};
 use batch::{BatchResult, Request};
 use clusters::Line;
-use ownership::{decide, record_after, Decision, Outcome, Step};
+use ownership::{decide, record_after, Decision, Step};
 
 /// What an object's create or update asks: that the cluster hold `desired`.
 #[derive(Clone, Debug)]
@@ -130,168 +130,25 @@ impl<'a> ClusterSync<'a> {
         self.line
             .declared
             .declare_undeclared(&change.desired, change.all_sync);
-        let decision = decide(change.prior.as_ref(), &step);
+        let prior = change.prior.as_ref();
+        let decision = decide(prior, &step);
         let result = self.submit(decision.clone(), change.timeout).await;
-        let (outcome, written) = self.outcome(&result, change.timeout);
-        let record = record_after(change.prior.as_ref(), &step, &decision, &outcome);
-
-        let mut out = Reconciled::default();
-        let pending = record
-            .as_ref()
-            .map(|r| r.pending.clone())
-            .unwrap_or_default();
-        match (&written, &outcome.synced_after) {
-            (Err(e), _) => {
-                // Cancels not yet sent leave names the configuration dropped: that is an
-                // error to see, and an update's error taints nothing.
-                let undone = match &outcome.synced_after {
-                    Some(s) => decision.cancel.intersect(s),
-                    None => decision.cancel.clone(),
-                };
-                self.report(
-                    &mut out,
-                    change.action,
-                    e,
-                    &pending,
-                    outcome.goes_on && undone.is_empty(),
-                );
-            }
-            (Ok(()), None) => {
-                if let Err(read_error) = &result.synced_after {
-                    api_error(
-                        &mut out.diagnostics,
-                        "read the synced names",
-                        &self.address,
-                        read_error,
-                    );
-                }
-            }
-            (Ok(()), Some(synced)) => {
-                self.report_unsynced(&mut out, &change, &decision, &result, synced)
-            }
-        }
-        out.record = record;
-        out
-    }
-
-    /// Errors for declared names the cluster does not hold after the step, with their
-    /// cause, and for cancels MRS accepted without effect.
-    fn report_unsynced(
-        &self,
-        out: &mut Reconciled,
-        change: &Change,
-        decision: &Decision,
-        result: &BatchResult,
-        synced: &Names,
-    ) {
-        let cluster = self.address.cluster_id.as_str();
-        let missing = decision.declared.minus(synced);
-        let held_before = change
-            .prior
-            .as_ref()
-            .map(|r| r.held.clone())
-            .unwrap_or_default();
-        let lost = missing.intersect(&held_before.union(&result.resynced));
-        let never = missing.minus(&lost);
-        if !lost.is_empty() {
-            out.diagnostics.error(
-                format!("Some names were cancelled outside Terraform on MRS cluster {cluster:?}"),
-                format!(
-                    "{} were synced when this run read the cluster, and were cancelled since by something outside this provider process (by hand in the console, another Terraform run, or a resource of another provider configuration on this cluster). They were sent again and MRS did not sync them: check that they still exist in IAM. The state records only the names that are synced.",
-                    capitalize(&lost.describe())
-                ),
-            );
-        }
-        if !never.is_empty() {
-            out.diagnostics.error(
-                format!("Some names did not sync to MRS cluster {cluster:?}"),
-                format!(
-                    "MRS accepted the request but did not synchronize {}. Check that they exist in IAM in this account. The state records only the names that are synced.",
-                    never.describe()
-                ),
-            );
-        }
-        let resynced = result.resynced.intersect(synced);
-        if !resynced.is_empty() {
-            out.diagnostics.warning(
-                format!("Names synced again on MRS cluster {cluster:?}"),
-                format!(
-                    "{} had been cancelled outside this provider process since the plan (by hand, another run, or a resource of another provider configuration). The configuration declares them, so this apply synced them again.",
-                    capitalize(&resynced.describe())
-                ),
-            );
-        }
-        let lingering = decision
-            .cancel
-            .minus(&result.kept_for_others)
-            .intersect(synced);
-        if !lingering.is_empty() {
-            out.diagnostics.error(
-                format!("Some names are still synced to MRS cluster {cluster:?}"),
-                format!(
-                    "MRS accepted the cancellation but still lists {}. They stay in the state, so the next apply tries again.",
-                    lingering.describe()
-                ),
-            );
-        }
-    }
-
-    /// The batch's result as the ownership rule reads it, and the write's error restated
-    /// in the configuration's terms.
-    fn outcome(&self, result: &BatchResult, timeout: Duration) -> (Outcome, Result<(), ApiError>) {
-        let written = result
-            .written
-            .clone()
-            .map_err(|e| in_configured_terms(e, &self.address, timeout));
-        let outcome = Outcome {
-            written: written.is_ok(),
-            maybe_changed: result.maybe_changed,
-            goes_on: result.sync_accepted
-                && matches!(written, Err(ApiError::Timeout { .. } | ApiError::Cancelled)),
-            kept_for_others: result.kept_for_others.clone(),
-            synced_after: result.synced_after.clone().ok(),
-        };
-        (outcome, written)
-    }
-
-    /// A failed write or wait, as an error; or, when the sync goes on and nothing else was
-    /// left undone, as a warning that says what the state records.
-    fn report(
-        &self,
-        out: &mut Reconciled,
-        action: &str,
-        e: &ApiError,
-        pending: &Names,
-        goes_on: bool,
-    ) {
-        let a = &self.address;
-        let sent = if pending.is_empty() {
-            "the names sent".to_string()
-        } else {
-            pending.describe()
-        };
-        let story = format!(
-            "MRS accepted the request, and the sync of {sent} goes on in the cluster after Terraform stopped waiting. The state records them as pending: a refresh after the sync has ended keeps those that synced, the next plan adds again any that did not, and destroy cancels them. Nothing is cancelled or sent again in the meantime."
+        let (outcome, written) = result.outcome(&self.address, change.timeout);
+        let record = record_after(prior, &step, &decision, &outcome);
+        let held_before = prior.map(|r| r.held.clone()).unwrap_or_default();
+        let diagnostics = report::applied(
+            &self.address,
+            change.action,
+            &held_before,
+            &decision,
+            &result,
+            (&outcome, &written),
+            record.as_ref(),
         );
-        if !goes_on {
-            if pending.is_empty() {
-                api_error(&mut out.diagnostics, action, a, e);
-            } else {
-                api_error_with(&mut out.diagnostics, action, a, e, &story);
-            }
-            return;
+        Reconciled {
+            record,
+            diagnostics,
         }
-        let why = match e {
-            ApiError::Cancelled => "Terraform was interrupted".to_string(),
-            e => e.to_string(),
-        };
-        out.diagnostics.warning(
-            format!(
-                "The sync goes on in MRS cluster {:?}",
-                a.cluster_id.as_str()
-            ),
-            format!("{why}.\n\n{story}"),
-        );
     }
 
     /// Cancels what a destroyed object owns (minus what others declare: the new object of
@@ -299,57 +156,20 @@ impl<'a> ClusterSync<'a> {
     /// the cluster again: names it still lists keep the object, since an accepted DELETE is
     /// not proof that they went. Adopted names are released, never cancelled.
     pub async fn remove(&self, removal: Removal) -> Reconciled {
-        let a = &self.address;
-        let decision = decide(Some(&removal.prior), &Step::Remove);
+        let prior = Some(&removal.prior);
+        let decision = decide(prior, &Step::Remove);
         let result = self.submit(decision.clone(), removal.timeout).await;
-        let (outcome, written) = self.outcome(&result, removal.timeout);
-        let record = record_after(Some(&removal.prior), &Step::Remove, &decision, &outcome);
-        let mut out = Reconciled::default();
-        match (&written, &result.synced_after) {
-            (Err(ApiError::ClusterNotFound { .. }), _) => {
-                out.record = None;
-                return out;
-            }
-            (Err(e), _) => api_error(&mut out.diagnostics, "cancel the IAM sync", a, e),
-            (Ok(()), Err(e)) => api_error(&mut out.diagnostics, "cancel the IAM sync", a, e),
-            (Ok(()), Ok(_)) => {
-                if let Some(lingering) = &record {
-                    out.diagnostics.error(
-                        format!("Some names are still synced to MRS cluster {:?}", a.cluster_id.as_str()),
-                        format!(
-                            "MRS accepted the cancellation but still lists {}. The resource stays in the state with exactly these names, so the next destroy tries again.",
-                            lingering.held.describe()
-                        ),
-                    );
-                }
-            }
+        let (outcome, written) = result.outcome(&self.address, removal.timeout);
+        let record = match written {
+            // The cluster is gone, and every name with it.
+            Err(ApiError::ClusterNotFound { .. }) => None,
+            _ => record_after(prior, &Step::Remove, &decision, &outcome),
+        };
+        let diagnostics =
+            report::removed(&self.address, &decision, &result, &written, record.as_ref());
+        Reconciled {
+            record,
+            diagnostics,
         }
-        if !decision.released.is_empty() {
-            release_warning(&mut out.diagnostics, a, &decision.released);
-        }
-        out.record = record;
-        out
-    }
-}
-
-/// One warning for the adopted names a destroy lets go.
-fn release_warning(diags: &mut Diagnostics, a: &Address, released: &Names) {
-    let count = released.users.len() + released.groups.len();
-    let names = if count == 1 { "name" } else { "names" };
-    let cluster = a.cluster_id.as_str();
-    diags.warning(
-        format!("{count} adopted {names} released, not cancelled, on MRS cluster {cluster:?}"),
-        format!(
-            "{} stay synced to MRS cluster {cluster:?}: they were adopted at import, and no apply since has handed them over to a configuration, so this resource never owned them. Cancel them in the console, or import and declare them, if they should go.",
-            capitalize(&released.describe())
-        ),
-    );
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
