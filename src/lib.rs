@@ -26,10 +26,13 @@
 //!
 //! docs/architecture.md draws the layers and says where each kind of change goes.
 //! - [`log`]: hclog-compatible JSON lines on stderr, which Terraform re-emits.
+//! - [`shown`]: the one rule by which any value from outside enters a message (hidden
+//!   characters escaped, long values cut); every layer uses it, it uses nothing.
 
 pub mod api;
 pub mod framework;
 pub mod log;
 pub mod protocol;
 pub mod provider;
+pub mod shown;
 pub mod sim;

@@ -224,7 +224,7 @@ fn dev_zero_as_the_shared_config_file_fails_clearly_and_the_provider_stays_small
     let f = flat(&text);
     assert!(f.contains("Cannot use the shared config file"), "{text}");
     assert!(
-        f.contains("/dev/zero cannot be read: it is larger than 1024 KiB"),
+        f.contains("\"/dev/zero\" cannot be read: it is larger than 1024 KiB"),
         "{text}"
     );
     eprintln!("peak RSS of the provider reading /dev/zero: {peak} KiB");
@@ -480,9 +480,9 @@ fn redirects_and_unsendable_tokens_fail_at_once_and_plain_http_warns() {
     let text = tf.ok(&["plan"]).combined();
     let f = flat(&text);
     assert!(f.contains("Warning: Plain http:// endpoint"), "{text}");
-    assert!(f.contains("is http://iam.example.com"), "{text}");
+    assert!(f.contains("is \"http://iam.example.com\""), "{text}");
     // The sim's loopback endpoint draws none.
-    assert!(!f.contains(&format!("is {}", sim.url)), "{text}");
+    assert!(!f.contains(&format!("is \"{}\"", sim.url)), "{text}");
 }
 
 #[test]
@@ -528,4 +528,398 @@ fn a_fifo_nobody_writes_as_the_shared_config_file_ends_on_ctrl_c() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The provider's diagnostics in the output of a `-json` plan or apply: (severity,
+/// summary, detail).
+fn json_diagnostics(stdout: &str) -> Vec<(String, String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "diagnostic")
+        .map(|v| {
+            let d = &v["diagnostic"];
+            let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+            (s("severity"), s("summary"), s("detail"))
+        })
+        .collect()
+}
+
+/// Every diagnostic of `stdout` (a `-json` run) is under 2 KB; returns them, and asserts
+/// there is at least one.
+fn small_diagnostics(stdout: &str, what: &str) -> Vec<(String, String, String)> {
+    let diags = json_diagnostics(stdout);
+    assert!(
+        !diags.is_empty(),
+        "{what}: no diagnostic in\n{}",
+        &stdout[..stdout.len().min(4000)]
+    );
+    for (severity, summary, detail) in &diags {
+        let size = summary.len() + detail.len();
+        eprintln!("{what}: {severity} diagnostic of {size} bytes: {summary}");
+        assert!(
+            size < 2048,
+            "{what}: a {size}-byte {severity}: {summary}\n{}",
+            &detail[..detail.len().min(3000)]
+        );
+    }
+    diags
+}
+
+#[test]
+fn a_trickled_answer_to_a_create_ends_by_its_timeout_with_one_post_and_a_true_state() {
+    let sim = Sim::start(&[]);
+    // The POST takes effect at once, but its answer comes one byte a second.
+    sim.fault(serde_json::json!({"method": "POST", "kind": "trickle", "interval_ms": 1000}));
+    let tf = sim.workdir();
+    tf.write_main_tf(&main_tf(
+        "",
+        "resource \"mrs_iam_sync\" \"s\" {\n  cluster_id = \"c1\"\n  user_names = [\"bob\"]\n  timeouts {\n    create = \"5s\"\n  }\n}\n",
+    ));
+    let child = tf.spawn(&["apply", "-auto-approve"]);
+    sim.wait_for_request("POST", Duration::from_secs(60));
+    let posted = Instant::now();
+    let out = child.wait(Duration::from_secs(60));
+    let took = posted.elapsed();
+    let text = out.combined();
+    eprintln!("from the POST's arrival to Terraform's exit: {took:?}");
+    assert!(
+        took < Duration::from_secs(6) + Duration::from_millis(500),
+        "{took:?}\n{text}"
+    );
+    let f = flat(&text);
+    assert!(f.contains("when the 5s timeout ran out"), "{text}");
+    assert!(f.contains("not sent again"), "{text}");
+    let posts = sim
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .count();
+    assert_eq!(posts, 1, "the POST was sent again");
+    // The state says what the cluster holds: bob, whose POST MRS took.
+    assert_eq!(sim.names("c1").0, vec!["bob".to_string()]);
+    let state = tf.state_json();
+    let r = common::terraform::state_resource(&state, "mrs_iam_sync.s")
+        .unwrap_or_else(|| panic!("no resource in the state:\n{text}"));
+    assert_eq!(
+        common::terraform::sorted_strings(&r["values"]["user_names"]),
+        vec!["bob".to_string()]
+    );
+    assert_eq!(tf.plan_exit_code(), 0, "the next plan has changes");
+}
+
+#[test]
+fn key_text_without_its_armour_is_never_quoted_and_is_named_as_such() {
+    let ca = TestCa::new("mrs client CA");
+    let (_, _, cert_pem, key_pem) = ca.leaf(&["terraform"]);
+    // The key's base64 lines, without the -----BEGIN/END lines around them.
+    let bare: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    assert!(bare.len() > 100, "{bare}");
+    let tf = keyed_workdir()
+        .env("HW_MRS_ENDPOINT", "http://127.0.0.1:9")
+        .env("HW_REGION_NAME", common::sim::REGION)
+        .env("HW_KEY", &bare)
+        .env("TF_LOG", "trace");
+    tf.write_file("client.pem", &cert_pem);
+    let cert = tf.path().join("client.pem").display().to_string();
+    let tf = tf.env("HW_CERT", &cert);
+    tf.write_main_tf(&main_tf("", RESOURCE));
+    let out = tf.fail(&["plan"]);
+    let text = out.combined();
+    let f = flat(&text);
+    assert!(f.contains("HW_KEY is neither PEM text"), "{text}");
+    assert!(f.contains("Its value is not shown"), "{text}");
+    assert!(
+        !f.contains("is set but `key`"),
+        "a false second error: {text}"
+    );
+    // Not the key, nor any 16 characters of it.
+    for start in (0..bare.len() - 16).step_by(8) {
+        assert!(
+            !text.contains(&bare[start..start + 16]),
+            "key text at {start} leaked"
+        );
+    }
+}
+
+#[test]
+fn a_cert_and_key_that_are_not_a_pair_are_one_error_on_key() {
+    let ca = TestCa::new("mrs client CA");
+    let (_, _, cert_pem, _) = ca.leaf(&["terraform"]);
+    let (_, _, _, other_key) = ca.leaf(&["someone else"]);
+    let tf = keyed_workdir()
+        .env("HW_MRS_ENDPOINT", "http://127.0.0.1:9")
+        .env("HW_REGION_NAME", common::sim::REGION);
+    tf.write_file("client.pem", &cert_pem);
+    tf.write_file("other.key", &other_key);
+    tf.write_main_tf(&main_tf(
+        &format!(
+            "  cert = \"{}\"\n  key  = \"{}\"",
+            tf.path().join("client.pem").display(),
+            tf.path().join("other.key").display()
+        ),
+        RESOURCE,
+    ));
+    let out = tf.fail(&["plan", "-json"]);
+    let diags = small_diagnostics(&out.stdout, "cert/key mismatch");
+    let errors: Vec<_> = diags.iter().filter(|d| d.0 == "error").collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].2.contains("does not belong to the certificate"),
+        "{errors:#?}"
+    );
+    // The error sits on the provider block's `key` line.
+    assert!(out.stdout.contains("key  = "), "{}", out.stdout);
+    assert!(
+        !out.combined().contains("builder error"),
+        "{}",
+        out.combined()
+    );
+}
+
+#[test]
+fn a_non_ascii_security_token_is_refused_at_configure_naming_its_source() {
+    let sim = Sim::start(&[]);
+    let tf = sim
+        .workdir()
+        .env("HW_SECURITY_TOKEN", "tok\u{e9}n-NONASCII");
+    tf.write_main_tf(&main_tf("", RESOURCE));
+    let text = tf.fail(&["plan"]).combined();
+    let f = flat(&text);
+    assert!(f.contains("Unusable credentials"), "{text}");
+    assert!(
+        f.contains("In HW_SECURITY_TOKEN, the security token holds characters"),
+        "{text}"
+    );
+    assert!(!f.contains("HW_ACCESS_KEY and HW_SECRET_KEY"), "{text}");
+    assert!(!text.contains("NONASCII"), "{text}");
+    assert_eq!(sim.request_count(), 0, "a request was sent");
+}
+
+#[test]
+fn malformed_answer_heads_are_one_attempt_and_said_to_be_malformed() {
+    let sim = Sim::start(&[]);
+    let tf = sim.workdir();
+    tf.write_main_tf(&main_tf(
+        "",
+        "data \"mrs_iam_sync_users\" \"d\" {\n  cluster_id = \"c1\"\n}\n",
+    ));
+    for head in [
+        "many_headers",
+        "huge_header",
+        "huge_status_line",
+        "bad_content_length",
+        "http09",
+    ] {
+        sim.reset();
+        sim.fault(serde_json::json!({"path_contains": "iam-sync-user", "count": 10, "kind": "malformed_head", "head": head}));
+        let child = tf.spawn(&["plan"]);
+        let watch = PeakRss::watch(child.id());
+        let out = child.wait(Duration::from_secs(120));
+        let (peak, _) = watch.finish();
+        let text = out.combined();
+        assert!(!out.status.success(), "{head}: {text}");
+        let f = flat(&text);
+        assert!(
+            f.contains("answered with a malformed HTTP response"),
+            "{head}: {text}"
+        );
+        assert!(!f.contains("Nothing answered"), "{head}: {text}");
+        let reads = sim
+            .requests()
+            .iter()
+            .filter(|r| {
+                r["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .ends_with("iam-sync-user")
+            })
+            .count();
+        assert_eq!(reads, 1, "{head}: retried");
+        eprintln!("{head}: one attempt, peak RSS {peak} KiB");
+        assert!(peak < RSS_LIMIT_KIB, "{head}: peak RSS {peak} KiB");
+    }
+}
+
+#[test]
+fn loopback_endpoints_are_never_proxied_and_plain_http_metadata_warns() {
+    let (proxy, seen) = peer(|_, s| {
+        let _ = s.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+    });
+    let sim = Sim::start(&[]);
+    let port = sim.url.rsplit(':').next().unwrap_or_default().to_string();
+    for endpoint in [sim.url.clone(), format!("http://localhost:{port}")] {
+        let tf = sim
+            .workdir()
+            .env("HW_MRS_ENDPOINT", &endpoint)
+            .env("HTTP_PROXY", &format!("http://{proxy}"))
+            .env("http_proxy", &format!("http://{proxy}"))
+            .env("HTTPS_PROXY", &format!("http://{proxy}"))
+            .env("ALL_PROXY", &format!("http://{proxy}"));
+        tf.write_main_tf(&main_tf("", RESOURCE));
+        tf.ok(&["apply", "-auto-approve"]);
+        assert_eq!(sim.names("c1").0, vec!["bob".to_string()], "{endpoint}");
+        tf.ok(&["destroy", "-auto-approve"]);
+        assert_eq!(seen.connections(), 0, "{endpoint} went through the proxy");
+    }
+
+    // Temporary keys over plain http from a host that is not link-local: a warning.
+    let tf = sim.workdir();
+    tf.write_main_tf(&main_tf(
+        "  endpoints = { metadata = \"http://metadata.example.com\" }",
+        RESOURCE,
+    ));
+    let text = tf.ok(&["plan"]).combined();
+    let f = flat(&text);
+    assert!(f.contains("Warning: Plain http:// endpoint"), "{text}");
+    assert!(
+        f.contains("the metadata endpoint is \"http://metadata.example.com\""),
+        "{text}"
+    );
+    // The real metadata address is link-local: no warning.
+    tf.write_main_tf(&main_tf(
+        "  endpoints = { metadata = \"http://169.254.169.254\" }",
+        RESOURCE,
+    ));
+    let text = tf.ok(&["plan"]).combined();
+    assert!(!flat(&text).contains("Plain http://"), "{text}");
+}
+
+#[test]
+fn a_ca_given_only_by_ssl_cert_file_ssl_cert_dir_or_the_system_store_is_trusted() {
+    let sim = Sim::start(&[]);
+    let target = sim.url.trim_start_matches("http://").to_string();
+    let ca = TestCa::new("mrs machine CA");
+    let (https, _) = tls_front(target, &ca, None);
+    let base = || {
+        keyed_workdir()
+            .env("HW_MRS_ENDPOINT", &https)
+            .env("HW_REGION_NAME", common::sim::REGION)
+    };
+    let apply_and_destroy = |tf: &TfWorkdir, how: &str| {
+        tf.write_main_tf(&main_tf("", RESOURCE));
+        let out = tf.run(&["apply", "-auto-approve"]);
+        assert!(out.status.success(), "{}", out.describe(how));
+        assert_eq!(sim.names("c1").0, vec!["bob".to_string()], "{how}");
+        tf.ok(&["destroy", "-auto-approve"]);
+    };
+
+    // Not trusted without one of them.
+    let tf = base();
+    tf.write_main_tf(&main_tf("", RESOURCE));
+    let text = tf.fail(&["apply", "-auto-approve"]).combined();
+    assert!(flat(&text).contains("cacert_file"), "{text}");
+
+    let tf = base();
+    tf.write_file("machine-ca.pem", &ca.pem);
+    let file = tf.path().join("machine-ca.pem").display().to_string();
+    let tf = tf.env("SSL_CERT_FILE", &file);
+    apply_and_destroy(&tf, "SSL_CERT_FILE");
+
+    let tf = base();
+    tf.write_file("certs/machine-ca.pem", &ca.pem);
+    let dir = tf.path().join("certs").display().to_string();
+    let tf = tf.env("SSL_CERT_DIR", &dir);
+    apply_and_destroy(&tf, "SSL_CERT_DIR");
+
+    // The system store: where this test may write one (as root, in a container).
+    let system = std::path::Path::new("/etc/ssl/certs")
+        .join(format!("mrs-test-ca-{}.pem", std::process::id()));
+    if std::fs::write(&system, &ca.pem).is_ok() {
+        struct Remove(std::path::PathBuf);
+        impl Drop for Remove {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+        let _installed = Remove(system.clone());
+        apply_and_destroy(&base(), "the system store");
+    } else {
+        eprintln!(
+            "{} is not writable here: the system store's case is not run",
+            system.display()
+        );
+    }
+}
+
+#[test]
+fn multi_megabyte_values_give_diagnostics_under_2_kb() {
+    let huge = "x".repeat(3 << 20);
+    let sim = Sim::start(&[]);
+
+    // 1. A 200 with a 3 MiB string where a list belongs, read by twenty data sources.
+    let body = format!("{{\"user_names\": \"{huge}\", \"group_names\": []}}");
+    sim.fault(serde_json::json!({"path_contains": "iam-sync-user", "count": 20, "kind": "malformed", "status": 200, "body": body}));
+    let tf = sim.workdir();
+    let data: String = (0..20)
+        .map(|i| format!("data \"mrs_iam_sync_users\" \"d{i}\" {{\n  cluster_id = \"c{i}\"\n}}\n"))
+        .collect();
+    tf.write_main_tf(&main_tf("", &data));
+    let out = tf.fail(&["plan", "-json"]);
+    let diags = small_diagnostics(&out.stdout, "a 3 MiB answer");
+    let errors = diags.iter().filter(|d| d.0 == "error").count();
+    assert_eq!(errors, 20, "{diags:#?}");
+    let total = out.stdout.len() + out.stderr.len();
+    eprintln!("twenty data sources reading a 3 MiB answer: {total} bytes of output");
+    assert!(total < 200_000, "{total} bytes of output");
+
+    // 2. A remote name of 3 MiB, adopted at import and released by the next plan.
+    sim.reset();
+    sim.set_names("c1", &["bob", huge.as_str()], &[]);
+    let tf = sim.workdir();
+    tf.write_main_tf(&main_tf("", RESOURCE));
+    tf.ok(&["import", "mrs_iam_sync.s", "c1"]);
+    let out = tf.run(&["plan", "-json"]);
+    let diags = small_diagnostics(&out.stdout, "a 3 MiB remote name");
+    assert!(
+        diags.iter().any(|d| d.2.contains("characters)")),
+        "{diags:#?}"
+    );
+
+    // 3. Private state holding 3 MiB where names belong.
+    sim.reset();
+    let tf = sim.workdir();
+    tf.write_main_tf(&main_tf("", RESOURCE));
+    tf.ok(&["apply", "-auto-approve"]);
+    let path = tf.path().join("terraform.tfstate");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("state")).expect("state JSON");
+    let private = format!("{{\"pending\": \"{huge}\"}}");
+    state["resources"][0]["instances"][0]["private"] =
+        serde_json::Value::String(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            private.as_bytes(),
+        ));
+    std::fs::write(&path, state.to_string()).expect("write state");
+    let out = tf.fail(&["plan", "-json"]);
+    let diags = small_diagnostics(&out.stdout, "3 MiB of private state");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.1.contains("Unreadable private state")),
+        "{diags:#?}"
+    );
+
+    // 4. A shared config path of 3 MiB (from a file, so no line of main.tf holds it).
+    let tf = TfWorkdir::new()
+        .env("HW_MRS_ENDPOINT", &sim.url)
+        .env("HW_REGION_NAME", common::sim::REGION);
+    tf.write_file("path.txt", &format!("/tmp/\u{1b}[2J{huge}"));
+    tf.write_main_tf(&main_tf(
+        "  shared_config_file = file(\"${path.module}/path.txt\")",
+        RESOURCE,
+    ));
+    let out = tf.fail(&["plan", "-json"]);
+    let diags = small_diagnostics(&out.stdout, "a 3 MiB config path");
+    assert!(
+        diags.iter().any(|d| d.1.contains("shared config file")),
+        "{diags:#?}"
+    );
+    assert!(
+        !out.combined().contains('\u{1b}'),
+        "a raw ESC reached the output"
+    );
 }

@@ -9,7 +9,8 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{snippet, ApiError};
-use super::http::{Answer, Endpoint, HttpSettings, Keys, Request, Transport};
+use super::http::{Answer, Deadline, Endpoint, HttpSettings, Keys, Request, Transport};
+use super::shown;
 use super::types::{CancelSyncRequest, SyncAccepted, SyncStatus, SyncedNames, UpdateSyncRequest};
 use super::{ClusterId, Credentials, ProjectId};
 
@@ -48,6 +49,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// The step this handle serves ends here: see [`Client::until`].
+    deadline: Option<Deadline>,
 }
 
 impl std::fmt::Debug for Client {
@@ -77,7 +80,31 @@ impl Client {
         let transport = Transport::new(SERVICE, endpoint, cfg.http.clone()).map_err(config_err)?;
         Ok(Client {
             inner: Arc::new(Inner { transport, cfg }),
+            deadline: None,
         })
+    }
+
+    /// A handle on the same connections whose every call ends by `deadline`: attempts,
+    /// backoff, `Retry-After` and handshakes. A write cut off in flight is not sent again.
+    pub fn until(&self, deadline: Deadline) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            deadline: Some(deadline),
+        }
+    }
+
+    /// The deadline of this handle's step, if it has one.
+    pub fn deadline(&self) -> Option<Deadline> {
+        self.deadline
+    }
+
+    /// A handle without the step's deadline (each call still ends by its own limit): for
+    /// the read that records an outcome after the deadline.
+    pub fn without_deadline(&self) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            deadline: None,
+        }
     }
 
     /// Starts synchronizing the given users (with their groups) and groups.
@@ -205,7 +232,7 @@ impl Client {
         };
         self.inner
             .transport
-            .call(&req, keys, cancel)
+            .call(&req, keys, self.deadline, cancel)
             .await
             .map_err(ApiError::from)
     }
@@ -214,7 +241,12 @@ impl Client {
 fn decode<T: DeserializeOwned>(a: &Answer) -> Result<T, ApiError> {
     serde_json::from_slice(&a.body).map_err(|e| ApiError::Decode {
         status: a.status,
-        message: format!("{e}; body starts with {:?}", snippet(&a.body)),
+        // serde_json's message quotes the offending value, which may be megabytes long.
+        message: format!(
+            "{}; body starts with {:?}",
+            shown::text(&e.to_string(), shown::TEXT),
+            snippet(&a.body)
+        ),
         request_id: a.request_id.clone(),
     })
 }
@@ -231,6 +263,7 @@ fn decode_accepted(a: Answer) -> Result<SyncAccepted, ApiError> {
 mod tests {
     use super::*;
     use crate::api::Secret;
+    use crate::api::UpdateSyncRequest;
 
     fn creds() -> Credentials {
         Credentials {
@@ -267,6 +300,163 @@ mod tests {
         let mut c = creds();
         c.secret_key = Secret::new("");
         assert!(Client::new(ClientConfig::new("https://x", c)).is_err());
+    }
+
+    /// A loopback peer answering every request with `answer` (written `every` per byte
+    /// when set); its URL and how many requests it read.
+    async fn peer(
+        answer: &'static [u8],
+        every: Option<std::time::Duration>,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
+            unreachable!("a loopback port")
+        };
+        let url = listener
+            .local_addr()
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let count = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let mut head = [0u8; 8192];
+                    if s.read(&mut head).await.unwrap_or(0) > 0 {
+                        count.fetch_add(1, Ordering::SeqCst);
+                    }
+                    match every {
+                        None => {
+                            let _ = s.write_all(answer).await;
+                        }
+                        Some(d) => {
+                            for b in answer {
+                                if s.write_all(&[*b]).await.is_err() {
+                                    return;
+                                }
+                                tokio::time::sleep(d).await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    fn ids() -> (ProjectId, ClusterId) {
+        let (Ok(p), Ok(c)) = (ProjectId::parse("p1"), ClusterId::parse("c1")) else {
+            unreachable!("valid IDs")
+        };
+        (p, c)
+    }
+
+    fn fast_retries(endpoint: &str) -> Client {
+        let mut cfg = ClientConfig::new(endpoint, creds());
+        cfg.http.retry_base_delay = std::time::Duration::from_millis(10);
+        let Ok(c) = Client::new(cfg) else {
+            unreachable!("a valid configuration")
+        };
+        c
+    }
+
+    #[tokio::test]
+    async fn a_trickled_write_ends_at_the_deadline_sent_once() {
+        let (url, seen) = peer(
+            b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}",
+            Some(std::time::Duration::from_millis(500)),
+        )
+        .await;
+        let client = fast_retries(&url).until(Deadline::after(std::time::Duration::from_secs(1)));
+        let (p, c) = ids();
+        let started = std::time::Instant::now();
+        let r = client
+            .update_sync(
+                &p,
+                &c,
+                &UpdateSyncRequest::default(),
+                &CancellationToken::new(),
+            )
+            .await;
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_millis(1300), "{took:?}");
+        let Err(e) = r else {
+            unreachable!("cut off: {r:?}")
+        };
+        assert!(e.may_have_landed(), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains("when the 1s timeout ran out"), "{text}");
+        assert!(text.contains("not sent again"), "{text}");
+        assert_eq!(
+            seen.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "sent again"
+        );
+    }
+
+    #[tokio::test]
+    async fn throttling_that_would_outlast_the_deadline_is_the_answer() {
+        let (url, seen) = peer(
+            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 20\r\nContent-Length: 57\r\n\r\n{\"error_code\":\"APIGW.0308\",\"error_msg\":\"throttled, wait\"}",
+            None,
+        )
+        .await;
+        let client = fast_retries(&url).until(Deadline::after(std::time::Duration::from_secs(2)));
+        let (p, c) = ids();
+        let started = std::time::Instant::now();
+        let r = client.show_sync(&p, &c, &CancellationToken::new()).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(
+            r.err()
+                .and_then(|e| e.code().map(str::to_string))
+                .as_deref(),
+            Some("APIGW.0308")
+        );
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_head_is_one_attempt_said_to_be_malformed() {
+        for answer in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 12x\r\n\r\n{}"[..],
+            b"{\"user_names\": []}",
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+        ] {
+            let (url, seen) = peer(answer, None).await;
+            let (p, c) = ids();
+            let r = fast_retries(&url)
+                .show_sync(&p, &c, &CancellationToken::new())
+                .await;
+            let text = r.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(text.contains("malformed HTTP response"), "{text}");
+            assert!(!text.contains("Nothing answered"), "{text}");
+            assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1, "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_huge_string_where_a_list_belongs_is_a_short_error() {
+        static BODY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        let body = BODY.get_or_init(|| {
+            let json = format!(
+                "{{\"user_names\": \"{}\", \"group_names\": []}}",
+                "x".repeat(3 << 20)
+            );
+            let mut b =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", json.len()).into_bytes();
+            b.extend_from_slice(json.as_bytes());
+            b
+        });
+        let (url, _) = peer(body, None).await;
+        let (p, c) = ids();
+        let r = fast_retries(&url)
+            .show_sync(&p, &c, &CancellationToken::new())
+            .await;
+        let text = r.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("could not be read"), "{text}");
+        assert!(text.len() < 1000, "{} bytes", text.len());
     }
 
     #[test]

@@ -12,6 +12,18 @@ pub const CODE_API_NOT_FOUND: &str = "APIGW.0101";
 /// MRS's "the cluster does not exist" code (answered with HTTP 400).
 pub const CODE_CLUSTER_NOT_FOUND: &str = "12000003";
 
+/// What was going on when a deadline passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum During {
+    /// Waiting for a sync to end: the cluster was still synchronizing.
+    Sync,
+    /// A call whose request may have reached MRS: a write may have been accepted. It is
+    /// never sent again.
+    InFlight,
+    /// Between attempts: the next one would have started after the deadline.
+    Retry,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
     /// An error answer from MRS or its gateway.
@@ -36,8 +48,9 @@ pub enum ApiError {
         message: String,
         request_id: Option<String>,
     },
-    /// A deadline of ours (for example waiting for a sync to end) passed.
-    Timeout { message: String },
+    /// A deadline of ours passed: a step's timeout (waiting for a sync, or during a call),
+    /// or a call's own limit; `during` says where.
+    Timeout { message: String, during: During },
     /// The caller's cancellation token fired.
     Cancelled,
     /// The client configuration or call arguments are unusable.
@@ -86,6 +99,18 @@ impl ApiError {
                 && ["running", "in progress", "already", "ongoing"]
                     .iter()
                     .any(|w| m.contains(w)))
+    }
+
+    /// A write that may have been accepted although no answer says so: cut off in flight
+    /// by the step's deadline.
+    pub fn may_have_landed(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Timeout {
+                during: During::InFlight,
+                ..
+            }
+        )
     }
 
     pub fn is_cluster_not_found(&self) -> bool {
@@ -175,6 +200,14 @@ impl From<Failure> for ApiError {
             Failure::Permanent { message } => ApiError::Unusable { message },
             Failure::Keys(e) => e,
             Failure::Cancelled => ApiError::Cancelled,
+            Failure::OutOfTime { message, in_flight } => ApiError::Timeout {
+                message,
+                during: if in_flight {
+                    During::InFlight
+                } else {
+                    During::Retry
+                },
+            },
         }
     }
 }
@@ -193,19 +226,10 @@ fn json_text(v: &serde_json::Value) -> String {
     }
 }
 
-/// Bytes of a body that are safe and short enough to show a person.
+/// Bytes of a body that are safe and short enough to show a person: the one shortening
+/// rule ([`super::shown::text`]) applied to free text.
 pub(crate) fn snippet(body: &[u8]) -> String {
-    const MAX: usize = 200;
-    let text = String::from_utf8_lossy(body);
-    let mut s: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX)
-        .collect();
-    if text.chars().count() > MAX {
-        s.push('…');
-    }
-    s.trim().to_string()
+    super::shown::text_of_bytes(body, super::shown::TEXT)
 }
 
 fn parse_error_body(body: &[u8]) -> (String, String) {
@@ -293,7 +317,7 @@ impl fmt::Display for ApiError {
                 )?;
                 fmt_request_id(f, request_id)
             }
-            ApiError::Timeout { message } => write!(f, "timed out: {message}"),
+            ApiError::Timeout { message, .. } => write!(f, "timed out: {message}"),
             ApiError::Cancelled => write!(f, "the MRS API call was cancelled"),
             ApiError::Config { message } => {
                 write!(f, "invalid MRS client configuration: {message}")

@@ -33,6 +33,10 @@ pub mod defaults {
     /// How long the metadata service may take: off an instance nothing answers at its
     /// address, and waiting longer only delays the error.
     pub const METADATA_TIMEOUT: Duration = Duration::from_secs(2);
+    /// The most one call may take in all (attempts, backoff, `Retry-After`, handshakes)
+    /// when no step deadline is tighter: what bounds a refresh, a data source read and an
+    /// IAM lookup, which have no `timeouts` of their own.
+    pub const MAX_CALL_TIME: Duration = Duration::from_secs(120);
 
     /// The `User-Agent` of every request.
     pub fn user_agent() -> String {
@@ -103,6 +107,49 @@ impl Tls {
     }
 }
 
+/// Which half of a client certificate pair is unusable, and why (never quoting either).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityError {
+    Cert(String),
+    /// Also a key that does not belong to the certificate: the key is what to change.
+    Key(String),
+}
+
+/// The PEM certificate chain `cert` and private key `key` as one identity, checked the
+/// way the HTTP client will use them: the chain holds a certificate, the key is a PEM
+/// private key, and the key belongs to the certificate (which rustls otherwise reports
+/// only as "builder error" when a client is built).
+pub fn client_identity(cert: &[u8], key: &[u8]) -> Result<Arc<[u8]>, IdentityError> {
+    match reqwest::Certificate::from_pem_bundle(cert) {
+        Ok(certs) if !certs.is_empty() => {}
+        _ => {
+            return Err(IdentityError::Cert(
+                "`cert` holds no PEM certificate".into(),
+            ))
+        }
+    }
+    let mut pem = cert.to_vec();
+    pem.push(b'\n');
+    pem.extend_from_slice(key);
+    let Ok(identity) = reqwest::Identity::from_pem(&pem) else {
+        return Err(IdentityError::Key(
+            "`key` holds no PEM private key (PKCS#8, PKCS#1 or SEC1)".into(),
+        ));
+    };
+    // The pair is checked only when a client is built; one without any roots costs little.
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .identity(identity)
+        .build()
+        .map_err(|_| {
+            IdentityError::Key(
+                "the private key in `key` does not belong to the certificate in `cert` (or is of a kind TLS cannot use)".into(),
+            )
+        })?;
+    Ok(pem.into())
+}
+
 /// How patiently and how carefully one client talks to its service.
 #[derive(Clone, Debug)]
 pub struct HttpSettings {
@@ -118,7 +165,10 @@ pub struct HttpSettings {
     /// The largest answer body read; a larger one is refused.
     pub max_body: usize,
     /// Ignore `HTTP_PROXY` and friends (the metadata service answers this host only).
+    /// Loopback endpoints never use a proxy, whatever this says.
     pub no_proxy: bool,
+    /// The most one call may take in all, when no step deadline is tighter.
+    pub max_call_time: Duration,
 }
 
 impl Default for HttpSettings {
@@ -133,6 +183,7 @@ impl Default for HttpSettings {
             user_agent: defaults::user_agent(),
             max_body: defaults::MAX_BODY,
             no_proxy: false,
+            max_call_time: defaults::MAX_CALL_TIME,
         }
     }
 }
@@ -184,17 +235,37 @@ impl Endpoint {
         &self.host
     }
 
+    /// The host is this machine: a loopback address or `localhost`.
+    pub fn is_loopback(&self) -> bool {
+        let host = self.base.host_str().unwrap_or_default();
+        match self.ip() {
+            Some(ip) => ip.is_loopback(),
+            None => {
+                host.eq_ignore_ascii_case("localhost")
+                    || host.to_ascii_lowercase().ends_with(".localhost")
+            }
+        }
+    }
+
+    /// The host is a link-local address (`169.254.0.0/16`, `fe80::/10`): on the instance's
+    /// own network segment, where the ECS metadata service answers.
+    pub fn is_link_local(&self) -> bool {
+        match self.ip() {
+            Some(std::net::IpAddr::V4(v4)) => v4.is_link_local(),
+            Some(std::net::IpAddr::V6(v6)) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+            None => false,
+        }
+    }
+
+    fn ip(&self) -> Option<std::net::IpAddr> {
+        let host = self.base.host_str().unwrap_or_default();
+        host.trim_matches(['[', ']']).parse().ok()
+    }
+
     /// Plain `http://` to a host other than this machine: what is sent can be read on the
     /// way.
     pub fn is_plain_http_to_another_host(&self) -> bool {
-        if self.base.scheme() != "http" {
-            return false;
-        }
-        let host = self.base.host_str().unwrap_or_default();
-        match host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
-            Ok(ip) => !ip.is_loopback(),
-            Err(_) => !host.eq_ignore_ascii_case("localhost"),
-        }
+        self.base.scheme() == "http" && !self.is_loopback()
     }
 
     /// `path` (starting with `/`) below the endpoint's own path, with `query`.
@@ -217,6 +288,29 @@ pub enum Keys<'a> {
     Fixed(&'a Credentials),
     /// Asked before each attempt; renewed once when the answer is 401.
     Source(&'a dyn CredentialSource),
+}
+
+/// The end of a resource's step (its `timeouts` value from when the step began): no
+/// attempt, backoff, `Retry-After` or handshake of any call in the step goes past it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    pub at: Instant,
+    /// The configured timeout, which messages name: the time left is not what a person
+    /// can raise.
+    pub timeout: Duration,
+}
+
+impl Deadline {
+    pub fn after(timeout: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    pub fn left(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
 }
 
 /// One request: the path below the endpoint, its query, extra signed headers and body.
@@ -257,6 +351,13 @@ pub enum Failure {
     /// The credential source had no keys.
     Keys(ApiError),
     Cancelled,
+    /// The step's deadline, or the call's own limit, came first. `in_flight`: an attempt
+    /// was cut off after its request may have reached the server (so a write may have
+    /// been accepted); it is never sent again.
+    OutOfTime {
+        message: String,
+        in_flight: bool,
+    },
 }
 
 impl From<super::retry::Cancelled> for Failure {
@@ -270,6 +371,20 @@ enum AttemptError {
     /// May heal: sent again while retries are left.
     Transient(String),
     Permanent(String),
+}
+
+/// Whether a transport error is hyper refusing the answer's head: a status line, header or
+/// Content-Length that is not HTTP/1.1, HTTP/0.9, or a head over hyper's size limit. The
+/// peer answered; sending again gets the same answer.
+fn is_malformed_answer(e: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            return h.is_parse() || h.is_parse_too_large() || h.is_parse_status();
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The shared request loop of one service at one endpoint; cloning a client that holds it
@@ -316,8 +431,17 @@ impl Transport {
             // The signed Host header must reach the gateway verbatim, as with the official
             // SDKs; HTTP/2 would turn it into :authority.
             .http1_only();
-        if settings.no_proxy {
+        // As Go's ProxyFromEnvironment: a proxy never carries requests to this machine,
+        // which would let a "local" plain-http endpoint leave it.
+        if settings.no_proxy || endpoint.is_loopback() {
             b = b.no_proxy();
+        }
+        // Trusted: Mozilla's roots (built in), the machine's (as Go programs find them),
+        // and `cacert_file`'s. Only `insecure` turns verification off.
+        if !settings.tls.insecure {
+            for c in super::trust::machine_roots() {
+                b = b.add_root_certificate(c.clone());
+            }
         }
         if let Some(pem) = &settings.tls.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
@@ -362,6 +486,8 @@ impl Transport {
 
     /// One call with retries: the answer on 2xx, otherwise why not. Retried: transport
     /// errors, timeouts, 429 and 5xx; a 401 with keys from a source renews them once.
+    /// Everything, attempts, backoff, `Retry-After` and TLS handshakes included, ends by
+    /// `deadline` (a step's), and by the call's own `max_call_time` in any case.
     /// Every line logged inside carries the call's span (service, method, path, attempt,
     /// status, request ID); never headers or bodies, which hold the signature, the token
     /// and the names being synced.
@@ -369,6 +495,7 @@ impl Transport {
         &self,
         req: &Request<'_>,
         keys: Keys<'_>,
+        deadline: Option<Deadline>,
         cancel: &CancellationToken,
     ) -> Result<Answer, Failure> {
         let url = self.endpoint.url(req.path, req.query);
@@ -381,7 +508,17 @@ impl Transport {
             status = tracing::field::Empty,
             request_id = tracing::field::Empty,
         );
-        tracing::Instrument::instrument(self.call_in_span(req, &url, keys, cancel), span).await
+        let own = Deadline::after(self.settings.max_call_time);
+        // The earlier of the two; a message names the one that ended the call.
+        let (limit, step) = match deadline {
+            Some(d) if d.at <= own.at => (d, true),
+            _ => (own, false),
+        };
+        tracing::Instrument::instrument(
+            self.call_in_span(req, &url, keys, limit, step, cancel),
+            span,
+        )
+        .await
     }
 
     async fn call_in_span(
@@ -389,14 +526,47 @@ impl Transport {
         req: &Request<'_>,
         url: &Url,
         keys: Keys<'_>,
+        limit: Deadline,
+        step: bool,
         cancel: &CancellationToken,
     ) -> Result<Answer, Failure> {
         let mut attempt: u32 = 0;
         // Temporary keys refused with a 401 are renewed and the call sent again, once.
         let mut renewed = false;
+        let out_of_time = |in_flight: bool, last: Option<&str>| {
+            let what = format!("{} {}", req.method, url.path());
+            let bound = if step {
+                format!("the {} timeout", human_duration(limit.timeout))
+            } else {
+                format!(
+                    "the {} a call may take in all",
+                    human_duration(limit.timeout)
+                )
+            };
+            let last = last
+                .map(|l| format!(" (last attempt: {l})"))
+                .unwrap_or_default();
+            Failure::OutOfTime {
+                message: if in_flight {
+                    format!("{what} to {} at {} was still waiting for its answer when {bound} ran out; it is not sent again{last}", self.name, self.endpoint.as_str())
+                } else {
+                    format!(
+                        "{bound} ran out before {what} to {} at {} could be sent{}{last}",
+                        self.name,
+                        self.endpoint.as_str(),
+                        if last.is_empty() { "" } else { " again" }
+                    )
+                },
+                in_flight,
+            }
+        };
         loop {
             if cancel.is_cancelled() {
                 return Err(Failure::Cancelled);
+            }
+            let left = limit.left();
+            if left.is_zero() {
+                return Err(out_of_time(false, None));
             }
             let credentials = match keys {
                 Keys::Unsigned => None,
@@ -406,7 +576,10 @@ impl Transport {
             let started = Instant::now();
             let outcome = tokio::select! {
                 _ = cancel.cancelled() => return Err(Failure::Cancelled),
-                r = self.attempt(req, url, credentials.as_ref()) => r,
+                r = tokio::time::timeout(limit.left(), self.attempt(req, url, credentials.as_ref())) => match r {
+                    Ok(r) => r,
+                    Err(_) => return Err(out_of_time(true, None)),
+                },
             };
             self.log_attempt(req, url, attempt, started, &outcome);
             let retries_left = attempt < self.settings.max_retries;
@@ -427,16 +600,24 @@ impl Transport {
                     }
                     _ => return Err(Failure::Answered(a)),
                 },
-                Ok(a) if retries_left && is_retryable_status(a.status) => (
-                    self.backoff().after_answer(attempt, &a.headers),
-                    format!("HTTP {}", a.status),
-                ),
+                Ok(a) if retries_left && is_retryable_status(a.status) => {
+                    let delay = self.backoff().after_answer(attempt, &a.headers);
+                    // Throttled or failing past the deadline: the answer is the outcome.
+                    if delay >= limit.left() {
+                        return Err(Failure::Answered(a));
+                    }
+                    (delay, format!("HTTP {}", a.status))
+                }
                 Ok(a) => return Err(Failure::Answered(a)),
                 Err(AttemptError::Permanent(message)) => {
                     return Err(Failure::Permanent { message })
                 }
                 Err(AttemptError::Transient(message)) if retries_left => {
-                    (self.backoff().delay(attempt), message)
+                    let delay = self.backoff().delay(attempt);
+                    if delay >= limit.left() {
+                        return Err(out_of_time(false, Some(&message)));
+                    }
+                    (delay, message)
                 }
                 Err(AttemptError::Transient(message)) => {
                     return Err(Failure::Unreachable {
@@ -523,7 +704,7 @@ impl Transport {
         let request_id = headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
-            .map(|s| shorten_plain(s, 128))
+            .map(|s| super::shown::text(s, 128))
             .filter(|s| !s.is_empty());
         let limit = self.settings.max_body;
         let too_large = || {
@@ -558,6 +739,14 @@ impl Transport {
     /// certificate or handshake).
     fn classify(&self, e: &reqwest::Error) -> AttemptError {
         let text = describe_transport(e);
+        if is_malformed_answer(e) {
+            return AttemptError::Permanent(format!(
+                "{} at {} answered with a malformed HTTP response ({}): the status line or headers are not HTTP/1.1, or larger than the provider reads. Something other than the service answers there: check `region`, `cloud` and `endpoints`, and any proxy between",
+                self.name,
+                self.endpoint.as_str(),
+                crate::shown::text(&text, crate::shown::TEXT)
+            ));
+        }
         let lower = text.to_ascii_lowercase();
         if lower.contains("certificate") || lower.contains("handshake") || lower.contains("alert") {
             return AttemptError::Permanent(format!(
@@ -644,10 +833,16 @@ fn invalid_header(name: &str) -> String {
     format!("the {name} header cannot be sent: {from} holds characters that are not allowed in an HTTP header (a line break, a control character); set it again without them")
 }
 
-/// `s` cut to `max` characters, control characters dropped: for values that end up in
-/// logs as they are.
-fn shorten_plain(s: &str, max: usize) -> String {
-    s.chars().filter(|c| !c.is_control()).take(max).collect()
+/// "5s", "2m0s", "1h0m0s": durations as Terraform users write `timeouts`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.subsec_millis();
+    let secs = d.as_secs();
+    match (secs / 3600, (secs % 3600) / 60, secs % 60) {
+        (0, 0, s) if ms > 0 => format!("{s}.{ms:03}s").replace(".000s", "s"),
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, m, s) => format!("{h}h{m}m{s}s"),
+    }
 }
 
 /// 4 MiB, 64 KiB.

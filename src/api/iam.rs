@@ -289,7 +289,12 @@ impl IamClient {
             .await?;
         let list: ProjectList = serde_json::from_slice(&body).map_err(|e| IamError::Malformed {
             service: IAM,
-            message: format!("{e}; body starts with {:?}", snippet(&body)),
+            // serde_json's message quotes the offending value, which may be megabytes long.
+            message: format!(
+                "{}; body starts with {:?}",
+                super::shown::text(&e.to_string(), super::shown::TEXT),
+                snippet(&body)
+            ),
         })?;
         Ok(list
             .projects
@@ -349,7 +354,7 @@ impl IamClient {
             body: body.map(|b| (b, "application/json;charset=utf8")),
         };
         self.transport
-            .call(&req, Keys::Fixed(credentials), cancel)
+            .call(&req, Keys::Fixed(credentials), None, cancel)
             .await
             .map(|a| a.body)
             .map_err(|f| IamError::from_failure(IAM, f))
@@ -385,6 +390,8 @@ impl IamError {
                 message: e.to_string(),
             },
             Failure::Cancelled => IamError::Cancelled,
+            // The message names the service, the endpoint and the limit.
+            Failure::OutOfTime { message, .. } => IamError::Unusable { message },
         }
     }
 }
@@ -431,7 +438,9 @@ pub async fn metadata_credentials(
     // Never cancelled: the deadline bounds it.
     let never = CancellationToken::new();
     let answer =
-        match tokio::time::timeout(timeout, transport.call(&req, Keys::Unsigned, &never)).await {
+        match tokio::time::timeout(timeout, transport.call(&req, Keys::Unsigned, None, &never))
+            .await
+        {
             Ok(Ok(a)) => a,
             Ok(Err(Failure::Unreachable { message, .. })) => return Err(unreachable(message)),
             Ok(Err(f)) => return Err(IamError::from_failure(SERVICE, f)),

@@ -136,7 +136,10 @@ impl Validator for DurationValidator {
             diags.error_at(
                 req.path.clone(),
                 "Invalid duration",
-                format!("{s:?} is not a duration; write it like \"30s\", \"10m\" or \"1h30m\"."),
+                format!(
+                    "{} is not a duration; write it like \"30s\", \"10m\" or \"1h30m\".",
+                    crate::shown::shorten(s)
+                ),
             );
         }
     }

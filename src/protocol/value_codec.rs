@@ -58,7 +58,11 @@ pub fn encode_json(v: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
 /// declare are dropped: they belong to an older schema.
 pub fn decode_json(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
     let j: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| CodecError {
-        message: format!("invalid JSON: {e}"),
+        // serde_json's message can quote a value of the state, megabytes of it.
+        message: format!(
+            "invalid JSON: {}",
+            crate::shown::text(&e.to_string(), crate::shown::TEXT)
+        ),
         offset: 0,
     })?;
     from_json(&j, ty, "")
@@ -220,7 +224,7 @@ impl<'a> Reader<'a> {
                 let start = self.pos;
                 let s = self.string()?;
                 parse_number(&s).ok_or(CodecError {
-                    message: format!("{s:?} is not a number"),
+                    message: format!("{} is not a number", crate::shown::shorten(&s)),
                     offset: start,
                 })?
             }

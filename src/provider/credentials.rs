@@ -334,7 +334,8 @@ pub async fn read_profile(
     cancel: &CancellationToken,
 ) -> Result<Profile, ProfileError> {
     let full = expand_home(path);
-    let shown = full.display().to_string();
+    // The path comes from the configuration or the environment: any length, any bytes.
+    let shown = crate::shown::path(&full.display().to_string());
     let bytes = read_bounded(full, MAX_SHARED_CONFIG_FILE, cancel)
         .await
         .map_err(|why| ProfileError::Unreadable {
@@ -548,8 +549,21 @@ mod tests {
         let Err(ProfileError::Unreadable { path, why }) = e else {
             unreachable!("/dev/zero is endless: {e:?}")
         };
-        assert_eq!(path, "/dev/zero");
+        assert_eq!(path, "\"/dev/zero\"");
         assert!(why.contains("larger than 1024 KiB"), "{why}");
+        // A 10 KB path with an ESC: quoted short, escaped, never raw.
+        let odd = format!("/tmp/\u{1b}[2J{}", "p".repeat(10_000));
+        let text = read_profile(&odd, None, &never)
+            .await
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(text.len() < 600 && !text.contains('\u{1b}'), "{text}");
+        assert!(
+            text.contains("\\u{1b}") && text.contains("characters)"),
+            "{text}"
+        );
         // A FIFO nobody writes blocks its open; a stop ends the read at once.
         let dir = std::env::temp_dir().join(format!("mrs-fifo-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);

@@ -48,19 +48,21 @@ pub fn name_problem(kind: NameKind, name: &str) -> Option<String> {
     }
     if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
         return Some(format!(
-            "holds {name:?}: an IAM {noun} name cannot start or end with whitespace"
+            "holds {}: an IAM {noun} name cannot start or end with whitespace",
+            crate::shown::shorten(name)
         ));
     }
     if name.chars().any(char::is_control) {
         return Some(format!(
-            "holds {name:?}: an IAM {noun} name cannot contain control characters"
+            "holds {}: an IAM {noun} name cannot contain control characters",
+            crate::shown::shorten(name)
         ));
     }
     let chars = name.chars().count();
     if chars > MAX_NAME_CHARS {
-        let head: String = name.chars().take(16).collect();
         return Some(format!(
-            "holds a name of {chars} characters starting {head:?}: an IAM {noun} name has at most {MAX_NAME_CHARS}"
+            "holds a name of {}: an IAM {noun} name has at most {MAX_NAME_CHARS} characters",
+            crate::shown::shorten(name)
         ));
     }
     None

@@ -55,7 +55,13 @@
 //!   `Router::oneshot`, it answers 502 `MRS.SIM.DROP` instead),
 //!   `{"kind":"malformed","status":200,"body":"{not json"}`,
 //!   `{"kind":"keep_names"}` (answered normally, a sync runs, but the cluster's names stay
-//!   as they were: an API that accepts a DELETE and keeps listing the names).
+//!   as they were: an API that accepts a DELETE and keeps listing the names),
+//!   `{"kind":"trickle","interval_ms":1000}` (answered normally, the call takes effect, but
+//!   the answer, head included, is written one byte per interval, then the connection
+//!   closes), `{"kind":"malformed_head","head":"many_headers"}` (no effect; in place of an
+//!   answer, bytes no HTTP/1.1 server writes: `many_headers` (100,000 headers),
+//!   `huge_header` (one of 64 MiB), `huge_status_line`, `bad_content_length`, `http09`
+//!   (a body without a status line); then the connection closes).
 //!   Faults hit API calls only, before the signature check, first registered first.
 //! - `POST /_sim/reset` → 204: forgets clusters, faults, the request log and counters
 //!   (except `connections_accepted`, a property of the process).
@@ -158,6 +164,63 @@ enum FaultKind {
         body: Option<String>,
     },
     KeepNames,
+    /// Answered as usual (the call takes effect), the answer written one byte per
+    /// `interval_ms` (default 1,000), on a connection that then closes.
+    Trickle {
+        #[serde(default)]
+        interval_ms: Option<u64>,
+    },
+    /// Bytes no HTTP/1.1 server writes in place of the answer, then the connection
+    /// closes; the call has no effect. `head`: one of [`MALFORMED_HEADS`].
+    MalformedHead {
+        head: String,
+    },
+}
+
+/// The heads of the `malformed_head` fault.
+pub const MALFORMED_HEADS: &[&str] = &[
+    "many_headers",
+    "huge_header",
+    "huge_status_line",
+    "bad_content_length",
+    "http09",
+];
+
+/// The bytes of a `malformed_head` fault; None for a name not in [`MALFORMED_HEADS`].
+fn malformed_head(head: &str) -> Option<Vec<u8>> {
+    let body = b"{\"user_names\": [], \"group_names\": []}";
+    Some(match head {
+        // Far over any client's header count (hyper's is 100).
+        "many_headers" => {
+            let mut h = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for i in 0..100_000 {
+                h.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+            }
+            h.extend_from_slice(b"\r\n");
+            h
+        }
+        // 64 MiB in one header line: a client that read it all would hold it in memory.
+        "huge_header" => {
+            let mut h = b"HTTP/1.1 200 OK\r\nX-Big: ".to_vec();
+            h.resize(h.len() + (64 << 20), b'a');
+            h.extend_from_slice(b"\r\n\r\n");
+            h
+        }
+        "huge_status_line" => {
+            let mut h = b"HTTP/1.1 200 ".to_vec();
+            h.resize(h.len() + (64 << 20), b'O');
+            h.extend_from_slice(b"\r\n\r\n");
+            h
+        }
+        "bad_content_length" => {
+            let mut h = b"HTTP/1.1 200 OK\r\nContent-Length: 12x\r\n\r\n".to_vec();
+            h.extend_from_slice(body);
+            h
+        }
+        // HTTP/0.9: the body alone, no status line.
+        "http09" => body.to_vec(),
+        _ => return None,
+    })
 }
 
 impl FaultKind {
@@ -168,6 +231,8 @@ impl FaultKind {
             FaultKind::Drop => "drop",
             FaultKind::Malformed { .. } => "malformed",
             FaultKind::KeepNames => "keep_names",
+            FaultKind::Trickle { .. } => "trickle",
+            FaultKind::MalformedHead { .. } => "malformed_head",
         }
     }
 }
@@ -394,7 +459,12 @@ pub fn app(state: SimState) -> Router {
     Router::new()
         .route("/_sim/state", get(admin_state))
         .route("/_sim/requests", get(admin_requests))
-        .route("/_sim/faults", post(admin_faults))
+        // A fault may carry a body as large as an answer may be (and more, to test the
+        // provider's limit); axum's default would refuse it at 2 MiB.
+        .route(
+            "/_sim/faults",
+            post(admin_faults).layer(axum::extract::DefaultBodyLimit::max(2 * MAX_BODY)),
+        )
         .route("/_sim/reset", post(admin_reset))
         .route(
             "/_sim/temporary-credentials",
@@ -404,7 +474,7 @@ pub fn app(state: SimState) -> Router {
         )
         .route(
             "/_sim/clusters/{project_id}/{cluster_id}",
-            put(admin_set_cluster),
+            put(admin_set_cluster).layer(axum::extract::DefaultBodyLimit::max(2 * MAX_BODY)),
         )
         .fallback(api)
         .with_state(state)
@@ -469,6 +539,9 @@ async fn admin_faults(State(s): State<SimState>, body: Bytes) -> Response {
             status: Some(st), ..
         } if StatusCode::from_u16(*st).is_err() => {
             return bad_request("status must be an HTTP status code");
+        }
+        FaultKind::MalformedHead { head } if !MALFORMED_HEADS.contains(&head.as_str()) => {
+            return bad_request(&format!("head must be one of {MALFORMED_HEADS:?}"));
         }
         _ => {}
     }
@@ -842,6 +915,31 @@ async fn api(State(s): State<SimState>, req: Request) -> Response {
                         .insert("content-type", HeaderValue::from_static("application/json"));
                     (r, Some(st.as_u16()))
                 }
+                Some(FaultKind::Trickle { interval_ms }) => {
+                    let (mut r, st) = answer(&s, &parts, &body, &mut caller, Effect::Real);
+                    if let Some(c) = &conn {
+                        c.trickle(Duration::from_millis(interval_ms.unwrap_or(1000)));
+                        // Later answers must not trickle on this connection.
+                        r.headers_mut()
+                            .insert("connection", HeaderValue::from_static("close"));
+                    }
+                    (r, st)
+                }
+                Some(FaultKind::MalformedHead { head }) => match (&conn, malformed_head(head)) {
+                    (Some(c), Some(bytes)) => {
+                        c.answer_raw(bytes);
+                        (StatusCode::OK.into_response(), None)
+                    }
+                    // Without a socket there is no head to break.
+                    _ => (
+                        error_response(
+                            StatusCode::BAD_GATEWAY,
+                            "MRS.SIM.MALFORMED",
+                            "a malformed head would have been sent",
+                        ),
+                        Some(502),
+                    ),
+                },
                 None => answer(&s, &parts, &body, &mut caller, Effect::Real),
             };
             (

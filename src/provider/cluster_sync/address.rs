@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::api::error::During;
 use crate::api::{ApiError, ClusterId, ProjectId};
 use crate::framework::plan::{requires_replace, use_state_for_unknown};
 use crate::framework::timeouts::human_duration;
@@ -180,12 +181,17 @@ fn advice(e: &ApiError) -> &'static str {
 /// timeout; a person needs the configured one to know what to raise.
 pub fn in_configured_terms(e: ApiError, address: &Address, timeout: Duration) -> ApiError {
     match e {
-        ApiError::Timeout { .. } => ApiError::Timeout {
+        // A call cut off by the deadline already says so in the configured terms.
+        ApiError::Timeout {
+            during: During::Sync,
+            ..
+        } => ApiError::Timeout {
             message: format!(
                 "cluster {} was still synchronizing when the {} timeout ran out",
                 address.cluster_id,
                 human_duration(timeout)
             ),
+            during: During::Sync,
         },
         e => e,
     }
@@ -212,6 +218,7 @@ mod tests {
         // The wait reports the time left (here 1s of a 2s timeout): say 2s.
         let left = ApiError::Timeout {
             message: "cluster c1 was still synchronizing after 1s".into(),
+            during: During::Sync,
         };
         let e = in_configured_terms(left, &address(), Duration::from_secs(2));
         assert_eq!(

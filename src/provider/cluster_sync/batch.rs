@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::http::Deadline;
 use crate::api::{ApiError, UpdateSyncRequest};
 
 use super::address::{in_configured_terms, Address};
@@ -160,8 +161,11 @@ impl Queue {
             .map(|q| q.request.timeout)
             .min()
             .unwrap_or_default();
-        let deadline = Instant::now() + timeout;
-        let left = || deadline.saturating_duration_since(Instant::now());
+        // One deadline for the batch's every call and wait: see `Client::until`.
+        let deadline = Deadline::after(timeout);
+        let left = || deadline.left();
+        let client = waits.client.until(deadline);
+        let waits = &waits.bounded(&client);
         let decisions: Vec<&Decision> = batch.iter().map(|q| &q.request.decision).collect();
         let mut maybe_changed = false;
         let mut sync_accepted = false;
@@ -200,10 +204,14 @@ impl Queue {
                     user_names: add.users.iter().cloned().collect(),
                     group_names: add.groups.iter().cloned().collect(),
                 };
-                waits
+                let sent = waits
                     .write_when_idle(Write::Sync(&body), left(), &mut maybe_changed, cancel)
-                    .await?;
-                sync_accepted = true;
+                    .await;
+                // A POST cut off in flight by the deadline may have been accepted.
+                sync_accepted = sent
+                    .as_ref()
+                    .map_or_else(ApiError::may_have_landed, |_| true);
+                sent?;
                 self.wait_for_sync(waits, left(), cancel).await?;
             }
             for body in cancel_batches(&remove) {
@@ -223,10 +231,13 @@ impl Queue {
                         user_names: missing.users.iter().cloned().collect(),
                         group_names: missing.groups.iter().cloned().collect(),
                     };
-                    waits
+                    let sent = waits
                         .write_when_idle(Write::Sync(&body), left(), &mut maybe_changed, cancel)
-                        .await?;
-                    sync_accepted = true;
+                        .await;
+                    sync_accepted |= sent
+                        .as_ref()
+                        .map_or_else(ApiError::may_have_landed, |_| true);
+                    sent?;
                     resynced = missing;
                     self.wait_for_sync(waits, left(), cancel).await?;
                     synced_after = Some(waits.read_for_state().await);

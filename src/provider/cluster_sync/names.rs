@@ -68,7 +68,7 @@ fn quote_list(s: &BTreeSet<String>) -> String {
     let quoted = s
         .iter()
         .take(QUOTED)
-        .map(|n| format!("{n:?}"))
+        .map(|n| crate::shown::shorten(n))
         .collect::<Vec<_>>()
         .join(", ");
     match s.len().saturating_sub(QUOTED) {

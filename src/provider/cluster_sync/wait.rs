@@ -1,11 +1,13 @@
 //! The wait policy of a cluster: how often its sync status is polled, how a write refused
-//! because a sync runs (409) is waited out and sent again, and how long the read that
-//! records an outcome may take.
+//! because a sync runs (409) is waited out and sent again, how long the read that
+//! records an outcome may take, and the one deadline a step's calls and waits share.
 
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::api::error::During;
+use crate::api::http::human_duration;
 use crate::api::retry::sleep_or_cancel;
 use crate::api::{
     ApiError, CancelSyncRequest, Client, ClusterId, ProjectId, SyncAccepted, UpdateSyncRequest,
@@ -21,6 +23,9 @@ const POLL_MAX: Duration = Duration::from_secs(30);
 /// Ctrl-C the state must still say what the cluster holds, and Terraform waits for the
 /// apply to return, so it has to be short.
 const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(3);
+/// ...and how far past the step's deadline it may go: a step ends within its timeout
+/// and this, whatever the peer does.
+const FINAL_READ_GRACE: Duration = Duration::from_secs(1);
 
 /// A write to a cluster's IAM sync: start syncing names, or cancel them.
 #[derive(Clone, Copy, Debug)]
@@ -36,7 +41,20 @@ pub struct Waits<'a> {
     pub cluster_id: &'a ClusterId,
 }
 
-impl Waits<'_> {
+impl<'a> Waits<'a> {
+    /// These waits on a client bound by `deadline`: every call and wait of the step that
+    /// uses them ends by it.
+    pub fn bounded<'b>(&self, client: &'b Client) -> Waits<'b>
+    where
+        'a: 'b,
+    {
+        Waits {
+            client,
+            project_id: self.project_id,
+            cluster_id: self.cluster_id,
+        }
+    }
+
     /// Polls the sync status until it is false: at once, then every 10 % of the wait so
     /// far, kept within POLL_MIN and POLL_MAX. So the end of a sync is noticed within
     /// max(POLL_MIN, 10 %) of it, and a long sync costs few polls. The whole wait,
@@ -50,12 +68,18 @@ impl Waits<'_> {
         let wait = async {
             loop {
                 let polled = Instant::now();
-                if !self
+                match self
                     .client
                     .sync_status(self.project_id, self.cluster_id, cancel)
-                    .await?
+                    .await
                 {
-                    return Ok(());
+                    Ok(false) => return Ok(()),
+                    Ok(true) => {}
+                    // A poll cut off by the step's deadline: the sync had not ended.
+                    Err(ApiError::Timeout { .. }) if self.past_deadline() => {
+                        return Err(self.still_synchronizing(timeout))
+                    }
+                    Err(e) => return Err(e),
                 }
                 let every = poll_interval(started.elapsed());
                 // Measured from the poll's start, so a slow round trip is not added on top.
@@ -105,30 +129,50 @@ impl Waits<'_> {
 
     /// The names synced now, for recording an outcome: not ended by StopProvider, but
     /// bounded by FINAL_READ_TIMEOUT.
+    /// Past the step's deadline it has FINAL_READ_GRACE, so the step still ends soon.
     pub async fn read_for_state(&self) -> Result<Names, ApiError> {
         let uncancelled = CancellationToken::new();
-        let read = self
-            .client
-            .show_sync(self.project_id, self.cluster_id, &uncancelled);
-        match tokio::time::timeout(FINAL_READ_TIMEOUT, read).await {
+        let bound = match self.client.deadline() {
+            Some(d) => FINAL_READ_TIMEOUT.min(d.left() + FINAL_READ_GRACE),
+            None => FINAL_READ_TIMEOUT,
+        };
+        let client = self.client.without_deadline();
+        let read = client.show_sync(self.project_id, self.cluster_id, &uncancelled);
+        match tokio::time::timeout(bound, read).await {
             Ok(r) => r.map(Names::from_remote),
             Err(_) => Err(ApiError::Timeout {
                 message: format!(
-                    "reading the synced names of cluster {} took over {}s",
+                    "reading the synced names of cluster {} took over {}",
                     self.cluster_id,
-                    FINAL_READ_TIMEOUT.as_secs()
+                    human_duration(bound)
                 ),
+                during: During::InFlight,
             }),
         }
     }
 
-    // Callers that know the configured timeout restate this in its terms.
+    fn past_deadline(&self) -> bool {
+        self.client.deadline().is_some_and(|d| d.left().is_zero())
+    }
+
+    /// In the step's configured terms when the client has them; callers that know the
+    /// configured timeout restate the rest in its terms.
     fn still_synchronizing(&self, waited: Duration) -> ApiError {
-        ApiError::Timeout {
-            message: format!(
-                "cluster {} was still synchronizing after {waited:?}",
-                self.cluster_id
+        let message = match self.client.deadline() {
+            Some(d) => format!(
+                "cluster {} was still synchronizing when the {} timeout ran out",
+                self.cluster_id,
+                human_duration(d.timeout)
             ),
+            None => format!(
+                "cluster {} was still synchronizing after {}",
+                self.cluster_id,
+                human_duration(waited)
+            ),
+        };
+        ApiError::Timeout {
+            message,
+            during: During::Sync,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::http::defaults;
+use crate::api::http::{defaults, IdentityError};
 use crate::api::iam::{self, IamError};
 use crate::api::ids::Cloud;
 use crate::api::shown::shorten;
@@ -130,7 +130,7 @@ async fn read_settings(
         "HW_MRS_ENDPOINT",
         AttributePath::attr(attr::ENDPOINTS).then_key(attr::MRS),
         "the mrs endpoint",
-        true,
+        Plain::Warn,
         d,
     );
     let iam_endpoint = endpoint_setting(
@@ -138,7 +138,7 @@ async fn read_settings(
         "-",
         AttributePath::attr(attr::ENDPOINTS).then_key(attr::IAM),
         "the iam endpoint",
-        true,
+        Plain::Warn,
         d,
     );
     let metadata = endpoint_setting(
@@ -146,8 +146,9 @@ async fn read_settings(
         "HW_METADATA_ENDPOINT",
         AttributePath::attr(attr::ENDPOINTS).then_key(attr::METADATA),
         "the metadata endpoint",
-        // Link-local plain http is what the metadata service speaks.
-        false,
+        // Link-local plain http is what the metadata service speaks; anywhere else,
+        // temporary keys would come back readable on the way.
+        Plain::WarnOffLinkLocal,
         d,
     )
     .unwrap_or_else(|| iam::DEFAULT_METADATA_ENDPOINT.to_string());
@@ -156,7 +157,7 @@ async fn read_settings(
         "HW_AUTH_URL",
         AttributePath::attr(attr::AUTH_URL),
         "auth_url",
-        true,
+        Plain::Warn,
         d,
     );
     for (key, value) in endpoints {
@@ -208,14 +209,23 @@ async fn read_settings(
     }
 }
 
-/// An endpoint from the configuration or `env_name` ("-": none), parsed; `warn_plain`
-/// warns of plain http to another host. Shown without any password, shortened.
+/// When plain `http://` to an endpoint draws a warning.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Plain {
+    /// To any host but this machine.
+    Warn,
+    /// To any host but this machine and the link-local network (the metadata service).
+    WarnOffLinkLocal,
+}
+
+/// An endpoint from the configuration or `env_name` ("-": none), parsed; `plain` says
+/// when plain http warns. Shown without any password, shortened.
 fn endpoint_setting(
     configured: Option<String>,
     env_name: &str,
     at: AttributePath,
     what: &str,
-    warn_plain: bool,
+    plain: Plain,
     d: &mut Diagnostics,
 ) -> Option<String> {
     let from_env = configured.is_none() && env_name != "-";
@@ -227,13 +237,19 @@ fn endpoint_setting(
     };
     match Endpoint::parse(&value) {
         Ok(e) => {
-            if warn_plain && e.is_plain_http_to_another_host() {
+            let warn = e.is_plain_http_to_another_host()
+                && !(plain == Plain::WarnOffLinkLocal && e.is_link_local());
+            if warn {
+                let travels = match plain {
+                    Plain::Warn => "requests, the security token and IAM's temporary keys travel",
+                    Plain::WarnOffLinkLocal => "the temporary keys it hands out travel",
+                };
                 d.warning_at(
                     at,
                     "Plain http:// endpoint",
                     format!(
-                        "{what}{from} is {}: requests, the security token and IAM's temporary keys travel unencrypted to a host other than this machine. Use https://.",
-                        e.as_str()
+                        "{what}{from} is {}: {travels} unencrypted to a host other than this machine. Use https://.",
+                        crate::shown::url(e.as_str())
                     ),
                 );
             }
@@ -357,23 +373,25 @@ async fn http_settings(
     };
     let tls = Tls {
         insecure,
-        ca_pem: pem_setting(
+        ca_pem: match pem_setting(
             m.cacert_file.clone(),
             "HW_CACERT_FILE",
             attr::CACERT_FILE,
+            false,
             cancel,
             d,
         )
-        .await,
+        .await
+        {
+            Pem::Given(pem) => Some(pem),
+            Pem::Unset | Pem::Unusable => None,
+        },
         identity_pem: identity(m, cancel, d).await,
     };
+    // The client pair was checked by `identity`, at the attribute at fault.
     if let Err(why) = tls.check() {
         d.error_at(
-            AttributePath::attr(if why.contains("client") {
-                attr::CERT
-            } else {
-                attr::CACERT_FILE
-            }),
+            AttributePath::attr(attr::CACERT_FILE),
             "Unusable certificate",
             format!("{why}."),
         );
@@ -399,30 +417,43 @@ async fn http_settings(
     http
 }
 
-/// `cert` and `key` (or HW_CERT and HW_KEY) as one PEM text; both or neither.
+/// `cert` and `key` (or HW_CERT and HW_KEY) as one PEM text; both or neither, and a key
+/// that belongs to the certificate (an error at `key` otherwise).
 async fn identity(
     m: &ProviderModel,
     cancel: &tokio_util::sync::CancellationToken,
     d: &mut Diagnostics,
 ) -> Option<Arc<[u8]>> {
-    let cert = pem_setting(m.cert.clone(), "HW_CERT", attr::CERT, cancel, d).await;
+    let cert = pem_setting(m.cert.clone(), "HW_CERT", attr::CERT, false, cancel, d).await;
     let key = pem_setting(
         m.key.as_ref().map(|k| k.expose().to_string()),
         "HW_KEY",
         attr::KEY,
+        true,
         cancel,
         d,
     )
     .await;
     match (cert, key) {
-        (Some(c), Some(k)) => {
-            let mut pem = c.to_vec();
-            pem.push(b'\n');
-            pem.extend_from_slice(&k);
-            Some(pem.into())
-        }
-        (None, None) => None,
-        (Some(_), None) => {
+        (Pem::Given(c), Pem::Given(k)) => match crate::api::http::client_identity(&c, &k) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                let (at, why) = match e {
+                    IdentityError::Cert(why) => (attr::CERT, why),
+                    IdentityError::Key(why) => (attr::KEY, why),
+                };
+                d.error_at(
+                    AttributePath::attr(at),
+                    "Unusable client certificate",
+                    format!("{why}. `cert` (or HW_CERT) must be the client certificate chain and `key` (or HW_KEY) its private key, each PEM text or the path of a PEM file."),
+                );
+                None
+            }
+        },
+        (Pem::Unset, Pem::Unset) => None,
+        // Already an error at the attribute; a second one would say something false.
+        (Pem::Unusable, _) | (_, Pem::Unusable) => None,
+        (Pem::Given(_), Pem::Unset) => {
             d.error_at(
                 AttributePath::attr(attr::KEY),
                 "Missing key",
@@ -430,7 +461,7 @@ async fn identity(
             );
             None
         }
-        (None, Some(_)) => {
+        (Pem::Unset, Pem::Given(_)) => {
             d.error_at(
                 AttributePath::attr(attr::CERT),
                 "Missing cert",
@@ -441,37 +472,54 @@ async fn identity(
     }
 }
 
-/// A PEM text given inline or as a file path (read bounded, ending on stop).
+/// A PEM setting: not set, set but unusable (already an error), or its text.
+enum Pem {
+    Unset,
+    Unusable,
+    Given(Arc<[u8]>),
+}
+
+/// A PEM text given inline or as a file path (read bounded, ending on stop). A value of a
+/// `sensitive` attribute is never quoted, whatever it turns out to be: a private key
+/// pasted without its `-----BEGIN` line reads as a path that cannot be opened.
 async fn pem_setting(
     configured: Option<String>,
     env_name: &str,
     attribute: &str,
+    sensitive: bool,
     cancel: &tokio_util::sync::CancellationToken,
     d: &mut Diagnostics,
-) -> Option<Arc<[u8]>> {
+) -> Pem {
     let from_env = configured.is_none();
-    let value = configured.or_else(|| env(env_name))?;
+    let Some(value) = configured.or_else(|| env(env_name)) else {
+        return Pem::Unset;
+    };
     if value.trim_start().starts_with("-----BEGIN") {
-        return Some(Arc::from(value.as_bytes()));
+        return Pem::Given(Arc::from(value.as_bytes()));
     }
     let path = crate::provider::credentials::expand_home(value.trim());
     match crate::provider::credentials::read_bounded(path.clone(), 1 << 20, cancel).await {
-        Ok(bytes) => Some(bytes.into()),
+        Ok(bytes) => Pem::Given(bytes.into()),
         Err(why) => {
-            let from = if from_env {
-                format!(" (from {env_name})")
+            let name = if from_env {
+                env_name.to_string()
             } else {
-                String::new()
+                format!("`{attribute}`")
+            };
+            let detail = if sensitive {
+                format!("{name} is neither PEM text (starting with -----BEGIN) nor the path of a file that can be read ({why}). Its value is not shown, as it may be a private key: give the whole PEM text, armour lines included, or the path of a PEM file.")
+            } else {
+                format!(
+                    "{name} is neither PEM text (starting with -----BEGIN) nor the path of a file that can be read: the file {} cannot be read ({why}).",
+                    crate::shown::path(&path.display().to_string())
+                )
             };
             d.error_at(
                 AttributePath::attr(attribute),
-                "Cannot read the file",
-                format!(
-                    "The file {}{from} cannot be read: {why}.",
-                    shorten(&path.display().to_string())
-                ),
+                "Cannot read the PEM file",
+                detail,
             );
-            None
+            Pem::Unusable
         }
     }
 }

@@ -1,4 +1,6 @@
-//! Where a region's MRS and IAM APIs answer: the endpoint table of Huawei Cloud's regions.
+//! Where a region's MRS and IAM APIs answer: each service's own region table, as Huawei's
+//! SDKs have them (`huaweicloudsdkmrs` v2 `MrsRegion`, `huaweicloudsdkiam` v3 `IamRegion`;
+//! tests/sdk_region_tables.rs compares every region of both with what is built here).
 //! Host names are built only from a validated `Region` and `Cloud`.
 
 use crate::api::{ids::Cloud, Region};
@@ -6,26 +8,54 @@ use crate::api::{ids::Cloud, Region};
 /// The default domain of Huawei Cloud endpoints.
 pub const DEFAULT_CLOUD: &str = "myhuaweicloud.com";
 
-/// Regions whose MRS endpoint is not under myhuaweicloud.com (from the SDK's region table).
-const CN_DOMAIN_REGIONS: &[&str] = &["ap-southeast-1", "ap-southeast-4", "ru-northwest-2"];
-const EU_DOMAIN_REGIONS: &[&str] = &["eu-west-101"];
+/// A service's regions whose endpoints are under another domain than [`DEFAULT_CLOUD`].
+struct Table {
+    service: &'static str,
+    other_domains: &'static [(&'static str, &'static str)],
+}
 
-/// The domain of a region's endpoints: `cloud` when set, else the region table.
-fn domain_for(region: &Region, cloud: Option<&Cloud>) -> String {
-    match cloud {
-        Some(c) => c.to_string(),
-        None if CN_DOMAIN_REGIONS.contains(&region.as_str()) => "myhuaweicloud.cn".into(),
-        None if EU_DOMAIN_REGIONS.contains(&region.as_str()) => "myhuaweicloud.eu".into(),
-        None => DEFAULT_CLOUD.into(),
+/// MRS: three regions under `.cn`, one under `.eu`.
+const MRS: Table = Table {
+    service: "mrs",
+    other_domains: &[
+        ("ap-southeast-1", "myhuaweicloud.cn"),
+        ("ap-southeast-4", "myhuaweicloud.cn"),
+        ("ru-northwest-2", "myhuaweicloud.cn"),
+        ("eu-west-101", "myhuaweicloud.eu"),
+    ],
+};
+
+/// IAM: only `eu-west-101` differs; `ap-southeast-1` and `ap-southeast-4` are under
+/// `.com`, unlike MRS.
+const IAM: Table = Table {
+    service: "iam",
+    other_domains: &[("eu-west-101", "myhuaweicloud.eu")],
+};
+
+impl Table {
+    /// `https://{service}.{region}.{domain}`: the domain is `cloud` when set, else the
+    /// table's.
+    fn endpoint(&self, region: &Region, cloud: Option<&Cloud>) -> String {
+        let domain = match cloud {
+            Some(c) => c.to_string(),
+            None => self
+                .other_domains
+                .iter()
+                .find(|(r, _)| *r == region.as_str())
+                .map_or(DEFAULT_CLOUD, |(_, d)| d)
+                .to_string(),
+        };
+        format!("https://{}.{region}.{domain}", self.service)
     }
 }
 
-/// The MRS endpoint of a region under `cloud` (default: the region table).
+/// The MRS endpoint of a region under `cloud` (default: MRS's region table).
 pub fn mrs_endpoint(region: &Region, cloud: Option<&Cloud>) -> String {
-    format!("https://mrs.{region}.{}", domain_for(region, cloud))
+    MRS.endpoint(region, cloud)
 }
 
-/// IAM's endpoint: `endpoints.iam`, else `auth_url` without its `/v3`, else the region's.
+/// IAM's endpoint: `endpoints.iam`, else `auth_url` without its `/v3`, else the region's
+/// (IAM's region table).
 pub fn iam_endpoint(
     explicit: Option<&str>,
     auth_url: Option<&str>,
@@ -39,7 +69,7 @@ pub fn iam_endpoint(
         let u = u.trim().trim_end_matches('/');
         return Some(u.strip_suffix("/v3").unwrap_or(u).to_string());
     }
-    region.map(|r| format!("https://iam.{r}.{}", domain_for(r, cloud)))
+    region.map(|r| IAM.endpoint(r, cloud))
 }
 
 #[cfg(test)]
@@ -85,10 +115,16 @@ mod tests {
         assert_eq!(e.as_deref(), Some("http://x"));
         let e = iam_endpoint(None, Some("https://a:443/v3/"), Some(&r("r-1")), None);
         assert_eq!(e.as_deref(), Some("https://a:443"));
+        // IAM's own table: not MRS's `.cn` domain.
         let e = iam_endpoint(None, None, Some(&r("ap-southeast-1")), None);
         assert_eq!(
             e.as_deref(),
-            Some("https://iam.ap-southeast-1.myhuaweicloud.cn")
+            Some("https://iam.ap-southeast-1.myhuaweicloud.com")
+        );
+        let e = iam_endpoint(None, None, Some(&r("eu-west-101")), None);
+        assert_eq!(
+            e.as_deref(),
+            Some("https://iam.eu-west-101.myhuaweicloud.eu")
         );
         let e = iam_endpoint(None, None, Some(&r("cn-north-4")), Some(&c("c.example")));
         assert_eq!(e.as_deref(), Some("https://iam.cn-north-4.c.example"));

@@ -58,12 +58,25 @@ pub(super) async fn base_keys(
                 (false, false) => "HW_ACCESS_KEY and HW_SECRET_KEY",
                 _ => "`access_key`/HW_ACCESS_KEY and `secret_key`/HW_SECRET_KEY",
             };
+            let token_conf = m.security_token.is_some();
             let creds = Credentials {
                 access_key: ak.clone(),
                 secret_key: sk.clone(),
                 security_token,
             };
-            if !keys_fit_headers(&creds, label, d) {
+            let from = |configured: bool, attribute: &str, var: &str| {
+                if configured {
+                    format!("`{attribute}`")
+                } else {
+                    var.to_string()
+                }
+            };
+            let sources = Sources {
+                access_key: from(ak_conf, attr::ACCESS_KEY, "HW_ACCESS_KEY"),
+                secret_key: from(sk_conf, attr::SECRET_KEY, "HW_SECRET_KEY"),
+                token: from(token_conf, attr::SECURITY_TOKEN, "HW_SECURITY_TOKEN"),
+            };
+            if !keys_fit_headers(&creds, &sources, d) {
                 return None;
             }
             return Some(BaseKeys {
@@ -110,14 +123,26 @@ pub(super) async fn base_keys(
             .clone()
             .unwrap_or_else(|| credentials::DEFAULT_SHARED_CONFIG_FILE.to_string());
         return match credentials::read_profile(&path, profile.as_deref(), cancel).await {
-            Ok(p) if !keys_fit_headers(&p.credentials, "the profile", d) => None,
+            Ok(p)
+                if !keys_fit_headers(
+                    &p.credentials,
+                    &Sources {
+                        access_key: format!("the accessKeyId of profile {}", shorten(&p.name)),
+                        secret_key: format!("the secretAccessKey of profile {}", shorten(&p.name)),
+                        token: format!("the securityToken of profile {}", shorten(&p.name)),
+                    },
+                    d,
+                ) =>
+            {
+                None
+            }
             Ok(p) => Some(BaseKeys {
                 source: Arc::new(FixedKeys(p.credentials.clone())),
                 fixed: Some(p.credentials.clone()),
                 label: format!(
                     "profile {} of the shared config file {}",
                     shorten(&p.name),
-                    credentials::expand_home(&path).display()
+                    crate::shown::path(&credentials::expand_home(&path).display().to_string())
                 ),
                 path: AttributePath::attr(attr::PROFILE),
                 profile: Some(p),
@@ -159,21 +184,31 @@ pub(super) async fn base_keys(
     }
 }
 
-/// Keys whose access key or token cannot travel in a header are an error at that
-/// attribute now, not at the first request of some resource; `from` names their source.
-fn keys_fit_headers(c: &Credentials, from: &str, d: &mut Diagnostics) -> bool {
+/// Where each part of a pair of keys came from, as messages name it.
+struct Sources {
+    access_key: String,
+    secret_key: String,
+    token: String,
+}
+
+/// Keys whose access key or token cannot travel in a header (visible ASCII only) are an
+/// error at that attribute now, not a 401 at the first request of some resource; the
+/// message names where the faulty value came from, never the value.
+fn keys_fit_headers(c: &Credentials, from: &Sources, d: &mut Diagnostics) -> bool {
     let Err(e) = check_credentials(c) else {
         return true;
     };
-    let at = match e {
-        KeysError::EmptyAccessKey | KeysError::AccessKeyNotHeader => attr::ACCESS_KEY,
-        KeysError::EmptySecretKey => attr::SECRET_KEY,
-        KeysError::TokenNotHeader => attr::SECURITY_TOKEN,
+    let (at, source) = match e {
+        KeysError::EmptyAccessKey | KeysError::AccessKeyNotHeader => {
+            (attr::ACCESS_KEY, &from.access_key)
+        }
+        KeysError::EmptySecretKey => (attr::SECRET_KEY, &from.secret_key),
+        KeysError::TokenNotHeader => (attr::SECURITY_TOKEN, &from.token),
     };
     d.error_at(
         AttributePath::attr(at),
         "Unusable credentials",
-        format!("In {from}, {e}. Set it again as issued."),
+        format!("In {source}, {e}. Set it again as issued."),
     );
     false
 }

@@ -97,12 +97,12 @@ pub fn schema() -> Schema {
         .attribute(
             Attribute::bool(attr::INSECURE)
                 .optional()
-                .description("Skip TLS certificate verification. Only for test endpoints; a warning is shown when set. Also `HW_INSECURE`."),
+                .description("Skip TLS certificate verification: the only way to turn it off. Only for test endpoints; a warning is shown when set. Also `HW_INSECURE`."),
         )
         .attribute(
             Attribute::string(attr::CACERT_FILE)
                 .optional()
-                .description("A PEM file of CA certificates trusted in addition to the usual roots, for endpoints whose certificate a private CA signed (Huawei Cloud Stack, a company proxy). Also `HW_CACERT_FILE`. The PEM text itself is accepted too."),
+                .description("A PEM file of CA certificates trusted in addition to the usual roots (Mozilla's, built in, and the machine's: `SSL_CERT_FILE` or the system bundle, `SSL_CERT_DIR` or the system certificate directories, found as Go programs find them), for endpoints whose certificate a private CA signed (Huawei Cloud Stack, a company proxy) that the machine does not trust. Also `HW_CACERT_FILE`. The PEM text itself is accepted too."),
         )
         .attribute(
             Attribute::string(attr::CERT)
@@ -113,12 +113,12 @@ pub fn schema() -> Schema {
             Attribute::string(attr::KEY)
                 .optional()
                 .sensitive()
-                .description("The PEM private key (file or text) of `cert`. Also `HW_KEY`."),
+                .description("The PEM private key (file or text, with its `-----BEGIN` line) of `cert`; one that does not belong to `cert` is an error at configure. Never quoted in a message. Also `HW_KEY`."),
         )
         .attribute(
             Attribute::number(attr::MAX_RETRIES)
                 .optional()
-                .description("How many times a request is retried after throttling (429), a server error (500, 502, 503, 504), a timeout or a connection failure; each retry writes a warning to the log. What no retry can change (a certificate refused, a redirect, a value that cannot be sent) fails at once. Defaults to 5. Also `HW_MAX_RETRIES`."),
+                .description("How many times a request is retried after throttling (429), a server error (500, 502, 503, 504), a timeout or a connection failure; each retry writes a warning to the log. What no retry can change (a certificate refused, a redirect, a malformed answer, a value that cannot be sent) fails at once. Retries, backoff and `Retry-After` never go past a resource's `timeouts`, and never past 2 minutes for one call of a refresh, a data source or an IAM lookup. Defaults to 5. Also `HW_MAX_RETRIES`."),
         )
         .block(NestedBlock {
             type_name: attr::ASSUME_ROLE.to_string(),

@@ -135,7 +135,7 @@ impl IamSyncPrivate {
             }),
             Err(e) => Err(Diagnostics::single_error(
                 "Unreadable private state",
-                format!("The private state Terraform kept for this mrs_iam_sync is not what this provider writes ({e}). Remove the resource from the state with `terraform state rm` and import it again."),
+                format!("The private state Terraform kept for this mrs_iam_sync is not what this provider writes ({}). Remove the resource from the state with `terraform state rm` and import it again.", crate::shown::text(&e.to_string(), crate::shown::TEXT)),
             )),
         }
     }
