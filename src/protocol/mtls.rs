@@ -168,13 +168,15 @@ impl SignatureVerificationAlgorithm for EcdsaP521Sha512 {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), InvalidSignature> {
-        use p521::ecdsa::signature::Verifier as _;
         let key =
             p521::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
         let signature =
             p521::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
-        key.verify(message, &signature)
-            .map_err(|_| InvalidSignature)
+        if p521_verify(&key, message, &signature) {
+            Ok(())
+        } else {
+            Err(InvalidSignature)
+        }
     }
 
     fn public_key_alg_id(&self) -> AlgorithmIdentifier {
@@ -184,6 +186,95 @@ impl SignatureVerificationAlgorithm for EcdsaP521Sha512 {
     fn signature_alg_id(&self) -> AlgorithmIdentifier {
         rustls::pki_types::alg_id::ECDSA_SHA512
     }
+}
+
+/// ECDSA verification (SEC 1, 4.1.4) of `signature` over SHA-512(`message`), as
+/// `p521::ecdsa::VerifyingKey::verify` decides it, in about half its time: every
+/// provider process verifies one handshake signature, which was most of its start-up.
+/// `p521` computes u1·G + u2·Q as two constant-time multiplications over all 576 bits of
+/// the scalar type; here one pass over the 521 bits shares the doublings (Shamir's
+/// trick), in variable time, which is safe as every input is public (a public key, a
+/// signature, a transcript).
+fn p521_verify(
+    key: &p521::ecdsa::VerifyingKey,
+    message: &[u8],
+    signature: &p521::ecdsa::Signature,
+) -> bool {
+    use p521::elliptic_curve::group::Group as _;
+    use p521::elliptic_curve::ops::{Invert as _, Reduce};
+    use p521::elliptic_curve::point::AffineCoordinates;
+    use p521::{FieldBytes, ProjectivePoint, Scalar, U576};
+    use sha2::Digest as _;
+
+    // bits2field: the 64-byte digest, left-padded to the 66 bytes of a field element.
+    let digest = sha2::Sha512::digest(message);
+    let mut z = FieldBytes::default();
+    z[2..].copy_from_slice(&digest);
+    let z = <Scalar as Reduce<U576>>::reduce_bytes(&z);
+    let (r, s) = signature.split_scalars();
+    // s is not zero (NonZeroScalar), so it has an inverse.
+    let s_inv: Scalar = *s.invert_vartime();
+    let u1 = z * s_inv;
+    let u2 = *r * s_inv;
+    let q = ProjectivePoint::from(*key.as_affine());
+    let point = double_mul_vartime(&ProjectivePoint::generator(), &u1, &q, &u2);
+    // The identity has no x: it never equals a valid r (which is not zero).
+    if point == ProjectivePoint::IDENTITY {
+        return false;
+    }
+    let x = point.to_affine().x();
+    *r == <Scalar as Reduce<U576>>::reduce_bytes(&x)
+}
+
+/// a·P + b·Q, four bits of both scalars per step from the most significant: one shared
+/// run of doublings, and an addition from each 16-entry table where the window is not 0.
+fn double_mul_vartime(
+    p: &p521::ProjectivePoint,
+    a: &p521::Scalar,
+    q: &p521::ProjectivePoint,
+    b: &p521::Scalar,
+) -> p521::ProjectivePoint {
+    use p521::elliptic_curve::group::Group as _;
+    use p521::elliptic_curve::PrimeField as _;
+    use p521::ProjectivePoint;
+
+    fn table(p: &ProjectivePoint) -> [ProjectivePoint; 16] {
+        let mut t = [ProjectivePoint::IDENTITY; 16];
+        for i in 1..16 {
+            t[i] = t[i - 1] + p;
+        }
+        t
+    }
+    let (tp, tq) = (table(p), table(q));
+    // Big-endian bytes (SEC 1 field bytes).
+    let (ka, kb) = (a.to_repr(), b.to_repr());
+    let nibble = |k: &[u8], i: usize| {
+        let byte = k[i / 2];
+        usize::from(if i.is_multiple_of(2) {
+            byte >> 4
+        } else {
+            byte & 0x0f
+        })
+    };
+    let mut acc = ProjectivePoint::IDENTITY;
+    let mut started = false;
+    for i in 0..ka.len() * 2 {
+        if started {
+            for _ in 0..4 {
+                acc = acc.double();
+            }
+        }
+        let (x, y) = (nibble(&ka, i), nibble(&kb, i));
+        if x != 0 {
+            acc += tp[x];
+            started = true;
+        }
+        if y != 0 {
+            acc += tq[y];
+            started = true;
+        }
+    }
+    acc
 }
 
 /// Accepts exactly the client certificate(s) Terraform gave us in `PLUGIN_CLIENT_CERT`.
@@ -310,6 +401,43 @@ mod tests {
         assert!(client_signature_algorithms()
             .supported_schemes()
             .contains(&SignatureScheme::ECDSA_NISTP521_SHA512));
+    }
+
+    /// The shared-doubling verification decides as `p521`'s own, on valid signatures and
+    /// on each kind of wrong one (other message, other key, r or s changed, low-order
+    /// keys' neighbours), over many random keys.
+    #[test]
+    fn p521_verification_agrees_with_the_library() {
+        use p521::ecdsa::signature::{Signer as _, Verifier as _};
+        for i in 0..24u8 {
+            let key = p521::ecdsa::SigningKey::random(&mut p521::elliptic_curve::rand_core::OsRng);
+            let other =
+                p521::ecdsa::SigningKey::random(&mut p521::elliptic_curve::rand_core::OsRng);
+            let public = &p521::ecdsa::VerifyingKey::from(&key);
+            let other = &p521::ecdsa::VerifyingKey::from(&other);
+            let message = [i; 40];
+            let signature: p521::ecdsa::Signature = key.sign(&message);
+            let (r, s) = signature.split_bytes();
+            let mut r2 = r;
+            r2[65] ^= 1 << (i % 8);
+            let mut s2 = s;
+            s2[40] ^= 1;
+            let mut tries = vec![
+                (public, message.to_vec(), signature),
+                (public, b"another".to_vec(), signature),
+                (other, message.to_vec(), signature),
+            ];
+            for (r, s) in [(r2, s), (r, s2)] {
+                if let Ok(changed) = p521::ecdsa::Signature::from_scalars(r, s) {
+                    tries.push((public, message.to_vec(), changed));
+                }
+            }
+            for (n, (k, m, sig)) in tries.iter().enumerate() {
+                let want = k.verify(m, sig).is_ok();
+                assert_eq!(p521_verify(k, m, sig), want, "key {i}, try {n}");
+                assert_eq!(want, n == 0, "key {i}, try {n}: only the first verifies");
+            }
+        }
     }
 
     #[test]
