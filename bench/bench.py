@@ -108,7 +108,11 @@ RATIO_TARGETS = {
 # typed-model and HTTP-stack changes (4890b40): the state bytes per object of the applied
 # state of (2), and the provider's own CPU per object per walk (all its processes, user +
 # sys). Per Terraform: 1.0.3 (the pinned one) and any newer one.
-STATE_TARGET_BYTES = 530
+# The issue's "<= 530 bytes per object" is 4890b40's 513 plus 17, measured with one user
+# per resource and short names; with this bench's configuration (18-character cluster
+# IDs, two users, a group) 4890b40 writes 689 bytes per object, so the same budget is
+# 689 + 17 (docs/benchmarks.md, "What each object carries").
+STATE_TARGET_BYTES = 706
 CPU_TARGET_MS = {
     "plan-norefresh": {"pinned": 0.100, "newest": 0.100},
     "plan-refresh": {"pinned": 0.233, "newest": 0.233},
