@@ -167,6 +167,56 @@ class Terraform:
         return dt
 
 
+def cpu_wrapper(wrap_dir, real, out_dir, tag):
+    """Writes `wrap_dir/<name of real>`, which runs `real` as a child and, when it ends,
+    writes "user-s sys-s" of it to `out_dir/<tag>.<pid>` (wait4: microseconds, where GNU
+    time prints hundredths of a second). Stdin and stdout are the child's, so the
+    handshake line is the provider's own; the interpreter's own start is not counted.
+    (Its peak RSS would include the forked interpreter's: bench.py takes RSS from GNU
+    time.)"""
+    os.makedirs(wrap_dir, exist_ok=True)
+    path = os.path.join(wrap_dir, os.path.basename(real))
+    with open(path, "w") as f:
+        f.write(
+            f"#!{sys.executable} -SE\n"
+            "import os, signal, sys\n"
+            f"real = {os.path.realpath(real)!r}\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    os.execv(real, [real] + sys.argv[1:])\n"
+            "for s in (signal.SIGINT, signal.SIGTERM):\n"
+            "    signal.signal(s, lambda n, _f: os.kill(pid, n))\n"
+            "_, status, ru = os.wait4(pid, 0)\n"
+            f"with open(os.path.join({out_dir!r}, {tag!r} + '.' + str(os.getpid())), 'w') as f:\n"
+            "    f.write(f'{ru.ru_utime:.6f} {ru.ru_stime:.6f}\\n')\n"
+            "code = os.waitstatus_to_exitcode(status)\n"
+            "sys.exit(code if code >= 0 else 128 - code)\n"
+        )
+    os.chmod(path, 0o755)
+    return wrap_dir
+
+
+def take_cpu(out_dir, tag):
+    """[CPU seconds] of each process `cpu_wrapper` recorded under `tag` since the last
+    call; the records are removed."""
+    out = []
+    for f in sorted(os.listdir(out_dir)):
+        if not f.startswith(tag + "."):
+            continue
+        p = os.path.join(out_dir, f)
+        with open(p) as fh:
+            fields = fh.read().split()
+        os.remove(p)
+        if len(fields) == 2:
+            out.append(float(fields[0]) + float(fields[1]))
+    return out
+
+
+def state_bytes(workdir):
+    """Size in bytes of the state file Terraform wrote in `workdir`."""
+    return os.path.getsize(os.path.join(workdir, "terraform.tfstate"))
+
+
 def clear_state(d):
     for f in ("terraform.tfstate", "terraform.tfstate.backup"):
         p = os.path.join(d, f)

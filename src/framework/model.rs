@@ -264,9 +264,13 @@ impl<'a> ObjectReader<'a> {
     /// fills absent attributes with null. On a mismatch the error is kept for `finish`
     /// and a placeholder returned.
     pub fn attr<T: FromValue + Default>(&mut self, name: &str) -> T {
-        let path = self.path.clone().then_attr(name);
         let v = self.attrs.get(name).unwrap_or(&Value::Null);
-        match T::from_value(v, &path) {
+        // Reading is pure, so the attribute's path (an allocation per attribute per
+        // read, in every RPC) is built only to read a mismatch again and name it.
+        if let Ok(t) = T::from_value(v, &AttributePath::root()) {
+            return t;
+        }
+        match T::from_value(v, &self.path.clone().then_attr(name)) {
             Ok(t) => t,
             Err(d) => {
                 self.diags.extend(d);

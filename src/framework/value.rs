@@ -227,6 +227,16 @@ impl Value {
     /// in the type is filled as null: Terraform expects every attribute to be present.
     pub fn conform(self, ty: &Type) -> Value {
         match (self, ty) {
+            // Already the type's attributes (both maps are sorted): conformed in place,
+            // without a new map and a copy of every name.
+            (Value::Object(mut m), Type::Object(attrs))
+                if m.len() == attrs.len() && m.keys().zip(attrs.keys()).all(|(a, b)| a == b) =>
+            {
+                for (v, t) in m.values_mut().zip(attrs.values()) {
+                    *v = std::mem::take(v).conform(t);
+                }
+                Value::Object(m)
+            }
             (Value::Object(mut m), Type::Object(attrs)) => {
                 let mut out = BTreeMap::new();
                 for (name, t) in attrs {

@@ -299,8 +299,14 @@ impl<'a> Reader<'a> {
                     let v = self.value(t)?;
                     m.insert(k, v);
                 }
-                for name in attrs.keys() {
-                    m.entry(name.clone()).or_insert(Value::Null);
+                // Every key read is an attribute of the type, so a map as long as the
+                // type lacks none (and no name is copied to find that out).
+                if m.len() < attrs.len() {
+                    for name in attrs.keys() {
+                        if !m.contains_key(name) {
+                            m.insert(name.clone(), Value::Null);
+                        }
+                    }
                 }
                 Ok(Value::Object(m))
             }
