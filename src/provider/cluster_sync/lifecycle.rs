@@ -2180,8 +2180,9 @@ fn lifecycle_keeps_the_rule_of_the_shared_cluster() {
     }
 }
 
-/// The rule before this one (ba6b0d4) fails sequences the current rule holds: issue 26's
-/// cases 1-3 among them. Each focus searches one kind of sequence from a few seeds
+/// The rule before this one (ba6b0d4) fails sequences the current rule holds: a
+/// replacement after an import, an all-sync replacement and a deposed object's cleanup
+/// among them. Each focus searches one kind of sequence from a few seeds
 /// (`LIFECYCLE_PRE_SEEDS`), so that the cases two resources sharing a name find at once do
 /// not hide the others.
 #[test]
@@ -2228,7 +2229,7 @@ fn lifecycle_finds_what_the_rule_before_it_got_wrong() {
 /// Issue 26's cases 1-3 as the issue tells them: the rule of ba6b0d4 fails each, the
 /// current rule holds.
 #[test]
-fn lifecycle_replays_issue_26_cases_1_to_3() {
+fn lifecycle_replays_the_corners_the_rule_before_it_got_wrong() {
     const ALICE: Set = 1;
     const BOB: Set = 2;
     const CAROL: Set = 4;
