@@ -7,6 +7,9 @@
 
 mod common;
 
+use common::terraform::v;
+use common::terraform::words;
+
 use common::sim::{Sim, PROJECT, REGION};
 use common::steps::{self, Step};
 use common::terraform::{sorted_strings, MRS_HEADER};
@@ -21,14 +24,6 @@ fn config(lines: &str) -> String {
 
 fn users(names: &[&str]) -> String {
     format!("  user_names = {}\n", json!(names))
-}
-
-fn words(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn v(s: &[&str]) -> Vec<String> {
-    s.iter().map(|x| x.to_string()).collect()
 }
 
 fn names_of(body: &Value) -> (Vec<String>, Vec<String>) {

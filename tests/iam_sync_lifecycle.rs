@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::terraform::v;
+
 use common::sim::{Sim, PROJECT};
 use common::steps::{self, Step};
 use common::terraform::{null_provider_dir, sorted_strings, MRS_HEADER, NULL_SOURCE};
@@ -29,10 +31,6 @@ fn names_of(body: &Value) -> (Vec<String>, Vec<String>) {
         sorted_strings(&body["user_names"]),
         sorted_strings(&body["group_names"]),
     )
-}
-
-fn v(s: &[&str]) -> Vec<String> {
-    s.iter().map(|x| x.to_string()).collect()
 }
 
 #[test]

@@ -7,6 +7,10 @@
 
 mod common;
 
+use common::sim::deletes_since;
+use common::terraform::v;
+use common::terraform::words;
+
 use std::time::{Duration, Instant};
 
 use common::procs::Proc;
@@ -27,27 +31,11 @@ fn config(users: &[&str], extra: &str) -> String {
 
 const CBD: &str = "  lifecycle {\n    create_before_destroy = true\n  }\n";
 
-fn v(s: &[&str]) -> Vec<String> {
-    s.iter().map(|x| x.to_string()).collect()
-}
-
-fn words(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn state_users(tf: &TfWorkdir) -> Vec<String> {
     let state = tf.state_json();
     common::terraform::state_resource(&state, ADDR)
         .map(|r| sorted_strings(&r["values"]["user_names"]))
         .unwrap_or_default()
-}
-
-fn deletes_since(sim: &Sim, since: usize) -> Vec<Value> {
-    sim.writes_since(since)
-        .into_iter()
-        .filter(|(m, _)| m == "DELETE")
-        .map(|(_, body)| body)
-        .collect()
 }
 
 #[test]

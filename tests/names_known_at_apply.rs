@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::terraform::v;
+
 use common::sim::{Sim, PROJECT};
 use common::terraform::{null_provider_dir, state_resource, TfWorkdir, MRS_HEADER, NULL_SOURCE};
 use serde_json::Value;
@@ -32,10 +34,6 @@ fn workdir(sim: &Sim) -> TfWorkdir {
 
 fn values<'a>(state: &'a Value, addr: &str) -> &'a Value {
     &state_resource(state, addr).unwrap_or_else(|| panic!("{addr} not in state: {state}"))["values"]
-}
-
-fn v(s: &[&str]) -> Vec<String> {
-    s.iter().map(|x| x.to_string()).collect()
 }
 
 fn posts_and_deletes(sim: &Sim) -> Vec<Value> {

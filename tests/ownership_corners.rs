@@ -7,9 +7,13 @@
 
 mod common;
 
+use common::sim::deletes_since;
+use common::terraform::v;
+use common::terraform::words;
+
 use common::sim::Sim;
 use common::terraform::{sorted_strings, state_resource, TfWorkdir, MRS_HEADER};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const ADDR: &str = "mrs_iam_sync.x";
 const CBD: &str = "  lifecycle {\n    create_before_destroy = true\n  }\n";
@@ -21,22 +25,6 @@ fn resource(name: &str, body: &str) -> String {
 
 fn users(list: &[&str]) -> String {
     format!("  user_names = {}\n", json!(list))
-}
-
-fn v(s: &[&str]) -> Vec<String> {
-    s.iter().map(|x| x.to_string()).collect()
-}
-
-fn words(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn deletes_since(sim: &Sim, since: usize) -> Vec<Value> {
-    sim.writes_since(since)
-        .into_iter()
-        .filter(|(m, _)| m == "DELETE")
-        .map(|(_, body)| body)
-        .collect()
 }
 
 fn state_users(tf: &TfWorkdir, addr: &str) -> Vec<String> {

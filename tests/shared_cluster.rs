@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::terraform::v;
+
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -24,10 +26,6 @@ fn sync(name: &str, cluster: &str, users: &[&str], groups: &[&str]) -> String {
         json!(users),
         json!(groups)
     )
-}
-
-fn v(s: &[&str]) -> Vec<String> {
-    s.iter().map(|x| x.to_string()).collect()
 }
 
 fn users_of(body: &Value) -> Vec<String> {

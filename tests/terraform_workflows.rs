@@ -9,6 +9,9 @@
 
 mod common;
 
+use common::terraform::v;
+use common::terraform::words;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -29,20 +32,11 @@ fn sync(name: &str, cluster: &str, users: &[&str], groups: &[&str]) -> String {
     )
 }
 
-fn v(s: &[&str]) -> Vec<String> {
-    s.iter().map(|x| x.to_string()).collect()
-}
-
 fn names_of(body: &Value) -> (Vec<String>, Vec<String>) {
     (
         sorted_strings(&body["user_names"]),
         sorted_strings(&body["group_names"]),
     )
-}
-
-/// Terraform wraps long messages: compare word by word.
-fn words(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The paths of every request mrs-sim logged since `since`, as "METHOD path".

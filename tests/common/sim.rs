@@ -261,3 +261,12 @@ impl Drop for Sim {
         let _ = self.child.wait();
     }
 }
+
+/// The bodies of the DELETEs the simulator received after request number `since`.
+pub fn deletes_since(sim: &Sim, since: usize) -> Vec<serde_json::Value> {
+    sim.writes_since(since)
+        .into_iter()
+        .filter(|(m, _)| m == "DELETE")
+        .map(|(_, body)| body)
+        .collect()
+}

@@ -639,3 +639,14 @@ fn wait_with_timeout(mut child: Child, limit: Duration) -> Result<TfOutput, TfOu
         Ok(out)
     }
 }
+
+/// `text` with every run of whitespace as one space: Terraform wraps diagnostics at its
+/// terminal width, so a test compares word by word.
+pub fn words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Owned strings, for comparing name lists.
+pub fn v(s: &[&str]) -> Vec<String> {
+    s.iter().map(|x| x.to_string()).collect()
+}

@@ -20,7 +20,7 @@ use crate::api::{ApiError, UpdateSyncRequest};
 use super::address::{in_configured_terms, Address};
 use super::declarations::{lock, Declarations};
 use super::names::{cancel_batches, Names};
-use super::ownership::{writes, Decision, Outcome, Writes};
+use super::ownership::{writes, Decision, Declared, Outcome, Writes};
 use super::wait::{Waits, Write};
 
 /// The first request of a batch waits for others until none arrives for this long:
@@ -189,14 +189,23 @@ impl Queue {
                 waits.until_idle(left(), cancel).await?;
             }
             // The rule's last part, taken as the cancels go out: a name another object
-            // declares, or that this batch adds, stays synced.
+            // declares, or that this batch adds, stays synced. Without a cancel to filter,
+            // the declarations (and the run's ledger files) are not read.
+            let cancels = decisions
+                .iter()
+                .any(|d| !d.cancel.is_empty() || d.cancel_all_synced);
+            let others = if cancels {
+                declared_by.others()
+            } else {
+                Declared::default()
+            };
             let Writes {
                 add,
                 all_sync,
                 cancel: remove,
                 kept: keep,
                 declared,
-            } = writes(&decisions, &declared_by.others(), synced_now.as_ref());
+            } = writes(&decisions, &others, synced_now.as_ref());
             kept = keep;
             if all_sync || !add.is_empty() {
                 let body = UpdateSyncRequest {
