@@ -2,6 +2,7 @@
 //! `mrs_iam_sync_users` data source. No wire types here.
 
 pub mod cluster_sync;
+pub mod clusters;
 pub mod config;
 pub mod credentials;
 pub mod docs;
@@ -20,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::framework::{
     typed, typed_data_source, DataSource, Diagnostics, Provider, Resource, Schema, Value,
 };
-use cluster_sync::Clusters;
+use clusters::Clusters;
 use config::ProviderState;
 
 pub struct MrsProvider {
@@ -39,9 +40,10 @@ impl MrsProvider {
         let clusters = Arc::new(Clusters::new(provider.clone()));
         MrsProvider {
             schema: config::schema(),
+            // One line per resource and data source.
             resources: vec![typed(iam_sync::IamSync::new(clusters.clone()))],
             data_sources: vec![typed_data_source(iam_sync_users::IamSyncUsers::new(
-                clusters,
+                clusters.clone(),
             ))],
             provider,
         }

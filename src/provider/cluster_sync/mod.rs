@@ -1,18 +1,17 @@
 //! Keeping one cluster's synced names in line, for every resource and data source that
-//! touches a cluster: its address and diagnostics, the names it holds, the batching of
-//! writes from every object in the process, the declarations that keep a name another
-//! object declares from being cancelled, and the wait policy.
+//! syncs names: the names it holds, the batching of writes from every object in the
+//! process, the declarations that keep a name another object declares from being
+//! cancelled, and the wait policy.
 //!
-//! A resource or data source holds the provider's [`Clusters`], which gives where an
-//! object's cluster is by default and, for an address, a [`ClusterSync`]. Its face: `apply(change)` and `remove(removal)` answer with a
+//! A resource builds a [`ClusterSync`] from the kit's cluster (`ClusterSync::on`, see
+//! `provider::clusters`). Its face: `apply(change)` and `remove(removal)` answer with a
 //! [`Reconciled`]: which names the object's state records, which of them are still pending
 //! in a sync that goes on, and the diagnostics. Under it, `batch` sends, `declarations`
 //! remembers, `wait` polls; `api` only makes single signed calls.
 
-mod address;
 mod batch;
-mod clusters;
 mod declarations;
+mod line;
 mod names;
 mod wait;
 
@@ -23,17 +22,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::ApiError;
 use crate::framework::Diagnostics;
+use crate::provider::clusters::{api_error, api_error_with, Address};
 
-pub use address::{
-    api_error, location_attributes, Address, Holder, CLUSTER_ID, ID, PROJECT_ID, REGION,
-};
-pub use clusters::Clusters;
 pub use declarations::ObjectId;
 pub use names::{Names, MAX_NAMES};
 
-use address::{api_error_with, in_configured_terms};
 use batch::{BatchResult, Request};
-use clusters::Line;
+use line::Line;
+use wait::in_configured_terms;
 
 /// What an object's create or update asks: that the cluster hold `desired`.
 #[derive(Clone, Debug)]
