@@ -1,5 +1,6 @@
-//! The mrs provider: its configuration, the `mrs_iam_sync` resource and the
-//! `mrs_iam_sync_users` data source. No wire types here.
+//! The mrs provider: its configuration, the clusters kit, the IAM sync engine, the
+//! `mrs_iam_sync` resource and the `mrs_iam_sync_users` data source, registered one line
+//! each. No wire types here.
 
 pub mod cluster_sync;
 pub mod clusters;

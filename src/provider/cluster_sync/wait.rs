@@ -1,6 +1,6 @@
 //! The wait policy of a cluster: how often its sync status is polled, how a write refused
-//! because a sync runs (409) is waited out and sent again, and how long the read that
-//! records an outcome may take.
+//! because a sync runs (409) is waited out and sent again, how long the read that records
+//! an outcome may take, and a wait's timeout told in the configured timeout's terms.
 
 use std::time::{Duration, Instant};
 
