@@ -93,6 +93,23 @@ impl Clusters {
         }
     }
 
+    /// The cluster a plan being applied names: Terraform plans again at apply, when the
+    /// region is known and the project is found, so a project or cluster still unknown is
+    /// an error.
+    pub fn applied(
+        &self,
+        region: &Attr<String>,
+        project_id: &Attr<String>,
+        cluster_id: &Attr<String>,
+    ) -> Result<Cluster<'_>, Diagnostics> {
+        self.planned(region, project_id, cluster_id)?.ok_or_else(|| {
+            Diagnostics::single_error(
+                "Unknown project or cluster",
+                "project_id and cluster_id must be known when applying (Terraform plans again at apply, when the region is known, and the project is found then). Set project_id on the resource or the provider (HW_PROJECT_ID).",
+            )
+        })
+    }
+
     /// The cluster a state records; a state that does not say is an error.
     pub fn recorded(
         &self,
@@ -258,6 +275,29 @@ mod tests {
             "another type"
         );
         assert_eq!(count(&c1), 2);
+    }
+
+    #[test]
+    fn an_applied_plan_names_its_cluster_and_a_state_records_it() {
+        let clusters = clusters();
+        let known = |s: &str| Attr::Known(s.to_string());
+        let (region, p1, c1) = (Attr::Null, known("p1"), known("c1"));
+        let applied = clusters
+            .applied(&region, &p1, &c1)
+            .map(|c| c.address().id());
+        assert_eq!(applied.ok().as_deref(), Some("p1/c1"));
+        let Err(d) = clusters.applied(&region, &Attr::Unknown, &c1) else {
+            panic!("an unknown project at apply")
+        };
+        assert!(
+            format!("{d:?}").contains("Unknown project or cluster"),
+            "{d:?}"
+        );
+        assert!(matches!(
+            clusters.planned(&region, &p1, &Attr::Unknown),
+            Ok(None)
+        ));
+        assert!(clusters.recorded(&region, &Attr::Null, &c1).is_err());
     }
 
     #[test]
