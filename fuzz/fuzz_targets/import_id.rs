@@ -14,10 +14,8 @@ const KEYED: IdForm = IdForm {
     suffix: Some(Suffix {
         name: "KEY",
         attribute: "key",
-        check: |k| match k.len() {
-            1..=16 => Ok(()),
-            _ => Err("1 to 16 characters".into()),
-        },
+        check: |k| (1..=16).contains(&k.len()),
+        rule: "1 to 16 characters",
     }),
 };
 

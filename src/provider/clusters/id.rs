@@ -2,10 +2,14 @@
 //! a cluster holds many of, a suffix naming the object) and the import-ID grammar
 //! `[[REGION/]PROJECT_ID/]CLUSTER_ID[/SUFFIX]` with its help text.
 
+use std::sync::Arc;
+
 use crate::api::shown::shorten;
 use crate::api::{ClusterId, ProjectId};
 use crate::framework::model::Attr;
+use crate::framework::validate::Validator;
 use crate::framework::Diagnostics;
+use crate::provider::ids::rule_validator;
 
 /// What follows the cluster in an ID, for a resource a cluster holds many of.
 #[derive(Clone, Copy, Debug)]
@@ -14,8 +18,17 @@ pub struct Suffix {
     pub name: &'static str,
     /// The attribute that holds it: `key`.
     pub attribute: &'static str,
-    /// Its rule; an error says what it must be, as "1 to 128 characters".
-    pub check: fn(&str) -> Result<(), String>,
+    /// Its rule...
+    pub check: fn(&str) -> bool,
+    /// ...as an error says what it must be: "1 to 128 characters".
+    pub rule: &'static str,
+}
+
+impl Suffix {
+    /// The schema validator of the attribute that holds it: the import ID's rule.
+    pub fn validator(self) -> Arc<dyn Validator> {
+        rule_validator(self.check, self.rule)
+    }
 }
 
 /// The form of a resource's `id` and of its import ID.
@@ -168,11 +181,12 @@ pub fn parse_import_id(
         }
     };
     if let Some((s, value)) = suffix {
-        if let Err(rule) = (s.check)(value) {
+        if !(s.check)(value) {
             return Err(bad(format!(
-                "The {} {} must be {rule}.",
+                "The {} {} must be {}.",
                 s.attribute,
-                shorten(value)
+                shorten(value),
+                s.rule
             )));
         }
     }
@@ -187,6 +201,8 @@ pub fn parse_import_id(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::validate::ValidateRequest;
+    use crate::framework::{AttributePath, Value};
 
     fn at(r: Option<&str>, p: &str, c: &str) -> Option<ImportTarget> {
         Some(ImportTarget {
@@ -259,10 +275,8 @@ mod tests {
         suffix: Some(Suffix {
             name: "KEY",
             attribute: "key",
-            check: |k| match k.len() {
-                1..=8 => Ok(()),
-                _ => Err("1 to 8 characters".into()),
-            },
+            check: |k| (1..=8).contains(&k.len()),
+            rule: "1 to 8 characters",
         }),
     };
 
@@ -298,6 +312,22 @@ mod tests {
             "{detail}"
         );
         assert_eq!(KEYED.describe(), "`{project_id}/{cluster_id}/{key}`.");
+        // The attribute that holds the suffix follows the same rule.
+        let Some(key) = KEYED.suffix else {
+            unreachable!("a form with a suffix")
+        };
+        let path = AttributePath::attr("key");
+        for (value, ok) in [("k", true), ("123456789", false)] {
+            let mut d = Diagnostics::new();
+            let value = Value::string(value);
+            let req = ValidateRequest {
+                path: &path,
+                value: &value,
+                parent: &Value::Null,
+            };
+            key.validator().validate(&req, &mut d);
+            assert_eq!(d.has_errors(), !ok, "{d:?}");
+        }
         let known = |s: &str| Attr::Known(s.to_string());
         assert_eq!(
             KEYED.id(&known("p1"), &known("c1"), &known("k")),
