@@ -16,8 +16,10 @@
 //!   the plan order, typed models (`model`) and the `timeouts` block, the
 //!   `Resource`/`DataSource`/`Provider` traits, and `server`: each RPC's logic (dispatch by
 //!   type name, validation, planning, apply), tested in process.
-//! - [`provider`]: this provider's configuration and credential sources, the `mrs_iam_sync`
-//!   resource (`iam_sync/`: schema, model, name planner, CRUD, import) and the
+//! - [`provider`]: this provider's configuration and credential sources, the kit every
+//!   resource on a cluster starts from (`clusters/`: address, client, import-ID grammar,
+//!   diagnostics), the IAM sync engine (`cluster_sync/`), the `mrs_iam_sync` resource
+//!   (`iam_sync/`: schema, model, one `TypedResource` impl with its steps, import) and the
 //!   `mrs_iam_sync_users` data source. No wire types.
 //! - [`api`]: the signed MRS, IAM and ECS-metadata HTTP clients, and the validated
 //!   `ProjectId`/`ClusterId`. No Terraform types.

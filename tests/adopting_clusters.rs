@@ -96,6 +96,7 @@ fn the_three_import_forms_and_a_malformed_one() {
             .config(bob.clone())
             .id(id)
             .no_verify()
+            .hand_over()
             .check(move |r| {
                 let x = r.attrs(ADDR);
                 assert_eq!(x["id"], format!("{PROJECT}/c1"));
@@ -144,11 +145,13 @@ fn imports_with_a_resource_level_region_or_is_all_sync_change_nothing_or_in_plac
             Step::import(ADDR)
                 .config(in_region("eu-west-0"))
                 .id(format!("eu-west-0/{PROJECT}/c1"))
-                .no_verify(),
+                .no_verify()
+                .hand_over(),
             Step::import(ADDR)
                 .config(in_region(REGION))
                 .id("c1")
-                .no_verify(),
+                .no_verify()
+                .hand_over(),
             // is_all_sync = true after an import: an in-place POST with is_all_sync, which
             // cancels nothing.
             Step::apply(config("  is_all_sync = true\n"))

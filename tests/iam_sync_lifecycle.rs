@@ -115,6 +115,7 @@ fn create_plan_update_drift_import_destroy() {
                 .config(config(&sync("y", "c1", &all_users, &all_groups)))
                 .id(format!("{PROJECT}/c1"))
                 .verify_ignore(&["user_names", "group_names"])
+                .hand_over()
                 .check(|r| {
                     let y = r.attrs("mrs_iam_sync.y");
                     assert_eq!(sorted_strings(&y["user_names"]), v(&all_users));

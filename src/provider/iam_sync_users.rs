@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::cluster_sync::{
-    api_error, location_attributes, Address, Clusters, Holder, CLUSTER_ID, ID, PROJECT_ID, REGION,
+use super::cluster_sync::Names;
+use super::clusters::{
+    location_attributes, Clusters, Holder, CLUSTER_ID, ID, ONE_PER_CLUSTER, PROJECT_ID, REGION,
 };
 use crate::api::ApiError;
 use crate::framework::model::{model, Attr, Set};
-use crate::framework::{
-    Attribute, AttributePath, Block, Diagnostics, Schema, StateOutcome, TypedDataSource,
-};
+use crate::framework::{Attribute, AttributePath, Block, Schema, StateOutcome, TypedDataSource};
 
 pub const TYPE_NAME: &str = "mrs_iam_sync_users";
 pub const USER_NAMES: &str = "user_names";
@@ -23,7 +22,7 @@ pub fn schema() -> Schema {
     Schema::new(
         0,
         Block::new("Reads the IAM users and groups synchronized to the Manager of an MRS cluster, whoever synced them (including the groups of synced users).")
-            .attributes(location_attributes(Holder::DataSource))
+            .attributes(location_attributes(Holder::DataSource, &ONE_PER_CLUSTER))
             .attribute(Attribute::string_set(USER_NAMES).computed().description("The synchronized IAM user names."))
             .attribute(Attribute::string_set(GROUP_NAMES).computed().description("The synchronized IAM group names."))
             .attribute(Attribute::bool(IS_SYNCHRONIZING).computed().description("Whether a synchronization is running on the cluster now.")),
@@ -88,34 +87,33 @@ impl TypedDataSource for IamSyncUsers {
                 return out;
             }
         };
-        let address = Address::planned(
-            region.known(),
-            project_id.known(),
-            config.cluster_id.known(),
-        );
-        let cluster = match address {
-            Ok(Some(a)) => self.clusters.at(a),
+        let cluster = match self
+            .clusters
+            .planned(&region, &project_id, &config.cluster_id)
+        {
+            Ok(Some(c)) => c,
             Ok(None) => {
-                let mut d = Diagnostics::new();
-                d.error_at(
+                out.diags.error_at(
                     AttributePath::attr(CLUSTER_ID),
                     "Missing project or cluster ID",
                     "Set cluster_id, and project_id on the data source or the provider.",
                 );
-                Err(d)
+                return out;
             }
-            Err(d) => Err(d),
-        };
-        let cluster = match cluster {
-            Ok(c) => c,
             Err(d) => {
                 out.diags = d;
                 return out;
             }
         };
+        let (client, p, c, cancel) = (
+            cluster.client(),
+            cluster.project_id(),
+            cluster.cluster_id(),
+            cluster.cancel(),
+        );
         let result = async {
-            let names = cluster.synced().await?;
-            let busy = cluster.synchronizing().await?;
+            let names = Names::from_remote(client.show_sync(p, c, cancel).await?);
+            let busy = client.sync_status(p, c, cancel).await?;
             Ok::<_, ApiError>((names, busy))
         }
         .await;
@@ -132,7 +130,7 @@ impl TypedDataSource for IamSyncUsers {
                     is_synchronizing: Attr::Known(busy),
                 });
             }
-            Err(e) => api_error(&mut out.diags, "read the IAM sync", cluster.address(), &e),
+            Err(e) => cluster.api_error(&mut out.diags, "read the IAM sync", &e),
         }
         out
     }

@@ -8,12 +8,12 @@ use crate::api::{ClusterId, IdError, ProjectId, Region};
 use crate::framework::validate::{ValidateRequest, Validator};
 use crate::framework::{AttributePath, Diagnostics};
 
-struct IdValidator {
-    check: fn(&str) -> Result<(), IdError>,
+struct RuleValidator {
+    check: fn(&str) -> bool,
     rule: &'static str,
 }
 
-impl Validator for IdValidator {
+impl Validator for RuleValidator {
     fn description(&self) -> String {
         format!("must be {}", self.rule)
     }
@@ -22,7 +22,7 @@ impl Validator for IdValidator {
         let Some(s) = req.value.as_str() else {
             return;
         };
-        if (self.check)(s).is_err() {
+        if !(self.check)(s) {
             diags.error_at(
                 req.path.clone(),
                 "Invalid attribute value",
@@ -37,28 +37,24 @@ impl Validator for IdValidator {
     }
 }
 
+/// A string attribute whose value passes `check`, which `rule` says in words.
+pub fn rule_validator(check: fn(&str) -> bool, rule: &'static str) -> Arc<dyn Validator> {
+    Arc::new(RuleValidator { check, rule })
+}
+
 /// A string attribute holding a project ID.
 pub fn project_id_validator() -> Arc<dyn Validator> {
-    Arc::new(IdValidator {
-        check: |s| ProjectId::parse(s).map(drop),
-        rule: crate::api::PROJECT_ID_RULE,
-    })
+    rule_validator(|s| ProjectId::parse(s).is_ok(), crate::api::PROJECT_ID_RULE)
 }
 
 /// A string attribute holding a cluster ID.
 pub fn cluster_id_validator() -> Arc<dyn Validator> {
-    Arc::new(IdValidator {
-        check: |s| ClusterId::parse(s).map(drop),
-        rule: crate::api::CLUSTER_ID_RULE,
-    })
+    rule_validator(|s| ClusterId::parse(s).is_ok(), crate::api::CLUSTER_ID_RULE)
 }
 
 /// A string attribute holding a region (the provider's, a resource's or a data source's).
 pub fn region_validator() -> Arc<dyn Validator> {
-    Arc::new(IdValidator {
-        check: |s| Region::parse(s).map(drop),
-        rule: crate::api::REGION_RULE,
-    })
+    rule_validator(|s| Region::parse(s).is_ok(), crate::api::REGION_RULE)
 }
 
 /// The ID in attribute `attr`. Validators have checked configured values already, so an

@@ -1,7 +1,9 @@
-//! The mrs provider: its configuration, the `mrs_iam_sync` resource and the
-//! `mrs_iam_sync_users` data source. No wire types here.
+//! The mrs provider: its configuration, the clusters kit, the IAM sync engine, the
+//! `mrs_iam_sync` resource and the `mrs_iam_sync_users` data source, registered one line
+//! each. No wire types here.
 
 pub mod cluster_sync;
+pub mod clusters;
 pub mod config;
 pub mod credentials;
 pub mod docs;
@@ -20,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::framework::{
     typed, typed_data_source, DataSource, Diagnostics, Provider, Resource, Schema, Value,
 };
-use cluster_sync::Clusters;
+use clusters::Clusters;
 use config::ProviderState;
 
 pub struct MrsProvider {
@@ -35,15 +37,14 @@ impl MrsProvider {
     /// the process shutting down.
     pub fn new(cancel: CancellationToken) -> Self {
         let provider = Arc::new(ProviderState::new(cancel));
-        // Every resource and data source reaches its clusters through the same lines, and
-        // shares its declarations with the run's other provider processes.
-        let ledger = cluster_sync::Ledger::for_this_run();
-        let clusters = Arc::new(Clusters::in_run(provider.clone(), ledger));
+        // Every resource and data source reaches its clusters through the same lines.
+        let clusters = Arc::new(Clusters::new(provider.clone()));
         MrsProvider {
             schema: config::schema(),
+            // One line per resource and data source.
             resources: vec![typed(iam_sync::IamSync::new(clusters.clone()))],
             data_sources: vec![typed_data_source(iam_sync_users::IamSyncUsers::new(
-                clusters,
+                clusters.clone(),
             ))],
             provider,
         }

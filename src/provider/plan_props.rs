@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use tokio_util::sync::CancellationToken;
 
-use super::cluster_sync::Clusters;
-use super::config::{self, ProviderState};
+use super::clusters::Clusters;
+use super::config;
 use super::iam_sync::{self, IamSync};
 use crate::framework::oracle::{
     assert_apply_valid, assert_object_compatible, assert_plan_valid, known_at_apply, proposed_new,
@@ -24,8 +23,7 @@ const SK: &str = "proptest-secret";
 
 /// A provider configured as in a real run; `endpoint` is where its client sends requests.
 fn resource(endpoint: &str) -> Arc<dyn Resource> {
-    let shared = Arc::new(ProviderState::new(CancellationToken::new()));
-    let cfg = Value::object([
+    let shared = config::configured_for_tests(vec![
         ("region", Value::string(REGION)),
         ("project_id", Value::string(PROJECT)),
         ("access_key", Value::string(AK)),
@@ -35,16 +33,7 @@ fn resource(endpoint: &str) -> Arc<dyn Resource> {
             Value::Map([("mrs".to_string(), Value::string(endpoint))].into()),
         ),
         ("max_retries", Value::int(0)),
-    ])
-    .conform(&config::schema().object_type());
-    let d = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt.block_on(config::configure(&shared, &cfg)),
-        Err(e) => panic!("a runtime for configure: {e}"),
-    };
-    assert!(!d.has_errors(), "{d:?}");
+    ]);
     typed(IamSync::new(Arc::new(Clusters::new(shared))))
 }
 

@@ -2,11 +2,13 @@
 //! `resource.Test`: a test is a list of steps run in order in one workdir (usually against
 //! mrs-sim); after every successful apply the runner itself asserts an empty plan that
 //! sends no write, and an import step verifies what it imported against what was applied.
+//! Nothing here knows a resource type: what one resource's import needs besides (the
+//! hand-over of `mrs_iam_sync`) is a step option.
 //!
 //! ```ignore
 //! steps::run(&tf, &sim, vec![
 //!     Step::apply(config).check(|r| assert_eq!(r.writes().len(), 1)),
-//!     Step::import("mrs_iam_sync.x"),
+//!     Step::import("mrs_iam_sync.x").hand_over(),
 //!     Step::destroy(),
 //! ]);
 //! ```
@@ -120,6 +122,7 @@ struct Import {
     verify: bool,
     verify_against: Option<String>,
     ignore: Vec<String>,
+    hand_over: bool,
 }
 
 /// One step of a Terraform test; build it with a constructor and the chained options.
@@ -190,6 +193,7 @@ impl<'a> Step<'a> {
                 verify: true,
                 verify_against: None,
                 ignore: Vec::new(),
+                hand_over: false,
             }),
             None,
         )
@@ -222,6 +226,16 @@ impl<'a> Step<'a> {
     pub fn verify_ignore(mut self, attributes: &[&str]) -> Self {
         if let Kind::Import(i) = &mut self.kind {
             i.ignore.extend(attributes.iter().map(|a| a.to_string()));
+        }
+        self
+    }
+
+    /// For an import of `mrs_iam_sync`: an apply after it hands the adopted names over. Its
+    /// plan is an in-place change with the hand-over warning, and it sends no write; the
+    /// empty plan is asserted after that apply.
+    pub fn hand_over(mut self) -> Self {
+        if let Kind::Import(i) = &mut self.kind {
+            i.hand_over = true;
         }
         self
     }
@@ -477,13 +491,15 @@ impl<'s> Runner<'s> {
             check(&result);
         }
         if succeeded {
-            self.hand_over(&fresh);
+            if import.hand_over {
+                self.hand_over(&fresh);
+            }
             self.plan_after(&fresh, step.expect_non_empty_plan, "import");
         }
     }
 
-    /// The apply after an import: its plan shows only the hand-over of the adopted names
-    /// (in place, with a warning), and it sends no write.
+    /// The apply after an import that asks for it (`Step::hand_over`): its plan shows only
+    /// the hand-over of the adopted names (in place, with a warning), and it sends no write.
     fn hand_over(&self, tf: &TfWorkdir) {
         let plan = self.exec(tf, &["plan", "-detailed-exitcode"]);
         assert_eq!(
@@ -590,8 +606,7 @@ fn attribute_differences(applied: &Value, imported: &Value, ignore: &[String]) -
     names.dedup();
     names
         .into_iter()
-        // What an import adopted differs by design: an apply hands it over.
-        .filter(|n| *n != "timeouts" && !n.starts_with("adopted_"))
+        .filter(|n| *n != "timeouts")
         .filter(|n| !ignore.iter().any(|p| n.starts_with(p.as_str())))
         .filter_map(|n| {
             let (x, y) = (

@@ -17,11 +17,12 @@ use tokio_util::sync::CancellationToken;
 use crate::api::http::Deadline;
 use crate::api::{ApiError, UpdateSyncRequest};
 
-use super::address::{in_configured_terms, Address};
 use super::declarations::{lock, Declarations};
 use super::names::{cancel_batches, Names};
 use super::ownership::{writes, Decision, Declared, Outcome, Writes};
+use super::wait::in_configured_terms;
 use super::wait::{Waits, Write};
+use crate::provider::clusters::Address;
 
 /// The first request of a batch waits for others until none arrives for this long:
 /// Terraform's parallel ApplyResourceChange calls arrive within milliseconds of each

@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -65,6 +65,14 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// The ledger of this process's run, opened once: every cluster line of the process
+    /// shares it (see [`Ledger::for_this_run`]).
+    pub fn of_this_process() -> Option<Arc<Ledger>> {
+        static RUN: OnceLock<Option<Arc<Ledger>>> = OnceLock::new();
+        RUN.get_or_init(|| Ledger::for_this_run().map(Arc::new))
+            .clone()
+    }
+
     /// The ledger of the run this process belongs to, when its parent is `terraform`
     /// (a test's RPC client is not a run); None on a system without `/proc`.
     pub fn for_this_run() -> Option<Ledger> {

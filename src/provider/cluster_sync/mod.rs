@@ -1,22 +1,21 @@
 //! Keeping one cluster's synced names in line, for every resource and data source that
-//! touches a cluster: its address and diagnostics, the names it holds, the batching of
-//! writes from every object in the process, the declarations that keep a name another
-//! object declares from being cancelled, the rule of ownership, and the wait policy.
+//! syncs names: the names it holds, the batching of writes from every object in the
+//! process, the declarations that keep a name another object declares from being
+//! cancelled (in the process, and through the run's `ledger` across processes), the rule
+//! of ownership, and the wait policy.
 //!
-//! A resource or data source holds the provider's [`Clusters`], which gives where an
-//! object's cluster is by default and, for an address, a [`ClusterSync`]. Its face:
-//! `apply(change)` and `remove(removal)`, each of which decides (`ownership`, pure), sends
-//! (`batch`, which `declarations` and `wait` serve) and records (`ownership` again), and
-//! answers a [`Reconciled`]: the object's record and the diagnostics. `api` only makes
-//! single signed calls.
+//! A resource builds a [`ClusterSync`] from the kit's cluster (`ClusterSync::on`, see
+//! `provider::clusters`). Its face: `apply(change)` and `remove(removal)`, each of which
+//! decides (`ownership`, pure), sends (`batch`, which `declarations` and `wait` serve) and
+//! records (`ownership` again), and answers a [`Reconciled`]: the object's record and the
+//! diagnostics. `api` only makes single signed calls.
 
-mod address;
 mod batch;
-mod clusters;
 mod declarations;
 mod ledger;
 #[cfg(test)]
 mod lifecycle;
+mod line;
 mod names;
 pub mod ownership;
 mod report;
@@ -29,17 +28,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::ApiError;
 use crate::framework::Diagnostics;
+use crate::provider::clusters::Address;
 
-pub use address::{
-    api_error, location_attributes, Address, Holder, CLUSTER_ID, ID, PROJECT_ID, REGION,
-};
-pub use clusters::Clusters;
 pub use ledger::Ledger;
 pub use names::{Names, MAX_NAMES};
 pub use ownership::Record;
 
 use batch::{BatchResult, Request};
-use clusters::Line;
+use line::Line;
 use ownership::{decide, record_after, Decision, Step};
 
 /// What an object's create or update asks: that the cluster hold `desired`.

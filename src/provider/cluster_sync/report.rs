@@ -4,10 +4,10 @@
 use crate::api::ApiError;
 use crate::framework::Diagnostics;
 
-use super::address::{api_error, api_error_with, Address};
 use super::batch::BatchResult;
 use super::names::Names;
 use super::ownership::{Decision, Outcome, Record};
+use crate::provider::clusters::{api_error, api_error_with, Address};
 
 /// An apply's diagnostics. `written` is the batch's write result in the configuration's
 /// terms; `held_before` what the object's state listed before the step.

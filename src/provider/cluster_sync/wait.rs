@@ -1,6 +1,7 @@
 //! The wait policy of a cluster: how often its sync status is polled, how a write refused
 //! because a sync runs (409) is waited out and sent again, how long the read that
-//! records an outcome may take, and the one deadline a step's calls and waits share.
+//! records an outcome may take, the one deadline a step's calls and waits share, and a
+//! wait's timeout told in the configured timeout's terms.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use crate::api::retry::sleep_or_cancel;
 use crate::api::{
     ApiError, CancelSyncRequest, Client, ClusterId, ProjectId, SyncAccepted, UpdateSyncRequest,
 };
+use crate::provider::clusters::Address;
 
 use super::names::Names;
 
@@ -177,6 +179,26 @@ impl<'a> Waits<'a> {
     }
 }
 
+/// The wait reports the time left, which after earlier waits is less than the configured
+/// timeout; a person needs the configured one to know what to raise.
+pub fn in_configured_terms(e: ApiError, address: &Address, timeout: Duration) -> ApiError {
+    match e {
+        // A call cut off by the deadline already says so in the configured terms.
+        ApiError::Timeout {
+            during: During::Sync,
+            ..
+        } => ApiError::Timeout {
+            message: format!(
+                "cluster {} was still synchronizing when the {} timeout ran out",
+                address.cluster_id,
+                human_duration(timeout)
+            ),
+            during: During::Sync,
+        },
+        e => e,
+    }
+}
+
 /// A tenth of the wait so far, kept between POLL_MIN and POLL_MAX.
 fn poll_interval(waited: Duration) -> Duration {
     (waited / 10).clamp(POLL_MIN, POLL_MAX)
@@ -187,6 +209,33 @@ mod tests {
     use super::*;
     use crate::api::{ClientConfig, Credentials, Secret};
     use crate::sim::{self, SimConfig};
+
+    #[test]
+    fn timeout_errors_name_the_configured_timeout() {
+        let (Ok(project_id), Ok(cluster_id)) = (ProjectId::parse("p1"), ClusterId::parse("c1"))
+        else {
+            unreachable!("valid IDs")
+        };
+        let address = Address {
+            region: None,
+            project_id,
+            cluster_id,
+        };
+        // The wait reports the time left (here 1s of a 2s timeout): say 2s.
+        let left = ApiError::Timeout {
+            message: "cluster c1 was still synchronizing after 1s".into(),
+            during: During::Sync,
+        };
+        let e = in_configured_terms(left, &address, Duration::from_secs(2));
+        assert_eq!(
+            e.to_string(),
+            "timed out: cluster c1 was still synchronizing when the 2s timeout ran out"
+        );
+        assert_eq!(
+            in_configured_terms(ApiError::Cancelled, &address, Duration::from_secs(2)),
+            ApiError::Cancelled
+        );
+    }
 
     #[test]
     fn polls_follow_a_tenth_of_the_wait_within_bounds() {

@@ -620,6 +620,25 @@ fn client_config(settings: &Settings, keys: SigningKeys) -> ClientConfig {
     cfg
 }
 
+/// A provider configured with `settings` as a real run would configure it, for the
+/// crate's unit tests (outside a runtime); an error is the calling test's failure.
+#[cfg(test)]
+pub fn configured_for_tests(settings: Vec<(&str, Value)>) -> Arc<ProviderState> {
+    let state = Arc::new(ProviderState::new(
+        tokio_util::sync::CancellationToken::new(),
+    ));
+    let cfg = Value::object(settings).conform(&super::schema().object_type());
+    let d = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(configure(&state, &cfg)),
+        Err(e) => panic!("a runtime for configure: {e}"),
+    };
+    assert!(!d.has_errors(), "{d:?}");
+    state
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

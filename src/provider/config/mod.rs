@@ -11,5 +11,7 @@ pub mod schema;
 pub mod state;
 
 pub use configure::configure;
+#[cfg(test)]
+pub use configure::configured_for_tests;
 pub use schema::schema;
 pub use state::{Configured, ProviderState};

@@ -1,21 +1,124 @@
-//! What `mrs_iam_sync` does at each step, in lifecycle order: validate, plan, create,
-//! read, update, delete. Every step gets the typed model and private record, read by the
-//! framework, and answers a model.
+//! `mrs_iam_sync` as one `TypedResource`, and what it does at each step, in lifecycle
+//! order: validate, plan, create, read, update, delete (import: import.rs). Every step gets
+//! the typed model and private record, read by the framework, and answers a model.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use async_trait::async_trait;
 
 use crate::api::ApiError;
 use crate::framework::model::{Attr, Set};
 use crate::framework::timeouts;
-use crate::framework::{AttributePath, Diagnostics, StateOutcome};
-use crate::provider::cluster_sync::{
-    api_error, Address, Change, ClusterSync, Clusters, Names, Reconciled, Record, Removal,
+use crate::framework::{
+    AttributePath, Diagnostics, PlanChange, Schema, StateOutcome, TypedResource,
 };
+use crate::provider::cluster_sync::{Change, ClusterSync, Names, Reconciled, Record, Removal};
+use crate::provider::clusters::{api_error, Clusters};
 
 use super::model::{IamSyncModel, IamSyncPrivate};
-use super::schema::{GROUP_NAMES, USER_NAMES};
+use super::schema::{schema, GROUP_NAMES, USER_NAMES};
+use super::{import, TYPE_NAME};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub struct IamSync {
+    clusters: Arc<Clusters>,
+    schema: Schema,
+}
+
+impl IamSync {
+    pub fn new(clusters: Arc<Clusters>) -> Self {
+        IamSync {
+            clusters,
+            schema: schema(),
+        }
+    }
+}
+
+/// Each step is the function of its name below, given the provider's clusters.
+#[async_trait]
+impl TypedResource for IamSync {
+    type Model = IamSyncModel;
+    type Private = IamSyncPrivate;
+
+    fn type_name(&self) -> &str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn validate_config(&self, config: &IamSyncModel, diags: &mut Diagnostics) {
+        validate_config(config, diags)
+    }
+
+    async fn modify_plan(
+        &self,
+        change: PlanChange<'_, IamSyncModel, IamSyncPrivate>,
+        diags: &mut Diagnostics,
+    ) {
+        match change {
+            PlanChange::Create { config, planned } => {
+                plan_create(&self.clusters, config, planned, diags).await
+            }
+            PlanChange::Update {
+                prior,
+                planned,
+                private,
+                ..
+            } => {
+                plan_update(&self.clusters, planned, diags);
+                // The apply must know which removed names are released.
+                *private = import::plan_release(prior, planned, private, diags);
+            }
+            PlanChange::Destroy { .. } => {}
+        }
+    }
+
+    /// Terraform validates the configuration again, with its final values, when it plans
+    /// the change at apply time, so the plan is all this needs.
+    async fn create(
+        &self,
+        planned: IamSyncModel,
+        _config: IamSyncModel,
+        private: &mut IamSyncPrivate,
+    ) -> StateOutcome<IamSyncModel> {
+        create(&self.clusters, planned, private).await
+    }
+
+    async fn read(
+        &self,
+        state: IamSyncModel,
+        private: &mut IamSyncPrivate,
+    ) -> StateOutcome<IamSyncModel> {
+        read(&self.clusters, state, private).await
+    }
+
+    async fn update(
+        &self,
+        prior: IamSyncModel,
+        planned: IamSyncModel,
+        _config: IamSyncModel,
+        private: &mut IamSyncPrivate,
+    ) -> StateOutcome<IamSyncModel> {
+        update(&self.clusters, prior, planned, private).await
+    }
+
+    /// Pending names are in the prior state, so the delete cancels them like the rest.
+    async fn delete(
+        &self,
+        prior: IamSyncModel,
+        private: &mut IamSyncPrivate,
+    ) -> StateOutcome<IamSyncModel> {
+        delete(&self.clusters, prior, private).await
+    }
+
+    async fn import(&self, id: &str) -> Result<(IamSyncModel, IamSyncPrivate), Diagnostics> {
+        import::import(&self.clusters, id).await
+    }
+}
 
 // ---------------------------------------------------------------- validate
 
@@ -313,10 +416,8 @@ fn planned_cluster<'a>(
     clusters: &'a Clusters,
     m: &IamSyncModel,
 ) -> Result<Option<ClusterSync<'a>>, Diagnostics> {
-    match Address::planned(m.region.known(), m.project_id.known(), m.cluster_id.known())? {
-        Some(a) => clusters.at(a).map(Some),
-        None => Ok(None),
-    }
+    let cluster = clusters.planned(&m.region, &m.project_id, &m.cluster_id)?;
+    Ok(cluster.map(ClusterSync::on))
 }
 
 /// The cluster a state records; a state that does not say is an error.
@@ -324,6 +425,6 @@ fn recorded_cluster<'a>(
     clusters: &'a Clusters,
     m: &IamSyncModel,
 ) -> Result<ClusterSync<'a>, Diagnostics> {
-    let a = Address::recorded(m.region.known(), m.project_id.known(), m.cluster_id.known())?;
-    clusters.at(a)
+    let cluster = clusters.recorded(&m.region, &m.project_id, &m.cluster_id)?;
+    Ok(ClusterSync::on(cluster))
 }

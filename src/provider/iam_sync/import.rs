@@ -1,96 +1,15 @@
-//! Adopting an existing IAM sync into `mrs_iam_sync`: the import ID's grammar, the state
-//! and private record built from what the cluster holds, and the release at plan of
-//! adopted names the configuration does not declare.
+//! Adopting an existing IAM sync into `mrs_iam_sync`: the state and private record an
+//! import builds from what the cluster holds (its ID's grammar is the kit's), and the
+//! release at plan of adopted names the configuration does not declare.
 
-use crate::api::shown::shorten;
-use crate::api::{ClusterId, ProjectId};
 use crate::framework::model::{Attr, Set};
 use crate::framework::{AttributePath, Diagnostics};
 
-use crate::provider::cluster_sync::{api_error, Address, Clusters};
+use crate::provider::cluster_sync::ClusterSync;
+use crate::provider::clusters::{api_error, Clusters, ONE_PER_CLUSTER};
 
 use super::model::{IamSyncModel, IamSyncPrivate};
 use super::schema::{GROUP_NAMES, USER_NAMES};
-
-/// Where an import ID points: the region only when the ID names one.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ImportTarget {
-    pub region: Option<String>,
-    pub project_id: ProjectId,
-    pub cluster_id: ClusterId,
-}
-
-const FORMS: &str = "Use one of:\n  CLUSTER_ID                     (the provider's project_id and region)\n  PROJECT_ID/CLUSTER_ID          (the provider's region)\n  REGION/PROJECT_ID/CLUSTER_ID";
-
-/// The shared region rule (`api::REGION_RULE`); its `-` also keeps
-/// `PROJECT_ID/CLUSTER_ID/typo` from reading as a region.
-fn region_ok(r: &str) -> bool {
-    crate::api::Region::parse(r).is_ok()
-}
-
-/// `CLUSTER_ID` (with the provider's project), `PROJECT_ID/CLUSTER_ID` or
-/// `REGION/PROJECT_ID/CLUSTER_ID`.
-pub fn parse_import_id(
-    id: &str,
-    default_project: Option<&ProjectId>,
-) -> Result<ImportTarget, Diagnostics> {
-    let bad =
-        |why: String| Diagnostics::single_error("Invalid import ID", format!("{why}\n\n{FORMS}"));
-    let parts: Vec<&str> = id.split('/').collect();
-    let (region, project, cluster) = match parts.as_slice() {
-        [c] => (None, None, *c),
-        [p, c] => (None, Some(*p), *c),
-        [r, p, c] => (Some(*r), Some(*p), *c),
-        _ => {
-            return Err(bad(format!(
-                "{} has {} parts separated by `/`; an import ID has one, two or three.",
-                shorten(id),
-                parts.len()
-            )))
-        }
-    };
-    if let Some(r) = region {
-        if !region_ok(r) {
-            return Err(bad(format!(
-                "The region {} must be lower-case words joined by `-`, like `cn-north-4`.",
-                shorten(r)
-            )));
-        }
-    }
-    let project_id = match project {
-        Some(p) => match ProjectId::parse(p) {
-            Ok(p) => p,
-            Err(e) => {
-                return Err(bad(format!(
-                    "The project ID {} must be {}.",
-                    shorten(p),
-                    e.rule()
-                )))
-            }
-        },
-        None => match default_project {
-            Some(p) => p.clone(),
-            None => {
-                return Err(bad(format!(
-                    "{} has no project ID and the provider sets none.",
-                    shorten(id)
-                )))
-            }
-        },
-    };
-    match ClusterId::parse(cluster) {
-        Ok(cluster_id) => Ok(ImportTarget {
-            region: region.map(str::to_string),
-            project_id,
-            cluster_id,
-        }),
-        Err(e) => Err(bad(format!(
-            "The cluster ID {} must be {}.",
-            shorten(cluster),
-            e.rule()
-        ))),
-    }
-}
 
 /// The state of the sync that `id` names: every name the cluster holds, since import
 /// cannot know which of them a configuration means to manage. All of them are recorded
@@ -101,15 +20,10 @@ pub async fn import(
     clusters: &Clusters,
     id: &str,
 ) -> Result<(IamSyncModel, IamSyncPrivate), Diagnostics> {
-    let configured = clusters.provider().configured()?;
-    let at = parse_import_id(id, configured.project_id.as_ref())?;
-    let region = at.region.or_else(|| configured.region.clone());
-    let cluster = clusters.at(Address {
-        region: region.clone(),
-        project_id: at.project_id,
-        cluster_id: at.cluster_id,
-    })?;
+    let (cluster, _) = clusters.imported(id, &ONE_PER_CLUSTER)?;
+    let cluster = ClusterSync::on(cluster);
     let a = cluster.address();
+    let region = a.region.clone();
     let synced = match cluster.synced().await {
         Ok(r) => r,
         Err(e) => {
@@ -220,75 +134,11 @@ mod tests {
     use super::*;
     use crate::provider::cluster_sync::Names;
 
-    fn at(r: Option<&str>, p: &str, c: &str) -> Option<ImportTarget> {
-        Some(ImportTarget {
-            region: r.map(str::to_string),
-            project_id: ProjectId::parse(p).ok()?,
-            cluster_id: ClusterId::parse(c).ok()?,
-        })
-    }
-
     fn names(users: &[&str], groups: &[&str]) -> Names {
         Names {
             users: users.iter().map(|s| s.to_string()).collect(),
             groups: groups.iter().map(|s| s.to_string()).collect(),
         }
-    }
-
-    #[test]
-    fn import_ids() {
-        assert_eq!(parse_import_id("p1/c-1", None).ok(), at(None, "p1", "c-1"));
-        assert_eq!(
-            parse_import_id("cn-north-4/p1/c-1", None).ok(),
-            at(Some("cn-north-4"), "p1", "c-1")
-        );
-        let p1 = ProjectId::parse("p1").ok();
-        assert_eq!(
-            parse_import_id("c_1", p1.as_ref()).ok(),
-            at(None, "p1", "c_1")
-        );
-        for bad in [
-            "c1",
-            "/c",
-            "p/",
-            "p-x/c",
-            "p/c d",
-            "",
-            "r/p/c/d",
-            "R!/p/c",
-            "/p/c",
-            "p1/c1/extra",
-            "cn-/p/c",
-            "4-north/p/c",
-        ] {
-            assert!(parse_import_id(bad, None).is_err(), "{bad}");
-        }
-        // With a default project, a slash still means both parts are given.
-        for bad in ["/c", "p/", "p-x/c", "c d", "", "a/b/c/d"] {
-            assert!(parse_import_id(bad, p1.as_ref()).is_err(), "{bad}");
-        }
-        let Err(d) = parse_import_id("a/b/c/d", None) else {
-            panic!("four parts")
-        };
-        let detail = d.iter().map(|x| x.detail.clone()).collect::<String>();
-        for form in [
-            "CLUSTER_ID",
-            "PROJECT_ID/CLUSTER_ID",
-            "REGION/PROJECT_ID/CLUSTER_ID",
-        ] {
-            assert!(detail.contains(form), "{detail}");
-        }
-    }
-
-    #[test]
-    fn a_long_import_id_is_quoted_by_its_start_and_length() {
-        let long = format!("{}/c1", "p".repeat(10_000));
-        let Err(d) = parse_import_id(&long, None) else {
-            unreachable!("a 10,000-character project ID is refused")
-        };
-        let detail: String = d.iter().map(|x| x.detail.clone()).collect();
-        assert!(detail.len() < 600, "{} characters", detail.len());
-        assert!(detail.contains("10000 characters"), "{detail}");
     }
 
     #[test]

@@ -2,12 +2,9 @@
 //! source on a cluster declares for it, the address read from them, and how a failed API
 //! call on it reads as a diagnostic.
 
-use std::time::Duration;
-
-use crate::api::error::During;
+use super::id::IdForm;
 use crate::api::{ApiError, ClusterId, ProjectId};
 use crate::framework::plan::{requires_replace, use_state_for_unknown};
-use crate::framework::timeouts::human_duration;
 use crate::framework::validate::not_empty;
 use crate::framework::{Attribute, AttributePath, Diagnostics};
 use crate::provider::ids::{
@@ -30,8 +27,9 @@ pub enum Holder {
 }
 
 /// `id`, `region`, `project_id` and `cluster_id`, with their rules and descriptions: one
-/// definition for every resource and data source on a cluster.
-pub fn location_attributes(holder: Holder) -> Vec<Attribute> {
+/// definition for every resource and data source on a cluster; `form` says what the `id`
+/// holds.
+pub fn location_attributes(holder: Holder, form: &IdForm) -> Vec<Attribute> {
     let kind = match holder {
         Holder::Resource => "resource",
         Holder::DataSource => "data source",
@@ -47,7 +45,7 @@ pub fn location_attributes(holder: Holder) -> Vec<Attribute> {
         Holder::DataSource => a,
     };
     vec![
-        kept(Attribute::string(ID).computed()).description("`{project_id}/{cluster_id}`."),
+        kept(Attribute::string(ID).computed()).description(&form.describe()),
         replaces(
             kept(
                 Attribute::string(REGION)
@@ -132,7 +130,7 @@ fn missing(attr: &str) -> Diagnostics {
     d.error_at(
         AttributePath::attr(attr),
         format!("The state has no {attr}"),
-        "This object's state does not say which cluster it is on, so the provider cannot read, change or cancel its names, and will not report success without doing so. Remove it from the state (`terraform state rm ADDRESS`) and import the cluster again (`terraform import ADDRESS PROJECT_ID/CLUSTER_ID`).",
+        "This object's state does not say which cluster it is on, so the provider cannot read, change or remove what it manages there, and will not report success without doing so. Remove it from the state (`terraform state rm ADDRESS`) and import it again (`terraform import ADDRESS ID`, the ID starting `PROJECT_ID/CLUSTER_ID`).",
     );
     d
 }
@@ -177,26 +175,6 @@ fn advice(e: &ApiError) -> &'static str {
     }
 }
 
-/// The wait reports the time left, which after earlier waits is less than the configured
-/// timeout; a person needs the configured one to know what to raise.
-pub fn in_configured_terms(e: ApiError, address: &Address, timeout: Duration) -> ApiError {
-    match e {
-        // A call cut off by the deadline already says so in the configured terms.
-        ApiError::Timeout {
-            during: During::Sync,
-            ..
-        } => ApiError::Timeout {
-            message: format!(
-                "cluster {} was still synchronizing when the {} timeout ran out",
-                address.cluster_id,
-                human_duration(timeout)
-            ),
-            during: During::Sync,
-        },
-        e => e,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,24 +189,6 @@ mod tests {
             project_id,
             cluster_id,
         }
-    }
-
-    #[test]
-    fn timeout_errors_name_the_configured_timeout() {
-        // The wait reports the time left (here 1s of a 2s timeout): say 2s.
-        let left = ApiError::Timeout {
-            message: "cluster c1 was still synchronizing after 1s".into(),
-            during: During::Sync,
-        };
-        let e = in_configured_terms(left, &address(), Duration::from_secs(2));
-        assert_eq!(
-            e.to_string(),
-            "timed out: cluster c1 was still synchronizing when the 2s timeout ran out"
-        );
-        assert_eq!(
-            in_configured_terms(ApiError::Cancelled, &address(), Duration::from_secs(2)),
-            ApiError::Cancelled
-        );
     }
 
     #[test]
