@@ -1,5 +1,6 @@
-//! IAM calls (the project of a region, an agency's temporary keys) and the ECS metadata
-//! service's temporary keys. IAM calls are signed like MRS calls; no Terraform types.
+//! IAM calls (the project of a region, an IAM user's groups, an agency's temporary keys)
+//! and the ECS metadata service's temporary keys. IAM calls are signed like MRS calls; no
+//! Terraform types.
 
 use std::fmt;
 use std::sync::Arc;
@@ -237,6 +238,58 @@ struct Project {
     name: String,
 }
 
+// `users` and `groups` are required, unlike `projects`: an answer without the list must
+// not read as "no such user" or "in no group", which a caller would act on.
+#[derive(Deserialize)]
+struct UserList {
+    users: Vec<User>,
+}
+
+#[derive(Deserialize)]
+struct User {
+    id: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct GroupList {
+    groups: Vec<Group>,
+}
+
+#[derive(Deserialize)]
+struct Group {
+    name: String,
+}
+
+/// IAM's user IDs are 32 hex digits; anything far longer is no ID and would only make a
+/// huge URL.
+const MAX_USER_ID: usize = 128;
+
+/// Whether a user ID from IAM's answer can go into a path segment as it is meant: one
+/// segment, no query or fragment, no dot segment that the URL parser would resolve to
+/// another path.
+fn is_path_safe_id(id: &str) -> bool {
+    super::is_visible_ascii(id)
+        && id.len() <= MAX_USER_ID
+        && !id.contains(['/', '\\', '?', '#'])
+        && id != "."
+        && !id.contains("..")
+}
+
+/// A success body that is not the JSON documented: serde's message and the body's start,
+/// both shortened.
+fn malformed_json(e: &serde_json::Error, body: &[u8]) -> IamError {
+    IamError::Malformed {
+        service: IAM,
+        // serde_json's message quotes the offending value, which may be megabytes long.
+        message: format!(
+            "{}; body starts with {:?}",
+            super::shown::text(&e.to_string(), super::shown::TEXT),
+            snippet(body)
+        ),
+    }
+}
+
 /// How to reach IAM.
 #[derive(Debug, Clone)]
 pub struct IamConfig {
@@ -287,20 +340,55 @@ impl IamClient {
                 cancel,
             )
             .await?;
-        let list: ProjectList = serde_json::from_slice(&body).map_err(|e| IamError::Malformed {
-            service: IAM,
-            // serde_json's message quotes the offending value, which may be megabytes long.
-            message: format!(
-                "{}; body starts with {:?}",
-                super::shown::text(&e.to_string(), super::shown::TEXT),
-                snippet(&body)
-            ),
-        })?;
+        let list: ProjectList =
+            serde_json::from_slice(&body).map_err(|e| malformed_json(&e, &body))?;
         Ok(list
             .projects
             .into_iter()
             .find(|p| p.name == region.as_str())
             .map(|p| p.id))
+    }
+
+    /// The names of the groups the IAM user `user_name` belongs to, sorted and without
+    /// repeats; `Ok(None)` when IAM has no user of exactly that name.
+    pub async fn user_groups(
+        &self,
+        credentials: &Credentials,
+        user_name: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Option<Vec<String>>, IamError> {
+        let query = vec![("name".to_string(), user_name.to_string())];
+        let body = self
+            .send(Method::GET, "/v3/users", &query, None, credentials, cancel)
+            .await?;
+        let list: UserList =
+            serde_json::from_slice(&body).map_err(|e| malformed_json(&e, &body))?;
+        // IAM may match the name loosely; only the user of exactly this name counts.
+        let Some(user) = list.users.into_iter().find(|u| u.name == user_name) else {
+            return Ok(None);
+        };
+        // The ID comes from the answer and goes into a path: a hostile or broken IAM must
+        // not be able to point the next, signed call at another API.
+        if !is_path_safe_id(&user.id) {
+            return Err(IamError::Malformed {
+                service: IAM,
+                message: format!(
+                    "the ID {} of user {} cannot be a path segment (it must be 1 to {MAX_USER_ID} visible ASCII characters without '/', '\\', '?', '#' or '..')",
+                    super::shown::shorten(&user.id),
+                    super::shown::shorten(user_name)
+                ),
+            });
+        }
+        let path = format!("/v3/users/{}/groups", signer::percent_encode(&user.id));
+        let body = self
+            .send(Method::GET, &path, &[], None, credentials, cancel)
+            .await?;
+        let list: GroupList =
+            serde_json::from_slice(&body).map_err(|e| malformed_json(&e, &body))?;
+        let mut names: Vec<String> = list.groups.into_iter().map(|g| g.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        Ok(Some(names))
     }
 
     /// Temporary keys of `agency_name` in `domain_name`, for `duration`.
@@ -582,6 +670,236 @@ mod tests {
             .unwrap_or_default();
         assert!(e.contains("with a body larger than 64 KiB"), "{e}");
         assert!(t0.elapsed() < METADATA_TIMEOUT, "{:?}", t0.elapsed());
+    }
+
+    #[test]
+    fn only_ids_that_stay_one_path_segment_are_used() {
+        for good in ["0a1b2c3d4e5f", "u-1_2.3~4", "a:b@c", "a%2Fb"] {
+            assert!(is_path_safe_id(good), "{good:?}");
+        }
+        let long = "a".repeat(MAX_USER_ID + 1);
+        for bad in [
+            "", ".", "..", "a/..", "a/b", "a\\b", "a?b", "a#b", "x..y", "a b", "a\nb", "é", &long,
+        ] {
+            assert!(!is_path_safe_id(bad), "{bad:?}");
+        }
+    }
+
+    const AK: &str = "AKIAM";
+    const SK: &str = "sk-iam-secret";
+
+    fn sim_client(endpoint: &str) -> (IamClient, Credentials) {
+        let client = IamClient::new(IamConfig {
+            endpoint: endpoint.to_string(),
+            // Refusals are what these tests inject; retrying would only slow them.
+            http: HttpSettings {
+                max_retries: 0,
+                ..HttpSettings::default()
+            },
+        });
+        let Ok(client) = client else {
+            unreachable!("a valid endpoint")
+        };
+        let keys = Credentials {
+            access_key: AK.into(),
+            secret_key: Secret::new(SK),
+            security_token: None,
+        };
+        (client, keys)
+    }
+
+    /// Queues one of the simulator's faults (`/_sim/faults`).
+    async fn fault(endpoint: &str, spec: serde_json::Value) {
+        let queued = reqwest::Client::new()
+            .post(format!("{endpoint}/_sim/faults"))
+            .body(spec.to_string())
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        assert_eq!(queued.ok(), Some(201), "{spec}");
+    }
+
+    /// The (path, query) of every call the simulator saw.
+    async fn calls(endpoint: &str) -> Vec<(String, String)> {
+        let log = match reqwest::get(format!("{endpoint}/_sim/requests")).await {
+            Ok(r) => {
+                serde_json::from_slice::<serde_json::Value>(&r.bytes().await.unwrap_or_default())
+                    .unwrap_or_default()
+            }
+            Err(e) => unreachable!("the simulator's log: {e}"),
+        };
+        log.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+                        (s("path"), s("query"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn groups(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[tokio::test]
+    async fn user_groups_come_from_the_sims_directory() {
+        let mut cfg = crate::sim::SimConfig::new(AK, SK);
+        cfg.directory = crate::sim::Directory::from_json(
+            r#"{"users": {"alice": ["ops", "data-eng", "ops"], "alice2": ["x"]}}"#,
+        )
+        .unwrap_or_default();
+        let (endpoint, _stop) = crate::sim::spawn_for_tests(cfg).await;
+        let (iam, keys) = sim_client(&endpoint);
+        let never = CancellationToken::new();
+        let r = iam.user_groups(&keys, "alice", &never).await;
+        assert_eq!(r, Ok(groups(&["data-eng", "ops"])));
+        assert_eq!(iam.user_groups(&keys, "mallory", &never).await, Ok(None));
+        assert_eq!(iam.user_groups(&keys, "ali", &never).await, Ok(None));
+        let log = calls(&endpoint).await;
+        assert_eq!(log[0], ("/v3/users".into(), "name=alice".into()));
+        assert_eq!(
+            log[1].0,
+            format!("/v3/users/{}/groups", hex::encode("alice"))
+        );
+        assert_eq!(log.len(), 4, "an unknown user costs one call: {log:?}");
+
+        // Refusals of either call are IAM's, with its code.
+        fault(
+            &endpoint,
+            json!({"path_contains": "/groups", "kind": "status",
+            "status": 403, "error_code": "IAM.0002", "error_msg": "denied"}),
+        )
+        .await;
+        let r = iam.user_groups(&keys, "alice", &never).await;
+        assert_eq!(
+            r.as_ref().map_err(IamError::status),
+            Err(Some(403)),
+            "{r:?}"
+        );
+        fault(
+            &endpoint,
+            json!({"path_contains": "/v3/users", "kind": "status",
+            "status": 500}),
+        )
+        .await;
+        let r = iam.user_groups(&keys, "alice", &never).await;
+        assert_eq!(
+            r.as_ref().map_err(IamError::status),
+            Err(Some(500)),
+            "{r:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn open_directory_users_are_in_no_group() {
+        let (endpoint, _stop) =
+            crate::sim::spawn_for_tests(crate::sim::SimConfig::new(AK, SK)).await;
+        let (iam, keys) = sim_client(&endpoint);
+        let r = iam
+            .user_groups(&keys, "any-one", &CancellationToken::new())
+            .await;
+        assert_eq!(r, Ok(groups(&[])));
+    }
+
+    #[tokio::test]
+    async fn hostile_user_answers_are_malformed_and_never_reach_a_path() {
+        let (endpoint, _stop) =
+            crate::sim::spawn_for_tests(crate::sim::SimConfig::new(AK, SK)).await;
+        let (iam, keys) = sim_client(&endpoint);
+        let never = CancellationToken::new();
+        let huge = "\u{1b}[31m".repeat(100_000);
+        for (id, shown) in [
+            (
+                "../../v2/p/clusters/c/iam-sync-user",
+                "\"../../v2/p/clusters/c/iam-sync-user\"",
+            ),
+            ("a/b", "\"a/b\""),
+            ("x?y=1", "\"x?y=1\""),
+            ("x#y", "\"x#y\""),
+            (".", "\".\""),
+            ("", "\"\""),
+            (huge.as_str(), "(500000 characters)"),
+        ] {
+            let body = json!({"users": [{"id": id, "name": "alice"}], "links": {}});
+            fault(
+                &endpoint,
+                json!({"path_contains": "/v3/users", "kind": "malformed",
+                "status": 200, "body": body.to_string()}),
+            )
+            .await;
+            let r = iam.user_groups(&keys, "alice", &never).await;
+            let Err(e @ IamError::Malformed { .. }) = &r else {
+                unreachable!("a malformed answer for {:?}: {r:?}", id.get(..40))
+            };
+            let e = e.to_string();
+            assert!(e.contains(shown) && e.len() < 400, "{e}");
+            assert!(!e.contains('\u{1b}'), "{e}");
+        }
+        // Bodies that are not the documented lists: serde's message and the body, short.
+        for body in [
+            format!("{{\"users\": \"{}\"}}", "\u{1b}".repeat(1 << 20)),
+            r#"{"links": {}}"#.to_string(),
+            r#"{"users": [{"name": "alice"}]}"#.to_string(),
+        ] {
+            fault(
+                &endpoint,
+                json!({"path_contains": "/v3/users", "kind": "malformed",
+                "status": 200, "body": body}),
+            )
+            .await;
+            let r = iam.user_groups(&keys, "alice", &never).await;
+            let Err(e @ IamError::Malformed { .. }) = &r else {
+                unreachable!("a malformed answer: {:?}", r.map(|_| ()))
+            };
+            let e = e.to_string();
+            assert!(e.contains("body starts with") && e.len() < 1200, "{e}");
+            assert!(!e.contains('\u{1b}'), "{e}");
+        }
+        fault(
+            &endpoint,
+            json!({"path_contains": "/groups", "kind": "malformed",
+            "status": 200, "body": r#"{"groups": [{"id": "g"}]}"#}),
+        )
+        .await;
+        let r = iam.user_groups(&keys, "alice", &never).await;
+        assert!(matches!(r, Err(IamError::Malformed { .. })), "{r:?}");
+        // None of the hostile IDs became a call: only the lists were asked, then the one
+        // groups call of the last case.
+        let log = calls(&endpoint).await;
+        let paths: Vec<&str> = log.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths.iter().filter(|p| **p != "/v3/users").count(),
+            1,
+            "{paths:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_user_id_is_percent_encoded_in_its_path_segment() {
+        let (endpoint, _stop) =
+            crate::sim::spawn_for_tests(crate::sim::SimConfig::new(AK, SK)).await;
+        let (iam, keys) = sim_client(&endpoint);
+        let body = json!({"users": [{"id": "u:1@x%2F", "name": "alice"}]});
+        fault(
+            &endpoint,
+            json!({"path_contains": "/v3/users", "kind": "malformed",
+            "status": 200, "body": body.to_string()}),
+        )
+        .await;
+        // The sim made no such ID: its 404, after a request it could check the signature of.
+        let r = iam
+            .user_groups(&keys, "alice", &CancellationToken::new())
+            .await;
+        assert_eq!(
+            r.as_ref().map_err(IamError::status),
+            Err(Some(404)),
+            "{r:?}"
+        );
+        let log = calls(&endpoint).await;
+        assert_eq!(log[1].0, "/v3/users/u%3A1%40x%252F/groups");
     }
 
     trait ErrText {

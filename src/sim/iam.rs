@@ -1,6 +1,7 @@
-//! The simulator's IAM and ECS metadata parts: the project list by name, agency security
-//! tokens, temporary credentials from the metadata service, and the keys they issue
-//! (which expire, and are refused with IAM's 401 once they have).
+//! The simulator's IAM and ECS metadata parts: the project list by name, users and their
+//! groups from the directory, agency security tokens, temporary credentials from the
+//! metadata service, and the keys they issue (which expire, and are refused with IAM's
+//! 401 once they have).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -12,6 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::api::signer;
+
+use super::model::Directory;
+
+/// The one domain (account) the simulator has.
+const DOMAIN_ID: &str = "d0000000000000000000000000000001";
 
 /// How long metadata credentials live when no `--token-ttl-ms` is given (ECS rotates them
 /// well before a day; an hour keeps tests honest about renewal without being short).
@@ -118,10 +124,62 @@ pub fn list_projects(projects: &BTreeMap<String, String>, query: &[(String, Stri
         .iter()
         .filter(|(region, _)| name.is_none_or(|n| n == region.as_str()))
         .map(|(region, id)| {
-            json!({"id": id, "name": region, "enabled": true, "domain_id": "d0000000000000000000000000000001"})
+            json!({"id": id, "name": region, "enabled": true, "domain_id": DOMAIN_ID})
         })
         .collect();
     Json(json!({"projects": list, "links": {"self": "https://iam.sim.local/v3/projects"}}))
+        .into_response()
+}
+
+/// The ID of a user or group: the hex of its name, so that the groups call finds the
+/// name again without the simulator keeping a table, and an ID is stable across restarts.
+pub fn id_of(name: &str) -> String {
+    hex::encode(name)
+}
+
+/// The name whose ID is `id`; None for anything [`id_of`] cannot have made.
+fn name_of(id: &str) -> Option<String> {
+    hex::decode(id).ok().and_then(|b| String::from_utf8(b).ok())
+}
+
+/// `GET /v3/users?name={name}`: the user of that name, if the directory has one (an open
+/// directory has every well-formed name); without `name`, every listed user (an open
+/// directory cannot list its users, so none).
+pub fn list_users(directory: &Directory, query: &[(String, String)]) -> Response {
+    let name = query
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.as_str());
+    let names: Vec<String> = match (name, directory) {
+        (Some(n), _) => directory
+            .user_groups(n)
+            .map(|_| vec![n.to_string()])
+            .unwrap_or_default(),
+        (None, Directory::Listed { users, .. }) => users.keys().cloned().collect(),
+        (None, Directory::Open) => Vec::new(),
+    };
+    let list: Vec<serde_json::Value> = names
+        .iter()
+        .map(|n| json!({"id": id_of(n), "name": n, "enabled": true, "domain_id": DOMAIN_ID}))
+        .collect();
+    Json(json!({"users": list, "links": {"self": "https://iam.sim.local/v3/users"}}))
+        .into_response()
+}
+
+/// `GET /v3/users/{user_id}/groups`: the user's groups from the directory; 404 in
+/// Keystone's error shape (as IAM answers its v3 calls) for an ID no user has.
+pub fn list_user_groups(directory: &Directory, user_id: &str) -> Response {
+    let Some(groups) = name_of(user_id).and_then(|n| directory.user_groups(&n)) else {
+        return iam_error(
+            StatusCode::NOT_FOUND,
+            "Could not find user, please check the user ID.",
+        );
+    };
+    let list: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|g| json!({"id": id_of(g), "name": g, "domain_id": DOMAIN_ID, "description": ""}))
+        .collect();
+    Json(json!({"groups": list, "links": {"self": "https://iam.sim.local/v3/users/groups"}}))
         .into_response()
 }
 

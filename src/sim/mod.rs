@@ -23,6 +23,12 @@
 //! # IAM and ECS metadata (see `iam.rs`)
 //! - `GET /v3/projects?name={region}` (signed) → 200 `{"projects":[{"id","name",..}]}` from
 //!   `--projects region=id,..`; an unknown name gives an empty list, as IAM does.
+//! - `GET /v3/users?name={name}` (signed) → 200 `{"users":[{"id","name","domain_id",
+//!   "enabled"}],"links"}`: the user of that name in `--directory` (without one, every
+//!   well-formed name is a user), else an empty list. A user's ID is the hex of its name.
+//! - `GET /v3/users/{user_id}/groups` (signed) → 200 `{"groups":[{"id","name","domain_id",
+//!   "description"}],"links"}`: the user's groups in the directory (without one, none);
+//!   404 `{"error":{"code":404,..}}` for an ID no user has.
 //! - `POST /v3.0/OS-CREDENTIAL/securitytokens` (signed) `{"auth":{"identity":{"methods":
 //!   ["assume_role"],"assume_role":{"agency_name","domain_name","duration_seconds"}}}}` →
 //!   201 `{"credential":{"access","secret","securitytoken","expires_at"}}` for an agency in
@@ -62,7 +68,9 @@
 //!   answer, bytes no HTTP/1.1 server writes: `many_headers` (100,000 headers),
 //!   `huge_header` (one of 64 MiB), `huge_status_line`, `bad_content_length`, `http09`
 //!   (a body without a status line); then the connection closes).
-//!   Faults hit API calls only, before the signature check, first registered first.
+//!   Faults hit API calls only (IAM's and the metadata service's included:
+//!   `"path_contains": "/v3/users"` hits both user calls, `"/groups"` the second), before
+//!   the signature check, first registered first.
 //! - `POST /_sim/reset` → 204: forgets clusters, faults, the request log and counters
 //!   (except `connections_accepted`, a property of the process).
 //! - `PUT /_sim/clusters/{project_id}/{cluster_id}` `{"user_names":[..],"group_names":[..]}`
@@ -654,6 +662,9 @@ enum MrsCall {
 enum Endpoint {
     Mrs(MrsCall, String, String),
     ProjectList,
+    UserList,
+    /// The user ID, decoded.
+    UserGroups(String),
     SecurityToken,
     Metadata,
 }
@@ -661,9 +672,27 @@ enum Endpoint {
 fn route_any(method: &Method, path: &str) -> Option<Endpoint> {
     match (method.as_str(), path.trim_end_matches('/')) {
         ("GET", "/v3/projects") => Some(Endpoint::ProjectList),
+        ("GET", "/v3/users") => Some(Endpoint::UserList),
         ("POST", "/v3.0/OS-CREDENTIAL/securitytokens") => Some(Endpoint::SecurityToken),
         ("GET", "/openstack/latest/securitykey") => Some(Endpoint::Metadata),
-        _ => route(method, path).map(|(c, p, cl)| Endpoint::Mrs(c, p, cl)),
+        _ => user_groups_route(method, path)
+            .or_else(|| route(method, path).map(|(c, p, cl)| Endpoint::Mrs(c, p, cl))),
+    }
+}
+
+/// `GET /v3/users/{user_id}/groups`, the ID decoded as the signer decodes path segments.
+fn user_groups_route(method: &Method, path: &str) -> Option<Endpoint> {
+    if method != Method::GET {
+        return None;
+    }
+    match path
+        .trim_end_matches('/')
+        .split('/')
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["", "v3", "users", id, "groups"] => Some(Endpoint::UserGroups(signer::percent_decode(id))),
+        _ => None,
     }
 }
 
@@ -1061,6 +1090,10 @@ fn answer_inner(
         Endpoint::ProjectList => {
             return iam::list_projects(&cfg.projects, &parse_query(parts.uri.query()))
         }
+        Endpoint::UserList => {
+            return iam::list_users(&cfg.directory, &parse_query(parts.uri.query()))
+        }
+        Endpoint::UserGroups(id) => return iam::list_user_groups(&cfg.directory, &id),
         Endpoint::SecurityToken => return assume_agency(s, body, caller.as_ref()),
         Endpoint::Metadata => return not_found(),
     };

@@ -54,7 +54,8 @@ impl Directory {
         Directory::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    fn user_groups(&self, user: &str) -> Option<Vec<String>> {
+    /// The groups of `user`; None when the user does not exist.
+    pub(super) fn user_groups(&self, user: &str) -> Option<Vec<String>> {
         match self {
             Directory::Open => well_formed(user).then(Vec::new),
             Directory::Listed { users, .. } => users.get(user).cloned(),

@@ -24,11 +24,16 @@ fn signed(method: &str, path: &str, body: &str, sk: &str, date: SystemTime) -> H
     if !body.is_empty() {
         headers.push(("Content-Type".to_string(), "application/json".to_string()));
     }
+    // A query in `path` is signed as the client signs it: decoded, apart from the path.
+    let (bare, query) = match path.split_once('?') {
+        Some((p, q)) => (p, parse_query(Some(q))),
+        None => (path, Vec::new()),
+    };
     let auth = signer::authorization(
         &SignableRequest {
             method,
-            path,
-            query: &[],
+            path: bare,
+            query: &query,
             headers: &headers,
             body: body.as_bytes(),
         },
@@ -311,4 +316,112 @@ async fn keep_names_fault_accepts_a_delete_and_keeps_the_names() {
     call(&app, "DELETE", USERS, r#"{"user_names":["bob"]}"#).await;
     let (_, v) = call(&app, "GET", USERS, "").await;
     assert_eq!(v, json!({"user_names": [], "group_names": []}));
+}
+
+/// What a directory says of users, as IAM's two calls answer it.
+fn iam_dir_cfg() -> SimConfig {
+    let mut cfg = SimConfig::new(AK, SK);
+    cfg.directory = Directory::from_json(r#"{"users": {"alice": ["ops","data-eng"], "bob": []}}"#)
+        .unwrap_or_default();
+    cfg
+}
+
+/// The `name` fields of a Keystone list.
+fn names_in(v: &Value, list: &str) -> Vec<String> {
+    v[list]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn iam_user_calls_answer_what_the_directory_says() {
+    let app = app(state(iam_dir_cfg()));
+    let (st, v) = call(&app, "GET", "/v3/users?name=alice", "").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(names_in(&v, "users"), ["alice"]);
+    let id = v["users"][0]["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(id, iam::id_of("alice"));
+    let (st, v) = call(&app, "GET", &format!("/v3/users/{id}/groups"), "").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(names_in(&v, "groups"), ["ops", "data-eng"]);
+    assert!(v["groups"][0]["id"].is_string() && v["links"].is_object());
+
+    let (_, v) = call(&app, "GET", "/v3/users?name=bob", "").await;
+    let bob = v["users"][0]["id"].as_str().unwrap_or_default().to_string();
+    let (st, v) = call(&app, "GET", &format!("/v3/users/{bob}/groups"), "").await;
+    assert_eq!((st, v["groups"].clone()), (200, json!([])));
+
+    // A fixed directory knows no one else; without a name it lists everyone.
+    let (st, v) = call(&app, "GET", "/v3/users?name=mallory", "").await;
+    assert_eq!((st, v["users"].clone()), (200, json!([])));
+    let (_, v) = call(&app, "GET", "/v3/users", "").await;
+    assert_eq!(names_in(&v, "users"), ["alice", "bob"]);
+
+    // An ID no user has, or none the simulator could have made: IAM's v3 404.
+    for unknown in [iam::id_of("mallory"), "zz".into(), "%2e%2e".into()] {
+        let (st, v) = call(&app, "GET", &format!("/v3/users/{unknown}/groups"), "").await;
+        assert_eq!(
+            (st, v["error"]["code"].as_u64()),
+            (404, Some(404)),
+            "{unknown}"
+        );
+    }
+    // Unsigned or badly signed: the gateway's 401, as for every other call.
+    let (st, v) = admin(&app, "GET", "/v3/users?name=alice", "").await;
+    assert_eq!((st, v["error_code"].as_str()), (401, Some("APIGW.0301")));
+    let path = format!("/v3/users/{id}/groups");
+    let (st, _, _) = send(&app, signed("GET", &path, "", "wrong", SystemTime::now())).await;
+    assert_eq!(st, 401);
+
+    let (_, log) = admin(&app, "GET", "/_sim/requests", "").await;
+    assert_eq!(log[0]["path"], "/v3/users");
+    assert_eq!(log[0]["query"], "name=alice");
+    assert_eq!(log[0]["credential"], "permanent");
+    assert_eq!(log[1]["path"], path);
+}
+
+#[tokio::test]
+async fn open_directory_users_exist_in_no_group() {
+    let app = app(state(SimConfig::new(AK, SK)));
+    let (st, v) = call(&app, "GET", "/v3/users?name=anyone%20at%20all", "").await;
+    assert_eq!(
+        (st, names_in(&v, "users")),
+        (200, vec!["anyone at all".to_string()])
+    );
+    let id = v["users"][0]["id"].as_str().unwrap_or_default().to_string();
+    let (st, v) = call(&app, "GET", &format!("/v3/users/{id}/groups"), "").await;
+    assert_eq!((st, v["groups"].clone()), (200, json!([])));
+    // A name IAM could never have, and no list without a name.
+    let (_, v) = call(&app, "GET", "/v3/users?name=%20", "").await;
+    assert_eq!(v["users"], json!([]));
+    let (_, v) = call(&app, "GET", "/v3/users", "").await;
+    assert_eq!(v["users"], json!([]));
+}
+
+#[tokio::test]
+async fn iam_user_calls_take_faults_by_path() {
+    let app = app(state(iam_dir_cfg()));
+    let groups = format!("/v3/users/{}/groups", iam::id_of("alice"));
+    let fault = r#"{"method":"GET","path_contains":"/groups","kind":"status","status":403,"error_code":"IAM.0002","error_msg":"denied"}"#;
+    let (st, _) = admin(&app, "POST", "/_sim/faults", fault).await;
+    assert_eq!(st, 201);
+    let (st, _) = call(&app, "GET", "/v3/users?name=alice", "").await;
+    assert_eq!(st, 200, "the list is not /groups");
+    let (st, v) = call(&app, "GET", &groups, "").await;
+    assert_eq!((st, v["error_code"].as_str()), (403, Some("IAM.0002")));
+    let fault = r#"{"path_contains":"/v3/users","kind":"status","status":500}"#;
+    admin(&app, "POST", "/_sim/faults", fault).await;
+    let (st, _) = call(&app, "GET", "/v3/users?name=alice", "").await;
+    assert_eq!(st, 500);
+    let (st, _) = call(&app, "GET", &groups, "").await;
+    assert_eq!(st, 200, "faults used up");
+    let (_, log) = admin(&app, "GET", "/_sim/requests", "").await;
+    assert_eq!(log[1]["fault"], "status");
+    assert_eq!(log[2]["fault"], "status");
+    assert_eq!(log[3]["fault"], Value::Null);
 }

@@ -20,6 +20,7 @@ use super::model::ProviderModel;
 use super::projects::{IamSettings, Projects};
 use super::schema::attr;
 use super::state::{Configured, ProviderState};
+use super::user_groups::UserGroups;
 
 pub const DEFAULT_MAX_RETRIES: u32 = defaults::MAX_RETRIES;
 
@@ -76,6 +77,7 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
         return d;
     };
     // 5. The project IAM names after the region, when none is set.
+    let user_groups = UserGroups::new(iam.clone(), keys.source.clone(), keys.label.clone());
     let projects = Projects::new(iam, keys.source.clone(), keys.label.clone());
     let project_id = match project_id {
         Some(p) => Some(p),
@@ -93,6 +95,7 @@ pub async fn configure(state: &ProviderState, config: &Value) -> Diagnostics {
         region,
         project_id,
         projects,
+        user_groups,
         settings.mrs,
         settings.cloud,
         client,

@@ -1,5 +1,6 @@
 //! The provider configuration: the rooms of its schema, model, endpoints, keys,
-//! projects and configuring, and what the rest of the provider uses from them.
+//! projects, users' groups and configuring, and what the rest of the provider uses from
+//! them.
 
 pub mod configure;
 pub mod endpoints;
@@ -9,6 +10,7 @@ pub mod model;
 pub mod projects;
 pub mod schema;
 pub mod state;
+pub mod user_groups;
 
 pub use configure::configure;
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! What the provider holds once configured, shared with its resources and data sources:
-//! the region, the project of each region, one API client per MRS endpoint.
+//! the region, the project of each region, IAM users' groups, one API client per MRS
+//! endpoint.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio_util::sync::CancellationToken;
@@ -15,6 +16,7 @@ use crate::framework::{AttributePath, Diagnostics};
 use super::endpoints::mrs_endpoint;
 use super::projects::Projects;
 use super::schema::attr;
+use super::user_groups::UserGroups;
 
 /// What the provider knows after ConfigureProvider.
 pub struct Configured {
@@ -24,6 +26,8 @@ pub struct Configured {
     pub project_id: Option<ProjectId>,
     /// The projects of other regions, looked up when a resource names one.
     projects: Projects,
+    /// The IAM groups of the users resources have asked about, per region.
+    user_groups: UserGroups,
     endpoint: Option<String>,
     cloud: Option<Cloud>,
     base: ClientConfig,
@@ -37,6 +41,7 @@ impl Configured {
         region: Option<Region>,
         project_id: Option<ProjectId>,
         projects: Projects,
+        user_groups: UserGroups,
         endpoint: Option<String>,
         cloud: Option<Cloud>,
         base: ClientConfig,
@@ -45,6 +50,7 @@ impl Configured {
             region: region.map(|r| r.to_string()),
             project_id,
             projects,
+            user_groups,
             endpoint,
             cloud,
             base,
@@ -97,6 +103,28 @@ impl Configured {
                 ),
             )),
         }
+    }
+
+    /// The IAM groups of each of `users` (sorted) in `region` (None: the provider's), from
+    /// the IAM of that region; each user's answer is asked once per region per process.
+    /// A user IAM does not know has none. The error says what failed, shortened, and holds
+    /// no secret.
+    pub async fn user_groups(
+        &self,
+        region: Option<&str>,
+        users: &BTreeSet<String>,
+        cancel: &CancellationToken,
+    ) -> Result<BTreeMap<String, Vec<String>>, String> {
+        let region = match region.or(self.region.as_deref()) {
+            None => None,
+            // A region from a state written by hand: host names are built from valid
+            // regions only.
+            Some(r) => Some(
+                Region::parse(r)
+                    .map_err(|e| format!("the region {} is not {}", shorten(r), e.rule()))?,
+            ),
+        };
+        self.user_groups.of(region.as_ref(), users, cancel).await
     }
 
     /// The API client for a region (the explicit endpoint wins over the region's). A
