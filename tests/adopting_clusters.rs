@@ -12,7 +12,7 @@ use common::terraform::words;
 
 use common::sim::{Sim, PROJECT, REGION};
 use common::steps::{self, Step};
-use common::terraform::{sorted_strings, MRS_HEADER};
+use common::terraform::{names_of, sorted_strings, MRS_HEADER};
 use serde_json::{json, Value};
 
 const ADDR: &str = "mrs_iam_sync.x";
@@ -24,13 +24,6 @@ fn config(lines: &str) -> String {
 
 fn users(names: &[&str]) -> String {
     format!("  user_names = {}\n", json!(names))
-}
-
-fn names_of(body: &Value) -> (Vec<String>, Vec<String>) {
-    (
-        sorted_strings(&body["user_names"]),
-        sorted_strings(&body["group_names"]),
-    )
 }
 
 #[test]

@@ -11,7 +11,7 @@ use common::terraform::v;
 
 use common::sim::{Sim, PROJECT};
 use common::steps::{self, Step};
-use common::terraform::{null_provider_dir, sorted_strings, MRS_HEADER, NULL_SOURCE};
+use common::terraform::{names_of, null_provider_dir, sorted_strings, MRS_HEADER, NULL_SOURCE};
 use serde_json::{json, Value};
 
 fn config(body: &str) -> String {
@@ -23,13 +23,6 @@ fn sync(name: &str, cluster: &str, users: &[&str], groups: &[&str]) -> String {
         "resource \"mrs_iam_sync\" \"{name}\" {{\n  cluster_id  = \"{cluster}\"\n  user_names  = {}\n  group_names = {}\n}}\n",
         json!(users),
         json!(groups)
-    )
-}
-
-fn names_of(body: &Value) -> (Vec<String>, Vec<String>) {
-    (
-        sorted_strings(&body["user_names"]),
-        sorted_strings(&body["group_names"]),
     )
 }
 

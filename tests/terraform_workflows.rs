@@ -17,7 +17,7 @@ use std::process::Command;
 
 use common::sim::{Sim, AK, PROJECT, REGION, SK};
 use common::steps::{self, Step};
-use common::terraform::{requires, sorted_strings, TfWorkdir, MRS_HEADER};
+use common::terraform::{names_of, requires, sorted_strings, TfWorkdir, MRS_HEADER};
 use serde_json::{json, Value};
 
 fn config(body: &str) -> String {
@@ -29,13 +29,6 @@ fn sync(name: &str, cluster: &str, users: &[&str], groups: &[&str]) -> String {
         "resource \"mrs_iam_sync\" \"{name}\" {{\n  cluster_id  = \"{cluster}\"\n  user_names  = {}\n  group_names = {}\n}}\n",
         json!(users),
         json!(groups)
-    )
-}
-
-fn names_of(body: &Value) -> (Vec<String>, Vec<String>) {
-    (
-        sorted_strings(&body["user_names"]),
-        sorted_strings(&body["group_names"]),
     )
 }
 

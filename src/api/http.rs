@@ -268,13 +268,25 @@ impl Endpoint {
         self.base.scheme() == "http" && !self.is_loopback()
     }
 
-    /// `path` (starting with `/`) below the endpoint's own path, with `query`.
+    /// `path` (starting with `/`) below the endpoint's own path, with `query` encoded as
+    /// it is signed: a space is `%20`, as the SDKs send it, never a form's `+` (which a
+    /// gateway reads as a plus, so the signature would not match).
     pub fn url(&self, path: &str, query: &[(String, String)]) -> Url {
         let mut url = self.base.clone();
         let prefix = url.path().trim_end_matches('/').to_string();
         url.set_path(&format!("{prefix}{path}"));
         if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter());
+            let encoded: Vec<String> = query
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        signer::percent_encode(k),
+                        signer::percent_encode(v)
+                    )
+                })
+                .collect();
+            url.set_query(Some(&encoded.join("&")));
         }
         url
     }
@@ -907,10 +919,10 @@ mod tests {
         let Ok(e) = Endpoint::parse("https://x/prefix/") else {
             unreachable!("valid")
         };
-        let q = vec![("name".to_string(), "a#b?c".to_string())];
+        let q = vec![("name".to_string(), "a#b?c d+e".to_string())];
         assert_eq!(
             e.url("/v3/projects", &q).as_str(),
-            "https://x/prefix/v3/projects?name=a%23b%3Fc"
+            "https://x/prefix/v3/projects?name=a%23b%3Fc%20d%2Be"
         );
     }
 

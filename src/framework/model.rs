@@ -206,6 +206,12 @@ impl<T: FromValue> FromValue for BTreeMap<String, T> {
     }
 }
 
+impl<T: IntoValue> IntoValue for BTreeMap<String, T> {
+    fn into_value(self) -> Value {
+        Value::Map(self.into_iter().map(|(k, v)| (k, v.into_value())).collect())
+    }
+}
+
 impl<T: FromValue> FromValue for Set<T> {
     fn from_value(v: &Value, path: &AttributePath) -> Result<Self, Diagnostics> {
         let Value::Set(elements) = v else {

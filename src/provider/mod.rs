@@ -1,6 +1,6 @@
 //! The mrs provider: its configuration, the clusters kit, the IAM sync engine, the
-//! `mrs_iam_sync` resource and the `mrs_iam_sync_users` data source, registered one line
-//! each. No wire types here.
+//! `mrs_iam_sync` and `mrs_iam_sync_exclusive` resources and the `mrs_iam_sync_users`
+//! data source, registered one line each. No wire types here.
 
 pub mod cluster_sync;
 pub mod clusters;
@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod docs;
 pub mod iam_names;
 pub mod iam_sync;
+pub mod iam_sync_exclusive;
 pub mod iam_sync_users;
 pub mod ids;
 #[cfg(test)]
@@ -42,7 +43,10 @@ impl MrsProvider {
         MrsProvider {
             schema: config::schema(),
             // One line per resource and data source.
-            resources: vec![typed(iam_sync::IamSync::new(clusters.clone()))],
+            resources: vec![
+                typed(iam_sync::IamSync::new(clusters.clone())),
+                typed(iam_sync_exclusive::IamSyncExclusive::new(clusters.clone())),
+            ],
             data_sources: vec![typed_data_source(iam_sync_users::IamSyncUsers::new(
                 clusters.clone(),
             ))],

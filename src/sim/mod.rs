@@ -71,6 +71,7 @@
 //!   Faults hit API calls only (IAM's and the metadata service's included:
 //!   `"path_contains": "/v3/users"` hits both user calls, `"/groups"` the second), before
 //!   the signature check, first registered first.
+//! - `DELETE /_sim/faults` → 204: drops the faults still queued.
 //! - `POST /_sim/reset` → 204: forgets clusters, faults, the request log and counters
 //!   (except `connections_accepted`, a property of the process).
 //! - `PUT /_sim/clusters/{project_id}/{cluster_id}` `{"user_names":[..],"group_names":[..]}`
@@ -471,7 +472,9 @@ pub fn app(state: SimState) -> Router {
         // provider's limit); axum's default would refuse it at 2 MiB.
         .route(
             "/_sim/faults",
-            post(admin_faults).layer(axum::extract::DefaultBodyLimit::max(2 * MAX_BODY)),
+            post(admin_faults)
+                .delete(admin_clear_faults)
+                .layer(axum::extract::DefaultBodyLimit::max(2 * MAX_BODY)),
         )
         .route("/_sim/reset", post(admin_reset))
         .route(
@@ -593,6 +596,12 @@ async fn admin_revoke_temporary(State(s): State<SimState>) -> Response {
             k.expires_at = k.expires_at.min(now);
         }
     });
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Drops the faults still queued, keeping everything else.
+async fn admin_clear_faults(State(s): State<SimState>) -> Response {
+    s.lock().faults.clear();
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -170,6 +170,11 @@ impl Sim {
         self.call(reqwest::Method::POST, "/_sim/faults", Some(spec));
     }
 
+    /// Drops the faults still queued.
+    pub fn clear_faults(&self) {
+        self.call(reqwest::Method::DELETE, "/_sim/faults", None);
+    }
+
     pub fn reset(&self) {
         self.call(reqwest::Method::POST, "/_sim/reset", None);
     }

@@ -533,6 +533,14 @@ impl Drop for TfChild {
     }
 }
 
+/// The users and groups a request body (or a state) lists, each sorted.
+pub fn names_of(body: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+    (
+        sorted_strings(&body["user_names"]),
+        sorted_strings(&body["group_names"]),
+    )
+}
+
 /// The strings of a JSON array, sorted; empty for anything that is not an array.
 pub fn sorted_strings(v: &serde_json::Value) -> Vec<String> {
     let mut out: Vec<String> = v

@@ -1,6 +1,8 @@
 //! Which names the objects of this run declare on one cluster: the plans of this process,
 //! counted, and through the run's ledger those of its other provider processes. A name
-//! another object declares is never cancelled on its behalf.
+//! another object declares is never cancelled on its behalf. An exclusive object's list
+//! (everything the cluster may hold) is kept apart: a name declared outside it, or an
+//! all-sync object beside it, is a conflict, found by whichever of the two plans second.
 //!
 //! Terraform plans each object at most once per process (the plan walk, or the apply walk's
 //! final plan), and never destroys in a process an object it planned or created there (a
@@ -28,6 +30,39 @@ struct Counts {
     users: BTreeMap<String, usize>,
     groups: BTreeMap<String, usize>,
     all_sync: usize,
+    /// The lists of the exclusive objects planned here.
+    exclusive: Vec<Names>,
+}
+
+/// Why a declaration cannot stand beside another on the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    /// Two exclusive objects list different names.
+    TwoLists,
+    /// An all-sync object and an exclusive one.
+    AllSync,
+    /// Names declared by an additive object that the exclusive list leaves out.
+    Outside(Names),
+}
+
+impl Counts {
+    fn declared(&self) -> Names {
+        Names {
+            users: self.users.keys().cloned().collect(),
+            groups: self.groups.keys().cloned().collect(),
+        }
+    }
+
+    /// What keeps `names` (with `all_sync`, an additive object's) from standing beside
+    /// the exclusive lists.
+    fn conflict(&self, names: &Names, all_sync: bool) -> Option<Conflict> {
+        let list = self.exclusive.first()?;
+        if all_sync {
+            return Some(Conflict::AllSync);
+        }
+        let outside = names.minus(list);
+        (!outside.is_empty()).then_some(Conflict::Outside(outside))
+    }
 }
 
 impl Declarations {
@@ -40,10 +75,14 @@ impl Declarations {
     }
 
     /// Records that an object declares `names` (every name, with `all_sync`), and returns
-    /// those of them that something in this process had declared before: an overlap.
-    pub fn declare(&self, names: &Names, all_sync: bool) -> Names {
+    /// those of them that something in this process had declared before (an overlap), or
+    /// the conflict with an exclusive list.
+    pub fn declare(&self, names: &Names, all_sync: bool) -> Result<Names, Conflict> {
         let overlap = {
             let mut d = lock(&self.counts);
+            if let Some(conflict) = d.conflict(names, all_sync) {
+                return Err(conflict);
+            }
             d.all_sync += usize::from(all_sync);
             let mut seen = |kind: fn(&mut Counts) -> &mut BTreeMap<String, usize>,
                             list: &BTreeSet<String>| {
@@ -63,7 +102,29 @@ impl Declarations {
             }
         };
         self.publish(names, all_sync);
-        overlap
+        Ok(overlap)
+    }
+
+    /// Records the list of an exclusive object: every name the cluster may hold. Another
+    /// list that differs, an all-sync object, or names an additive object declares
+    /// outside the list are a conflict.
+    pub fn declare_exclusive(&self, list: &Names) -> Result<(), Conflict> {
+        {
+            let mut d = lock(&self.counts);
+            if d.exclusive.iter().any(|other| other != list) {
+                return Err(Conflict::TwoLists);
+            }
+            if d.all_sync > 0 {
+                return Err(Conflict::AllSync);
+            }
+            let outside = d.declared().minus(list);
+            if !outside.is_empty() {
+                return Err(Conflict::Outside(outside));
+            }
+            d.exclusive.push(list.clone());
+        }
+        self.publish(list, false);
+        Ok(())
     }
 
     /// Declares, at apply, the names no plan here declared (the plan did not know them or
@@ -71,6 +132,9 @@ impl Declarations {
     pub fn declare_undeclared(&self, names: &Names, all_sync: bool) {
         {
             let mut d = lock(&self.counts);
+            // An exclusive object's names are its list's, not counted.
+            let listed = d.exclusive.first().cloned().unwrap_or_default();
+            let names = &names.minus(&listed);
             for n in &names.users {
                 d.users.entry(n.clone()).or_insert(1);
             }
@@ -88,10 +152,10 @@ impl Declarations {
     pub fn others(&self) -> Declared {
         let d = lock(&self.counts);
         let process = Others {
-            names: Names {
-                users: d.users.keys().cloned().collect(),
-                groups: d.groups.keys().cloned().collect(),
-            },
+            names: d
+                .exclusive
+                .iter()
+                .fold(d.declared(), |all, list| all.union(list)),
             all_sync: d.all_sync > 0,
         };
         drop(d);
@@ -129,12 +193,18 @@ mod tests {
     #[test]
     fn a_second_declaration_of_a_name_is_an_overlap() {
         let d = Declarations::default();
-        assert!(d.declare(&names(&["a", "b"], &["g"]), false).is_empty());
+        assert_eq!(
+            d.declare(&names(&["a", "b"], &["g"]), false),
+            Ok(Names::default())
+        );
         assert_eq!(
             d.declare(&names(&["b", "c"], &[]), false),
-            names(&["b"], &[])
+            Ok(names(&["b"], &[]))
         );
-        assert_eq!(d.declare(&names(&[], &["g"]), false), names(&[], &["g"]));
+        assert_eq!(
+            d.declare(&names(&[], &["g"]), false),
+            Ok(names(&[], &["g"]))
+        );
         assert_eq!(d.others().process.names, names(&["a", "b", "c"], &["g"]));
         assert!(!d.others().process.all_sync);
     }
@@ -142,11 +212,50 @@ mod tests {
     #[test]
     fn an_all_sync_declaration_declares_every_name() {
         let d = Declarations::default();
-        d.declare(&Names::default(), true);
+        assert!(d.declare(&Names::default(), true).is_ok());
         assert!(d.others().process.all_sync);
         assert_eq!(
             d.others().process.keep(&names(&["x"], &["y"])),
             names(&["x"], &["y"])
         );
+    }
+
+    #[test]
+    fn an_exclusive_list_conflicts_with_what_declares_outside_it_in_either_order() {
+        let list = names(&["a", "b"], &["g"]);
+        // The exclusive object plans first.
+        let d = Declarations::default();
+        assert_eq!(d.declare_exclusive(&list), Ok(()));
+        assert_eq!(d.declare_exclusive(&list), Ok(()), "the same list again");
+        assert_eq!(d.declare(&names(&["a"], &[]), false), Ok(Names::default()));
+        assert_eq!(
+            d.declare(&names(&["a", "z"], &[]), false),
+            Err(Conflict::Outside(names(&["z"], &[])))
+        );
+        assert_eq!(d.declare(&Names::default(), true), Err(Conflict::AllSync));
+        assert_eq!(
+            d.declare_exclusive(&names(&["a"], &[])),
+            Err(Conflict::TwoLists)
+        );
+        // The list is what others declare: a removal keeps it.
+        assert_eq!(d.others().process.names, list);
+        // The additive objects plan first.
+        let d = Declarations::default();
+        assert!(d.declare(&names(&["a", "z"], &[]), false).is_ok());
+        assert_eq!(
+            d.declare_exclusive(&list),
+            Err(Conflict::Outside(names(&["z"], &[])))
+        );
+        let d = Declarations::default();
+        assert!(d.declare(&Names::default(), true).is_ok());
+        assert_eq!(d.declare_exclusive(&list), Err(Conflict::AllSync));
+    }
+
+    #[test]
+    fn an_exclusive_objects_apply_does_not_count_its_names_as_an_overlap() {
+        let d = Declarations::default();
+        assert_eq!(d.declare_exclusive(&names(&["a"], &[])), Ok(()));
+        d.declare_undeclared(&names(&["a"], &[]), false);
+        assert_eq!(d.declare(&names(&["a"], &[]), false), Ok(Names::default()));
     }
 }

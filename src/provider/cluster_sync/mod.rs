@@ -30,6 +30,7 @@ use crate::api::ApiError;
 use crate::framework::Diagnostics;
 use crate::provider::clusters::Address;
 
+pub use declarations::Conflict;
 pub use ledger::Ledger;
 pub use names::{Names, MAX_NAMES};
 pub use ownership::Record;
@@ -99,9 +100,21 @@ impl<'a> ClusterSync<'a> {
 
     /// Records that a planned object declares `names` (every name, with `all_sync`), and
     /// returns those something else in this process declared before (an overlap to warn
-    /// of).
-    pub fn declare_planned(&self, names: &Names, all_sync: bool) -> Names {
-        self.line.declared.declare(names, all_sync)
+    /// of); a conflict with an exclusive object's list is an error diagnostic.
+    pub fn declare_planned(&self, names: &Names, all_sync: bool) -> Result<Names, Diagnostics> {
+        self.line
+            .declared
+            .declare(names, all_sync)
+            .map_err(|c| report::conflict(&self.address, &c))
+    }
+
+    /// Records the list of an exclusive object planned here: every name the cluster may
+    /// hold (the others' declarations outside it are an error diagnostic).
+    pub fn declare_exclusive(&self, list: &Names) -> Result<(), Diagnostics> {
+        self.line
+            .declared
+            .declare_exclusive(list)
+            .map_err(|c| report::conflict(&self.address, &c))
     }
 
     async fn submit(&self, decision: Decision, timeout: Duration) -> BatchResult {

@@ -5,9 +5,27 @@ use crate::api::ApiError;
 use crate::framework::Diagnostics;
 
 use super::batch::BatchResult;
+use super::declarations::Conflict;
 use super::names::Names;
 use super::ownership::{Decision, Outcome, Record};
 use crate::provider::clusters::{api_error, api_error_with, Address};
+
+/// The error of a plan whose declaration cannot stand beside another on the cluster.
+pub fn conflict(a: &Address, c: &Conflict) -> Diagnostics {
+    let cluster = a.cluster_id.as_str();
+    let detail = match c {
+        Conflict::TwoLists => "Two mrs_iam_sync_exclusive resources in this configuration list different names for this cluster. Keep one exclusive resource per cluster.".to_string(),
+        Conflict::AllSync => "An mrs_iam_sync with is_all_sync = true and an mrs_iam_sync_exclusive declare this cluster: one syncs every IAM name, the other cancels what it does not list. Keep one of them.".to_string(),
+        Conflict::Outside(names) => format!(
+            "An mrs_iam_sync in this configuration declares {}, which the mrs_iam_sync_exclusive of this cluster does not list: its apply would cancel them. List them in the exclusive resource, or remove them from the mrs_iam_sync.",
+            names.describe()
+        ),
+    };
+    Diagnostics::single_error(
+        format!("Conflicting declarations for MRS cluster {cluster:?}"),
+        detail,
+    )
+}
 
 /// An apply's diagnostics. `written` is the batch's write result in the configuration's
 /// terms; `held_before` what the object's state listed before the step.

@@ -181,7 +181,10 @@ fn declare(clusters: &Clusters, plan: &IamSyncModel, diags: &mut Diagnostics) {
     let Ok(Some(cluster)) = planned_cluster(clusters, plan) else {
         return;
     };
-    let overlap = cluster.declare_planned(&plan.names(), plan.all_sync());
+    let overlap = match cluster.declare_planned(&plan.names(), plan.all_sync()) {
+        Ok(overlap) => overlap,
+        Err(d) => return diags.extend(d),
+    };
     let users = Names {
         users: overlap.users,
         ..Names::default()
@@ -292,14 +295,19 @@ pub async fn update(
     planned: IamSyncModel,
     private: &mut IamSyncPrivate,
 ) -> StateOutcome<IamSyncModel> {
-    let record = prior.record(private);
-    if planned.all_sync() && prior.all_sync() {
+    let mut record = prior.record(private);
+    let resync = prior.resync_triggers != planned.resync_triggers;
+    if planned.all_sync() && prior.all_sync() && !resync {
         // Only timeouts can change: nothing to send.
         *private = IamSyncPrivate {
             pending: record.pending,
             ..IamSyncPrivate::default()
         };
         return StateOutcome::new(Some(planned));
+    }
+    if resync {
+        // New triggers send every declared name again: names the record holds are not.
+        record.held = record.held.minus(&planned.names());
     }
     let timeout = timeouts::update_or(&planned.timeouts, DEFAULT_TIMEOUT);
     let (out, after) = converge(clusters, &planned, Some(&record), timeout).await;

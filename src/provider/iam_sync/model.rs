@@ -2,7 +2,7 @@
 //! `framework::Value`, the name sets seen as `Names`, and what it keeps in Terraform's
 //! private state.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +12,9 @@ use crate::framework::{Diagnostics, Private};
 
 use crate::provider::cluster_sync::{Names, Record};
 
-use super::schema::{CLUSTER_ID, GROUP_NAMES, ID, IS_ALL_SYNC, PROJECT_ID, REGION, USER_NAMES};
+use super::schema::{
+    CLUSTER_ID, GROUP_NAMES, ID, IS_ALL_SYNC, PROJECT_ID, REGION, RESYNC_TRIGGERS, USER_NAMES,
+};
 
 model! {
     /// A configuration, plan or state of the resource. While planning any attribute may be
@@ -26,6 +28,7 @@ model! {
         pub user_names: Attr<Set<String>> = USER_NAMES,
         pub group_names: Attr<Set<String>> = GROUP_NAMES,
         pub is_all_sync: Attr<bool> = IS_ALL_SYNC,
+        pub resync_triggers: Attr<BTreeMap<String, Attr<String>>> = RESYNC_TRIGGERS,
         pub timeouts: Attr<Timeouts> = timeouts::BLOCK,
     }
 }
@@ -219,6 +222,7 @@ mod tests {
             (USER_NAMES, users),
             (GROUP_NAMES, groups),
             (IS_ALL_SYNC, Value::Bool(false)),
+            (RESYNC_TRIGGERS, Value::Null),
             (
                 timeouts::BLOCK,
                 Value::object([

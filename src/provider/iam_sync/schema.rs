@@ -15,6 +15,7 @@ pub use crate::provider::clusters::{CLUSTER_ID, ID, PROJECT_ID, REGION};
 pub const USER_NAMES: &str = "user_names";
 pub const GROUP_NAMES: &str = "group_names";
 pub const IS_ALL_SYNC: &str = "is_all_sync";
+pub const RESYNC_TRIGGERS: &str = "resync_triggers";
 
 pub fn schema() -> Schema {
     let names = |name: &str, what: &str, rule: Arc<dyn Validator>| {
@@ -42,6 +43,11 @@ pub fn schema() -> Schema {
                 .default_value(Value::Bool(false))
                 .validator(conflicts_with(&[USER_NAMES, GROUP_NAMES]))
                 .description("Synchronize every IAM user and group of the account. Conflicts with `user_names` and `group_names`; destroying the resource then cancels every synced name. Defaults to `false`. Changes in place: turning it on syncs everything and cancels nothing; turning it off cancels nothing either, syncs the listed names, and from then on the resource manages only those."),
+        )
+        .attribute(
+            Attribute::string_map(RESYNC_TRIGGERS)
+                .optional()
+                .description("Arbitrary values; any change syncs every listed name again (with `is_all_sync`, runs a full synchronization again), in place and in one request, cancelling nothing. MRS turns a user's IAM policies into Manager roles only when the user is synced: wire this to the role assignments so that a change of permissions reaches the cluster."),
         )
         .block(timeouts::block(
             "How long to wait for the synchronization to finish, as durations like `30s`, `10m` or `1h30m`. Each defaults to `10m`.",
