@@ -442,3 +442,38 @@ fn full_sync_syncs_the_directory_and_destroy_cancels_everything() {
         ],
     );
 }
+
+#[test]
+fn a_full_sync_mrs_refused_is_asked_for_again_by_the_next_apply() {
+    let sim = Sim::start(&[]);
+    let tf = sim.workdir();
+    let all =
+        "resource \"mrs_iam_sync\" \"x\" {\n  cluster_id  = \"c1\"\n  is_all_sync = true\n}\n";
+    steps::run(
+        &tf,
+        &sim,
+        vec![
+            Step::apply(config(&sync("x", "c1", &["alice"], &[]))),
+            // MRS refuses the full sync: the state keeps the object as it was.
+            Step::apply(config(all))
+                .setup(|env| {
+                    env.sim().fault(json!({
+                        "method": "POST", "kind": "status", "status": 400,
+                        "error_code": "MRS.0001", "error_msg": "refused for the test"
+                    }))
+                })
+                .expect_error("refused for the test")
+                .check(|r| {
+                    let x = r.attrs("mrs_iam_sync.x");
+                    assert_eq!(x["is_all_sync"], false, "{x}");
+                    assert_eq!(sorted_strings(&x["user_names"]), v(&["alice"]));
+                }),
+            // So the next apply asks for it again.
+            Step::reapply().check(|r| {
+                let writes = r.writes();
+                assert_eq!(writes.len(), 1, "{writes:?}");
+                assert_eq!(writes[0].1["is_all_sync"], true);
+            }),
+        ],
+    );
+}

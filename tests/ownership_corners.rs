@@ -194,6 +194,38 @@ fn a_name_cancelled_between_plan_and_apply_is_synced_again_in_the_same_apply() {
     assert_settled(&tf, &sim);
 }
 
+/// Case 4 with the apply's wait cut by its timeout after the POST of the new name: bob,
+/// cancelled by hand after the plan, cannot be sent again in that apply. It fails naming
+/// him (a warning alone would end it with exit 0 and bob gone), and the next apply syncs
+/// him again.
+#[test]
+fn a_name_cancelled_between_plan_and_apply_is_an_error_when_the_wait_is_cut() {
+    let sim = Sim::start(&["--sync-delay-ms", "3000"]);
+    let tf = sim.workdir();
+    let config = |list: &[&str]| {
+        let body = format!("{}  timeouts {{\n    update = \"1s\"\n  }}\n", users(list));
+        format!("{MRS_HEADER}{}", resource("x", &body))
+    };
+    tf.write_main_tf(&config(&["alice", "bob"]));
+    tf.ok(&["apply", "-auto-approve"]);
+    sim.wait_until_idle(std::time::Duration::from_secs(10));
+    tf.write_main_tf(&config(&["alice", "bob", "dave"]));
+    tf.ok(&["plan", "-out=tfplan"]);
+    sim.set_names("c1", &["alice"], &["admins", "dev"]);
+    let out = tf.fail(&["apply", "tfplan"]);
+    let text = words(&out.combined());
+    assert!(
+        text.contains("Declared names are not synced to MRS cluster \"c1\""),
+        "{text}"
+    );
+    assert!(text.contains("Users \"bob\" are declared"), "{text}");
+    sim.wait_until_idle(std::time::Duration::from_secs(10));
+    tf.ok(&["apply", "-auto-approve"]);
+    sim.wait_until_idle(std::time::Duration::from_secs(10));
+    assert_eq!(sim.names("c1").0, v(&["alice", "bob", "dave"]));
+    assert_settled(&tf, &sim);
+}
+
 /// Case 5: two provider configurations (two provider processes) on one cluster; a user
 /// moves from a resource of one to a resource of the other in one apply. The run's ledger
 /// tells the first process that the second declares it: it is never cancelled.

@@ -219,9 +219,13 @@ pub fn record_after(
         .minus(&outcome.kept_for_others);
     match step {
         Step::Sync { desired, all_sync } => {
+            let accepted = outcome.written || outcome.goes_on;
+            // A full sync MRS refused leaves the object what it was: all-sync only if it
+            // was before, so the next plan asks for the full sync again.
+            let all_sync_now = *all_sync && (accepted || prior.all_sync);
             // An all-sync object lists only what its configuration lists: it declares, and
             // on removal cancels, every synced name anyway.
-            let base = if *all_sync { Names::default() } else { base };
+            let base = if all_sync_now { Names::default() } else { base };
             let pending = if !outcome.goes_on {
                 Names::default()
             } else {
@@ -230,7 +234,6 @@ pub fn record_after(
                     None => decision.add.clone(),
                 }
             };
-            let accepted = outcome.written || outcome.goes_on;
             let held = match &outcome.synced_after {
                 // A full sync MRS accepted owns every name through `all_sync`, and its
                 // configuration lists none: names kept from before would stay in a state
@@ -251,7 +254,7 @@ pub fn record_after(
                 held,
                 adopted: Names::default(),
                 pending,
-                all_sync: *all_sync,
+                all_sync: all_sync_now,
             })
         }
         Step::Remove => {
@@ -297,6 +300,41 @@ mod tests {
             synced_after: Some(synced),
             ..Outcome::default()
         }
+    }
+
+    #[test]
+    fn a_full_sync_mrs_refused_is_not_recorded_as_one() {
+        let prior = Record {
+            held: n(&["alice"]),
+            ..Record::default()
+        };
+        let step = Step::Sync {
+            desired: Names::default(),
+            all_sync: true,
+        };
+        let d = decide(Some(&prior), &step);
+        let refused = Outcome {
+            synced_after: Some(n(&["alice"])),
+            ..Outcome::default()
+        };
+        let after = record_after(Some(&prior), &step, &d, &refused);
+        let after = after.unwrap_or_default();
+        // Still the object it was, so the next plan asks for the full sync again.
+        assert!(!after.all_sync);
+        assert_eq!(after.held, n(&["alice"]));
+        // Accepted, it is an all-sync object that lists nothing.
+        let after = record_after(Some(&prior), &step, &d, &ok(n(&["alice", "bob"])));
+        let after = after.unwrap_or_default();
+        assert!(after.all_sync);
+        assert!(after.held.is_empty());
+        // An all-sync object whose full sync is refused again stays all-sync.
+        let all = Record {
+            all_sync: true,
+            ..Record::default()
+        };
+        let d = decide(Some(&all), &step);
+        let after = record_after(Some(&all), &step, &d, &refused).unwrap_or_default();
+        assert!(after.all_sync);
     }
 
     #[test]

@@ -48,14 +48,29 @@ pub fn applied(
                 Some(s) => decision.cancel.intersect(s),
                 None => decision.cancel.clone(),
             };
+            // A cut wait is only a warning while every declared name is synced or on its
+            // way; a name lost since the plan and not sent again is an error to see.
+            let lost = match synced {
+                Some(s) => decision.declared.minus(s).minus(&pending),
+                None => Names::default(),
+            };
             failed_write(
                 &mut d,
                 a,
                 action,
                 e,
                 &pending,
-                outcome.goes_on && undone.is_empty(),
+                outcome.goes_on && undone.is_empty() && lost.is_empty(),
             );
+            if !lost.is_empty() {
+                d.error(
+                    format!("Declared names are not synced to MRS cluster {:?}", a.cluster_id.as_str()),
+                    format!(
+                        "{} are declared but the cluster no longer holds them: they were cancelled outside this provider process since the plan, and this apply stopped before it could send them again. The state records only the names that are synced; the next apply syncs them again.",
+                        capitalize(&lost.describe())
+                    ),
+                );
+            }
         }
         (Ok(()), None) => {
             if let Err(read_error) = &result.synced_after {

@@ -413,6 +413,10 @@ async fn converge(
     out.diags = diagnostics;
     if let Some(r) = &record {
         let mut state = planned.clone().with_names(&r.held);
+        if planned.all_sync() && !r.all_sync {
+            // MRS refused the full sync: the state says so, and the next plan asks again.
+            state.is_all_sync = Attr::Known(false);
+        }
         state.id = Attr::Known(cluster.address().id());
         out.state = Some(state);
     }
