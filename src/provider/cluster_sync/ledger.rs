@@ -7,9 +7,10 @@
 //! resource in its plan walk (unchanged ones included) before the apply walk starts, so
 //! the apply walk's processes find there every declaration of the run: a name another
 //! alias declares, or that a resource the apply walk never calls still declares. Each
-//! process writes only its own file (`<pid>.json`, replaced whole, so a reader sees the old
-//! file or the new one) in a directory named after the `terraform` process (its PID and
-//! start time, so a reused PID is another run).
+//! process writes only its own file (`<pid>.jsonl`: a header line, then one line per
+//! declaration with only the names new to the file, appended, so a plan of N objects
+//! writes O(N) bytes, not O(N²); a reader skips a line not yet whole) in a directory named
+//! after the `terraform` process (its PID and start time, so a reused PID is another run).
 //!
 //! Only the latest walk counts: one `terraform` process may plan and apply several times
 //! (`terraform test` runs a plan and an apply per run block), and an object's declaration
@@ -44,6 +45,64 @@ struct File {
     walk: u64,
     #[serde(default)]
     clusters: BTreeMap<String, Entry>,
+}
+
+/// The first line of a process's file.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    pid: u32,
+    started: String,
+    walk: u64,
+}
+
+/// A line after the first: names a process declares on a cluster, new to its file.
+#[derive(Serialize, Deserialize)]
+struct Line {
+    cluster: String,
+    #[serde(flatten)]
+    entry: Entry,
+}
+
+impl File {
+    /// The file's lines: the header, then one line per cluster.
+    fn encode(&self) -> Vec<u8> {
+        let header = Header {
+            pid: self.pid,
+            started: self.started.clone(),
+            walk: self.walk,
+        };
+        let mut out = serde_json::to_vec(&header).unwrap_or_default();
+        out.push(b'\n');
+        for (cluster, entry) in &self.clusters {
+            let line = Line {
+                cluster: cluster.clone(),
+                entry: entry.clone(),
+            };
+            out.extend(serde_json::to_vec(&line).unwrap_or_default());
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// A file read back: None without its header; a line that does not parse (one being
+    /// written) is skipped.
+    fn decode(bytes: &[u8]) -> Option<File> {
+        let mut lines = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+        let header: Header = serde_json::from_slice(lines.next()?).ok()?;
+        let mut file = File {
+            pid: header.pid,
+            started: header.started,
+            walk: header.walk,
+            clusters: BTreeMap::new(),
+        };
+        for line in lines.filter_map(|l| serde_json::from_slice::<Line>(l).ok()) {
+            let e = file.clusters.entry(line.cluster).or_default();
+            e.users.extend(line.entry.users);
+            e.groups.extend(line.entry.groups);
+            e.all_sync |= line.entry.all_sync;
+        }
+        Some(file)
+    }
 }
 
 /// One cluster's declarations by one process.
@@ -93,7 +152,7 @@ impl Ledger {
         let dir = root.join(run);
         create_private_dir(&dir).ok()?;
         let pid = std::process::id();
-        let own = dir.join(format!("{pid}.json"));
+        let own = dir.join(format!("{pid}.jsonl"));
         let started = start_time(pid).unwrap_or_default();
         let ledger = Ledger {
             mine: Mutex::new(File {
@@ -133,33 +192,51 @@ impl Ledger {
         entries
             .flatten()
             .map(|e| e.path())
-            .filter(|p| *p != self.own && p.extension().is_some_and(|e| e == "json"))
+            .filter(|p| *p != self.own && p.extension().is_some_and(|e| e == "jsonl"))
             .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() <= MAX_FILE))
             .filter_map(|p| std::fs::read(p).ok())
-            .filter_map(|b| serde_json::from_slice::<File>(&b).ok())
+            .filter_map(|b| File::decode(&b))
             .collect()
     }
 
-    /// Best effort: a ledger that cannot be written only protects fewer names.
+    /// Best effort: a ledger that cannot be written only protects fewer names. The whole
+    /// file is written once, when the process joins its walk (replaced, so a reader sees
+    /// the old file or the new one).
     fn write(&self, file: &File) {
-        if let Ok(bytes) = serde_json::to_vec(file) {
-            let tmp = self.own.with_extension("tmp");
-            if std::fs::write(&tmp, bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, &self.own);
-            }
+        let tmp = self.own.with_extension("tmp");
+        if std::fs::write(&tmp, file.encode()).is_ok() {
+            let _ = std::fs::rename(&tmp, &self.own);
         }
     }
 
-    /// Adds `names` (and `all_sync`) to what this process declares on `cluster`.
+    /// Adds `names` (and `all_sync`) to what this process declares on `cluster`: one line
+    /// appended with what is new.
     pub fn declare(&self, cluster: &str, names: &Names, all_sync: bool) {
         let mut mine = self.mine.lock().unwrap_or_else(|p| p.into_inner());
         let e = mine.clusters.entry(cluster.to_string()).or_default();
-        let before = (e.users.len(), e.groups.len(), e.all_sync);
-        e.users.extend(names.users.iter().cloned());
-        e.groups.extend(names.groups.iter().cloned());
-        e.all_sync |= all_sync;
-        if before != (e.users.len(), e.groups.len(), e.all_sync) {
-            self.write(&mine);
+        let new = Entry {
+            users: names.users.difference(&e.users).cloned().collect(),
+            groups: names.groups.difference(&e.groups).cloned().collect(),
+            all_sync: all_sync && !e.all_sync,
+        };
+        if new.users.is_empty() && new.groups.is_empty() && !new.all_sync {
+            return;
+        }
+        e.users.extend(new.users.iter().cloned());
+        e.groups.extend(new.groups.iter().cloned());
+        e.all_sync |= new.all_sync;
+        let line = Line {
+            cluster: cluster.to_string(),
+            entry: new,
+        };
+        let Ok(mut bytes) = serde_json::to_vec(&line) else {
+            return;
+        };
+        bytes.push(b'\n');
+        // Held under `mine`'s lock: lines of one process never interleave.
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&self.own) {
+            use std::io::Write;
+            let _ = f.write_all(&bytes);
         }
     }
 
@@ -310,7 +387,8 @@ mod tests {
         let Some(mut b) = Ledger::at(&root, "run1") else {
             panic!("a second ledger")
         };
-        b.own = b.dir.join("other.json");
+        b.own = b.dir.join("other.jsonl");
+        b.write(&b.mine.lock().map(|m| m.clone()).unwrap_or_default());
         b.declare("c1", &names(&["alice"]), false);
         b.declare("c2", &Names::default(), true);
         a.declare("c1", &names(&["bob"]), false);
@@ -347,14 +425,39 @@ mod tests {
                 )]
                 .into(),
             };
-            let bytes = serde_json::to_vec(&file).unwrap_or_default();
-            let _ = std::fs::write(dir.join(format!("{pid}.json")), bytes);
+            let _ = std::fs::write(dir.join(format!("{pid}.jsonl")), file.encode());
         }
         let Some(apply) = Ledger::at(&root, "run") else {
             panic!("a ledger in {root:?}")
         };
         assert_eq!(apply.mine.lock().map(|m| m.walk).unwrap_or(0), 3);
         assert_eq!(apply.others("c1").names, names(&["erin"]));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_file_is_read_back_line_by_line_and_a_partial_line_is_skipped() {
+        let root = std::env::temp_dir().join(format!("mrs-ledger-test-{}", fastrand::u64(..)));
+        let Some(a) = Ledger::at(&root, "run") else {
+            panic!("a ledger in {root:?}")
+        };
+        a.declare("c1", &names(&["alice"]), false);
+        a.declare("c1", &names(&["alice", "bob"]), false);
+        a.declare("c2", &Names::default(), true);
+        a.declare("c2", &Names::default(), true);
+        let Ok(mut bytes) = std::fs::read(&a.own) else {
+            panic!("the ledger file")
+        };
+        // The header and one line per declaration that added something (bob alone).
+        assert_eq!(bytes.iter().filter(|b| **b == b'\n').count(), 4);
+        bytes.extend_from_slice(b"{\"cluster\":\"c1\",\"users\":[\"ca");
+        let Some(read) = File::decode(&bytes) else {
+            panic!("a readable file")
+        };
+        let c1 = read.clusters.get("c1").cloned().unwrap_or_default();
+        assert_eq!(c1.users, names(&["alice", "bob"]).users);
+        assert!(read.clusters.get("c2").is_some_and(|e| e.all_sync));
+        assert!(File::decode(b"not a header\n").is_none());
         let _ = std::fs::remove_dir_all(&root);
     }
 }
