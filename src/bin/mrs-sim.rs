@@ -24,7 +24,8 @@ usage: mrs-sim [--listen ADDR] --access-key AK --secret-key SK [--sync-delay-ms 
                        already running on this cluster\"}, as a cautious client must
                        expect of MRS (always on: MRS documents no queueing)
   --clusters a,b       the only cluster ids that exist (default: any)
-  --directory FILE     IAM directory JSON: {\"users\": {\"alice\": [\"admins\"]}, \"groups\": [..]}
+  --directory FILE     IAM directory JSON: {\"users\": {\"alice\": [\"admins\"]}, \"groups\": [..]};
+                       also what GET /v3/users?name=U and /v3/users/{id}/groups answer
   --state-file FILE    load synced names at start, save them after each change
   --projects R=ID,..   IAM projects by region name, for GET /v3/projects?name=R
   --agencies D/A,..    agencies (domain name / agency name) the access key may assume
