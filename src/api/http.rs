@@ -292,6 +292,53 @@ impl Endpoint {
     }
 }
 
+/// The HTTP client of a transport: its timeouts, proxies and the roots it trusts.
+fn build_client(endpoint: &Endpoint, settings: &HttpSettings) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .danger_accept_invalid_certs(settings.tls.insecure)
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.request_timeout)
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(MAX_IN_FLIGHT)
+        // A redirect would carry the signed request, security token included, to
+        // wherever the answer points: refused, and reported.
+        .redirect(reqwest::redirect::Policy::none())
+        // The signed Host header must reach the gateway verbatim, as with the official
+        // SDKs; HTTP/2 would turn it into :authority.
+        .http1_only();
+    // As Go's ProxyFromEnvironment: a proxy never carries requests to this machine,
+    // which would let a "local" plain-http endpoint leave it.
+    if settings.no_proxy || endpoint.is_loopback() {
+        b = b.no_proxy();
+    }
+    // Trusted: Mozilla's roots (built in), the machine's (as Go programs find them),
+    // and `cacert_file`'s. Only `insecure` turns verification off.
+    // Plain http to this machine never makes a TLS connection (no proxy, no redirect).
+    let tls_ever = !(endpoint.base.scheme() == "http" && endpoint.is_loopback());
+    if !settings.tls.insecure && tls_ever {
+        for c in super::trust::machine_roots() {
+            b = b.add_root_certificate(c.clone());
+        }
+    }
+    if let Some(pem) = &settings.tls.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|_| "the CA file holds no PEM certificate".to_string())?;
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    if let Some(pem) = &settings.tls.identity_pem {
+        let id = reqwest::Identity::from_pem(pem).map_err(|_| {
+            "the client certificate and key are not a PEM certificate with its private key"
+                .to_string()
+        })?;
+        b = b.identity(id);
+    }
+    b.build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
 /// Whose keys sign a request.
 #[derive(Clone, Copy)]
 pub enum Keys<'a> {
@@ -404,7 +451,10 @@ fn is_malformed_answer(e: &reqwest::Error) -> bool {
 pub struct Transport {
     /// Names the service in logs, e.g. "MRS API".
     name: &'static str,
-    http: reqwest::Client,
+    /// Built at the first request: a walk that sends none (a plan without refresh, a
+    /// validate) never reads the machine's CA certificates, which costs more instructions
+    /// than 300 plans (`make bench`, docs/benchmarks.md).
+    http: std::sync::OnceLock<Result<reqwest::Client, String>>,
     endpoint: Endpoint,
     settings: HttpSettings,
     /// At most `MAX_IN_FLIGHT` attempts between sending and reading the whole body.
@@ -430,55 +480,21 @@ impl Transport {
             return Err("the user agent is not a valid header value".into());
         }
         settings.tls.check()?;
-        let mut b = reqwest::Client::builder()
-            .use_rustls_tls()
-            .danger_accept_invalid_certs(settings.tls.insecure)
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(MAX_IN_FLIGHT)
-            // A redirect would carry the signed request, security token included, to
-            // wherever the answer points: refused, and reported.
-            .redirect(reqwest::redirect::Policy::none())
-            // The signed Host header must reach the gateway verbatim, as with the official
-            // SDKs; HTTP/2 would turn it into :authority.
-            .http1_only();
-        // As Go's ProxyFromEnvironment: a proxy never carries requests to this machine,
-        // which would let a "local" plain-http endpoint leave it.
-        if settings.no_proxy || endpoint.is_loopback() {
-            b = b.no_proxy();
-        }
-        // Trusted: Mozilla's roots (built in), the machine's (as Go programs find them),
-        // and `cacert_file`'s. Only `insecure` turns verification off.
-        if !settings.tls.insecure {
-            for c in super::trust::machine_roots() {
-                b = b.add_root_certificate(c.clone());
-            }
-        }
-        if let Some(pem) = &settings.tls.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|_| "the CA file holds no PEM certificate".to_string())?;
-            for c in certs {
-                b = b.add_root_certificate(c);
-            }
-        }
-        if let Some(pem) = &settings.tls.identity_pem {
-            let id = reqwest::Identity::from_pem(pem).map_err(|_| {
-                "the client certificate and key are not a PEM certificate with its private key"
-                    .to_string()
-            })?;
-            b = b.identity(id);
-        }
-        let http = b
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Transport {
             name,
-            http,
+            http: std::sync::OnceLock::new(),
             endpoint,
             settings,
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
         })
+    }
+
+    /// The HTTP client, built the first time a request needs it.
+    fn http(&self) -> Result<&reqwest::Client, String> {
+        self.http
+            .get_or_init(|| build_client(&self.endpoint, &self.settings))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -704,7 +720,8 @@ impl Transport {
             map.insert(name, value);
         }
         let mut rb = self
-            .http
+            .http()
+            .map_err(AttemptError::Permanent)?
             .request(req.method.clone(), url.clone())
             .headers(map);
         if let Some((b, _)) = req.body {
