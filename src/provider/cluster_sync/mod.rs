@@ -48,8 +48,6 @@ pub struct Change {
     /// `is_all_sync = true`: a full synchronization.
     pub all_sync: bool,
     pub timeout: Duration,
-    /// What the step does, for messages: "sync IAM names".
-    pub action: &'static str,
 }
 
 /// What an object's destroy asks: that the names it owns leave the cluster, unless another
@@ -147,9 +145,13 @@ impl<'a> ClusterSync<'a> {
         let (outcome, written) = result.outcome(&self.address, change.timeout);
         let record = record_after(prior, &step, &decision, &outcome);
         let held_before = prior.map(|r| r.held.clone()).unwrap_or_default();
+        let action = match prior {
+            None => "sync IAM names",
+            Some(_) => "update IAM names",
+        };
         let diagnostics = report::applied(
             &self.address,
-            change.action,
+            action,
             &held_before,
             &decision,
             &result,

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::iam::{IamClient, IamConfig, IamError};
 use crate::api::ids::Cloud;
-use crate::api::{CredentialSource, HttpSettings, ProjectId, Region};
+use crate::api::{CredentialSource, Credentials, HttpSettings, ProjectId, Region};
 
 use super::endpoints::iam_endpoint;
 
@@ -26,6 +26,19 @@ pub struct IamSettings {
 }
 
 impl IamSettings {
+    /// The IAM client of `region` and the keys from `source` that sign its calls.
+    pub async fn session(
+        &self,
+        source: &dyn CredentialSource,
+        region: Option<&Region>,
+    ) -> Result<(IamClient, Credentials), IamError> {
+        let iam = self.client(region)?;
+        let keys = source.credentials().await.map_err(|e| IamError::Config {
+            message: e.to_string(),
+        })?;
+        Ok((iam, keys))
+    }
+
     /// A client of the IAM endpoint for `region` (`endpoints.iam` and `auth_url` win).
     pub fn client(&self, region: Option<&Region>) -> Result<IamClient, IamError> {
         let endpoint = iam_endpoint(
@@ -91,14 +104,7 @@ impl Projects {
         region: &Region,
         cancel: &CancellationToken,
     ) -> Result<ProjectId, IamError> {
-        let iam = self.iam.client(Some(region))?;
-        let keys = self
-            .source
-            .credentials()
-            .await
-            .map_err(|e| IamError::Config {
-                message: e.to_string(),
-            })?;
+        let (iam, keys) = self.iam.session(self.source.as_ref(), Some(region)).await?;
         match iam.project_id(&keys, region, cancel).await? {
             Some(id) => match ProjectId::parse(&id) {
                 Ok(project) => {

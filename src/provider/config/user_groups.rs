@@ -67,7 +67,7 @@ impl UserGroups {
                 .get_or_try_init(|| async move {
                     let (iam, keys) = match kept.take() {
                         Some(s) => s,
-                        None => self.session(region).await?,
+                        None => self.iam.session(self.source.as_ref(), region).await?,
                     };
                     let answer = iam.user_groups(&keys, user, cancel).await;
                     *kept = Some((iam, keys));
@@ -78,19 +78,6 @@ impl UserGroups {
             groups.insert(user.clone(), found.clone());
         }
         Ok(groups)
-    }
-
-    /// The IAM client of `region` and the keys that sign its calls.
-    async fn session(&self, region: Option<&Region>) -> Result<(IamClient, Credentials), IamError> {
-        let iam = self.iam.client(region)?;
-        let keys = self
-            .source
-            .credentials()
-            .await
-            .map_err(|e| IamError::Config {
-                message: e.to_string(),
-            })?;
-        Ok((iam, keys))
     }
 
     /// What failed, for a person: the user and region (shortened, as they come from a

@@ -381,15 +381,9 @@ async fn converge(
     timeout: Duration,
 ) -> (StateOutcome<IamSyncModel>, Option<Record>) {
     let mut out = StateOutcome::new(None);
-    let cluster = match planned_cluster(clusters, planned) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            out.diags.error(
-                "Unknown project or cluster",
-                "project_id and cluster_id must be known when applying (Terraform plans again at apply, when the region is known, and the project is found then). Set project_id on the resource or the provider (HW_PROJECT_ID).",
-            );
-            return (out, None);
-        }
+    let cluster = match clusters.applied(&planned.region, &planned.project_id, &planned.cluster_id)
+    {
+        Ok(c) => ClusterSync::on(c),
         Err(d) => {
             out.diags = d;
             return (out, None);
@@ -400,11 +394,6 @@ async fn converge(
         desired: planned.names(),
         all_sync: planned.all_sync(),
         timeout,
-        action: if prior.is_none() {
-            "sync IAM names"
-        } else {
-            "update IAM names"
-        },
     };
     let Reconciled {
         record,

@@ -468,11 +468,6 @@ impl IamSyncExclusive {
             desired: list.clone(),
             all_sync: false,
             timeout,
-            action: if prior.is_none() {
-                "sync IAM names"
-            } else {
-                "update IAM names"
-            },
         };
         let Reconciled {
             record,
