@@ -344,7 +344,10 @@ where
         }
     };
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: each RPC's own work is small and Terraform waits on its answers, so a
+    // pool of workers only added wake-ups across threads (a fifth of the provider's CPU
+    // per plan walk, docs/benchmarks.md). Blocking work runs on threads of its own.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
