@@ -31,8 +31,14 @@ use serde::{Deserialize, Serialize};
 use super::names::Names;
 use super::ownership::Others;
 
-/// Run directories older than this are removed when a process starts: no run lasts so long.
+/// Run directories older than this are removed: no run lasts so long.
 const STALE_AFTER: Duration = Duration::from_secs(2 * 24 * 3600);
+/// The sweep for stale runs reads the age of every run directory (thousands, on a machine
+/// that runs Terraform all day), so one process starting at most this often does it; the
+/// others read the age of one marker file.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// The marker file, in the root, whose age says when the last sweep began.
+const SWEPT: &str = "swept";
 /// A ledger file larger than this is not ours to read.
 const MAX_FILE: u64 = 16 << 20;
 
@@ -121,6 +127,9 @@ pub struct Ledger {
     own: PathBuf,
     /// This process's file, as written.
     mine: Mutex<File>,
+    /// `own`, opened for appending at the first declaration (None if it cannot be): one
+    /// write per declaration after that.
+    append: OnceLock<Option<std::fs::File>>,
 }
 
 impl Ledger {
@@ -162,6 +171,7 @@ impl Ledger {
             }),
             dir,
             own,
+            append: OnceLock::new(),
         };
         ledger.join_walk();
         Some(ledger)
@@ -234,7 +244,13 @@ impl Ledger {
         };
         bytes.push(b'\n');
         // Held under `mine`'s lock: lines of one process never interleave.
-        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&self.own) {
+        let append = self.append.get_or_init(|| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&self.own)
+                .ok()
+        });
+        if let Some(mut f) = append.as_ref() {
             use std::io::Write;
             let _ = f.write_all(&bytes);
         }
@@ -344,14 +360,25 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Removes the directories of runs long over (not `current`).
+/// Removes the directories of runs long over (not `current`), unless a process swept
+/// within SWEEP_EVERY.
 fn remove_stale(root: &Path, current: &str) {
+    let now = SystemTime::now();
+    let marker = root.join(SWEPT);
+    let swept_lately = std::fs::metadata(&marker)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| now.duration_since(t).ok())
+        .is_some_and(|age| age < SWEEP_EVERY);
+    // Written first, so that the processes starting beside this one do not sweep too.
+    if swept_lately || std::fs::write(&marker, b"").is_err() {
+        return;
+    }
     let Ok(runs) = std::fs::read_dir(root) else {
         return;
     };
-    let now = SystemTime::now();
     for run in runs.flatten() {
-        if run.file_name() == current {
+        if run.file_name() == current || run.file_name() == SWEPT {
             continue;
         }
         let old = run
@@ -458,6 +485,41 @@ mod tests {
         assert_eq!(c1.users, names(&["alice", "bob"]).users);
         assert!(read.clusters.get("c2").is_some_and(|e| e.all_sync));
         assert!(File::decode(b"not a header\n").is_none());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    fn age(path: &Path, by: Duration) {
+        let file = std::fs::File::open(path).and_then(|f| {
+            f.set_modified(SystemTime::now() - by)?;
+            Ok(f)
+        });
+        assert!(file.is_ok(), "ageing {path:?}: {file:?}");
+    }
+
+    #[test]
+    fn stale_runs_are_swept_at_most_once_an_hour() {
+        let root = std::env::temp_dir().join(format!("mrs-ledger-test-{}", fastrand::u64(..)));
+        let three_days = Duration::from_secs(3 * 24 * 3600);
+        assert!(std::fs::create_dir_all(root.join("old")).is_ok());
+        age(&root.join("old"), three_days);
+        assert!(Ledger::at(&root, "run").is_some());
+        assert!(!root.join("old").exists(), "a run over for days is removed");
+        assert!(root.join(SWEPT).exists());
+        // Within the hour, a start reads the marker's age and nothing else.
+        assert!(std::fs::create_dir_all(root.join("older")).is_ok());
+        age(&root.join("older"), three_days);
+        assert!(Ledger::at(&root, "run").is_some());
+        assert!(
+            root.join("older").exists(),
+            "no second sweep within the hour"
+        );
+        assert!(root.join("run").exists());
+        // An hour later the next start sweeps again, and keeps the current run.
+        age(&root.join(SWEPT), Duration::from_secs(2 * 3600));
+        age(&root.join("run"), three_days);
+        assert!(Ledger::at(&root, "run").is_some());
+        assert!(!root.join("older").exists());
+        assert!(root.join("run").exists());
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -1,13 +1,18 @@
 //! What the IAM sync keeps per cluster in the process (client, declarations shared with
-//! the run's ledger, write queue), kept in the kit's cluster, and the [`ClusterSync`] of a
-//! kit cluster.
+//! the run's ledger, write queue), kept in the kit's cluster, the [`ClusterSync`] of a
+//! kit cluster, and the sending of one object's decision through the cluster's queue.
 
 use crate::api::{Client, ClusterId, ProjectId};
 use crate::provider::clusters::Cluster;
 
-use super::batch::Queue;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::batch::{BatchResult, Queue, Request};
 use super::declarations::Declarations;
 use super::ledger::Ledger;
+use super::ownership::Decision;
 use super::wait::Waits;
 use super::ClusterSync;
 
@@ -27,6 +32,19 @@ impl Line {
             project_id: &self.project_id,
             cluster_id: &self.cluster_id,
         }
+    }
+
+    /// Sends one object's decision with the cluster's batch, and returns what it learnt.
+    pub async fn send(
+        &self,
+        decision: Decision,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> BatchResult {
+        let request = Request { decision, timeout };
+        self.queue
+            .submit(request, &self.waits(), &self.declared, cancel)
+            .await
     }
 }
 

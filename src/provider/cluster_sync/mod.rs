@@ -35,9 +35,8 @@ pub use ledger::Ledger;
 pub use names::{Names, MAX_NAMES};
 pub use ownership::Record;
 
-use batch::{BatchResult, Request};
 use line::Line;
-use ownership::{decide, record_after, Decision, Step};
+use ownership::{decide, record_after, Step};
 
 /// What an object's create or update asks: that the cluster hold `desired`.
 #[derive(Clone, Debug)]
@@ -115,14 +114,6 @@ impl<'a> ClusterSync<'a> {
             .map_err(|c| report::conflict(&self.address, &c))
     }
 
-    async fn submit(&self, decision: Decision, timeout: Duration) -> BatchResult {
-        let request = Request { decision, timeout };
-        let l = &self.line;
-        l.queue
-            .submit(request, &l.waits(), &l.declared, self.cancel)
-            .await
-    }
-
     /// Brings the cluster to `change.desired`: decides what to send and cancel (the rule
     /// of ownership), sends it with the cluster's batch, and records what is then true.
     ///
@@ -141,7 +132,10 @@ impl<'a> ClusterSync<'a> {
             .declare_undeclared(&change.desired, change.all_sync);
         let prior = change.prior.as_ref();
         let decision = decide(prior, &step);
-        let result = self.submit(decision.clone(), change.timeout).await;
+        let result = self
+            .line
+            .send(decision.clone(), change.timeout, self.cancel)
+            .await;
         let (outcome, written) = result.outcome(&self.address, change.timeout);
         let record = record_after(prior, &step, &decision, &outcome);
         let held_before = prior.map(|r| r.held.clone()).unwrap_or_default();
@@ -171,7 +165,10 @@ impl<'a> ClusterSync<'a> {
     pub async fn remove(&self, removal: Removal) -> Reconciled {
         let prior = Some(&removal.prior);
         let decision = decide(prior, &Step::Remove);
-        let result = self.submit(decision.clone(), removal.timeout).await;
+        let result = self
+            .line
+            .send(decision.clone(), removal.timeout, self.cancel)
+            .await;
         let (outcome, written) = result.outcome(&self.address, removal.timeout);
         let record = match written {
             // The cluster is gone, and every name with it.

@@ -84,6 +84,7 @@ pub struct Decision {
 /// Decides what a step sends. `prior` is None for a create.
 pub fn decide(prior: Option<&Record>, step: &Step) -> Decision {
     let prior = prior.cloned().unwrap_or_default();
+    let owned = prior.owned();
     match step {
         Step::Sync { desired, all_sync } => Decision {
             add: desired.minus(&prior.held),
@@ -92,7 +93,7 @@ pub fn decide(prior: Option<&Record>, step: &Step) -> Decision {
             cancel: if *all_sync {
                 Names::default()
             } else {
-                prior.owned().minus(desired)
+                owned.minus(desired)
             },
             cancel_all_synced: false,
             // The configuration now says which adopted names it declares: those become
@@ -107,7 +108,7 @@ pub fn decide(prior: Option<&Record>, step: &Step) -> Decision {
         },
         Step::Remove => Decision {
             removal: true,
-            cancel: prior.owned(),
+            cancel: owned,
             cancel_all_synced: prior.all_sync,
             released: prior.adopted.clone(),
             ..Decision::default()
