@@ -102,7 +102,7 @@ impl Rule for Current {
         decision: &Decision,
         outcome: &Outcome,
     ) -> Option<Record> {
-        ownership::record_after(prior, step, decision, outcome)
+        ownership::record::record_after(prior, step, decision, outcome)
     }
 }
 
@@ -2339,7 +2339,7 @@ fn lifecycle_replays_the_corners_the_rule_before_it_got_wrong() {
 
 /// What the model found in the rule as first landed: turning is_all_sync on kept the names
 /// held before in a state whose configuration lists none, a change planned after every
-/// apply (I4). Fixed in `ownership::record_after`.
+/// apply (I4). Fixed in `ownership::record::record_after`.
 #[test]
 fn lifecycle_turning_is_all_sync_on_plans_clean() {
     let apply = || {

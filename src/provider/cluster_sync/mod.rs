@@ -36,7 +36,8 @@ pub use names::{Names, MAX_NAMES};
 pub use ownership::Record;
 
 use line::Line;
-use ownership::{decide, record_after, Step};
+use ownership::record::record_after;
+use ownership::{decide, Step};
 
 /// What an object's create or update asks: that the cluster hold `desired`.
 #[derive(Clone, Debug)]
@@ -132,10 +133,7 @@ impl<'a> ClusterSync<'a> {
             .declare_undeclared(&change.desired, change.all_sync);
         let prior = change.prior.as_ref();
         let decision = decide(prior, &step);
-        let result = self
-            .line
-            .send(decision.clone(), change.timeout, self.cancel)
-            .await;
+        let result = Line::send(&self.line, decision.clone(), change.timeout, self.cancel).await;
         let (outcome, written) = result.outcome(&self.address, change.timeout);
         let record = record_after(prior, &step, &decision, &outcome);
         let held_before = prior.map(|r| r.held.clone()).unwrap_or_default();
@@ -165,10 +163,7 @@ impl<'a> ClusterSync<'a> {
     pub async fn remove(&self, removal: Removal) -> Reconciled {
         let prior = Some(&removal.prior);
         let decision = decide(prior, &Step::Remove);
-        let result = self
-            .line
-            .send(decision.clone(), removal.timeout, self.cancel)
-            .await;
+        let result = Line::send(&self.line, decision.clone(), removal.timeout, self.cancel).await;
         let (outcome, written) = result.outcome(&self.address, removal.timeout);
         let record = match written {
             // The cluster is gone, and every name with it.
