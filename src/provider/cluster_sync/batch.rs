@@ -222,13 +222,13 @@ impl Queue {
                     .as_ref()
                     .map_or_else(ApiError::may_have_landed, |_| true);
                 sent?;
-                self.wait_for_sync(waits, left(), cancel).await?;
+                waits.until_synced(left(), &self.seen_idle, cancel).await?;
             }
             for body in cancel_batches(&remove) {
                 waits
                     .write_when_idle(Write::Cancel(&body), left(), &mut maybe_changed, cancel)
                     .await?;
-                self.wait_for_sync(waits, left(), cancel).await?;
+                waits.until_synced(left(), &self.seen_idle, cancel).await?;
             }
             // Whatever happened since the plan (a name cancelled by hand, by another run or
             // by another provider process), the cluster must hold every declared name.
@@ -249,7 +249,7 @@ impl Queue {
                         .map_or_else(ApiError::may_have_landed, |_| true);
                     sent?;
                     resynced = missing;
-                    self.wait_for_sync(waits, left(), cancel).await?;
+                    waits.until_synced(left(), &self.seen_idle, cancel).await?;
                     synced_after = Some(waits.read_for_state().await);
                 } else {
                     synced_after = Some(after);
@@ -278,17 +278,5 @@ impl Queue {
             // The asker may be gone (its RPC dropped); its result then has no reader.
             let _ = q.reply.send(result);
         }
-    }
-
-    /// The wait for the sync a write started; its end shows the cluster idle.
-    async fn wait_for_sync(
-        &self,
-        waits: &Waits<'_>,
-        left: Duration,
-        cancel: &CancellationToken,
-    ) -> Result<(), ApiError> {
-        waits.until_idle(left, cancel).await?;
-        self.seen_idle.store(true, Ordering::Relaxed);
-        Ok(())
     }
 }

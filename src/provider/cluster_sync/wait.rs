@@ -3,6 +3,7 @@
 //! records an outcome may take, the one deadline a step's calls and waits share, and a
 //! wait's timeout told in the configured timeout's terms.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -55,6 +56,19 @@ impl<'a> Waits<'a> {
             project_id: self.project_id,
             cluster_id: self.cluster_id,
         }
+    }
+
+    /// The wait for the sync a write started. Its end shows the cluster idle, which
+    /// `seen_idle` keeps for the cluster's next batch.
+    pub async fn until_synced(
+        &self,
+        timeout: Duration,
+        seen_idle: &AtomicBool,
+        cancel: &CancellationToken,
+    ) -> Result<(), ApiError> {
+        self.until_idle(timeout, cancel).await?;
+        seen_idle.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Polls the sync status until it is false: at once, then every 10 % of the wait so
