@@ -199,6 +199,14 @@ def cpu_wrapper(wrap_dir, real, out_dir, tag):
 def take_cpu(out_dir, tag):
     """[CPU seconds] of each process `cpu_wrapper` recorded under `tag` since the last
     call; the records are removed."""
+    return [user + system for user, system in take_cpu_parts(out_dir, tag)]
+
+
+def take_cpu_parts(out_dir, tag):
+    """[(user seconds, system seconds)] of each process `cpu_wrapper` recorded under
+    `tag` since the last call; the records are removed. The system part is what
+    callgrind's instruction counts never see (the kernel's work for the process's
+    system calls)."""
     out = []
     for f in sorted(os.listdir(out_dir)):
         if not f.startswith(tag + "."):
@@ -208,7 +216,7 @@ def take_cpu(out_dir, tag):
             fields = fh.read().split()
         os.remove(p)
         if len(fields) == 2:
-            out.append(float(fields[0]) + float(fields[1]))
+            out.append((float(fields[0]), float(fields[1])))
     return out
 
 
