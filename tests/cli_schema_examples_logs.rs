@@ -63,7 +63,6 @@ fn providers_schema_json_has_both_types_with_descriptions() {
     check(
         resource,
         &[
-            ("id", string.clone()),
             ("region", string.clone()),
             ("project_id", string.clone()),
             ("cluster_id", string.clone()),
@@ -74,6 +73,8 @@ fn providers_schema_json_has_both_types_with_descriptions() {
         "mrs_iam_sync",
     );
     assert_eq!(resource["attributes"]["cluster_id"]["required"], true);
+    // The location attributes are the identity; no `id` repeats them in every object.
+    assert!(resource["attributes"].get("id").is_none(), "{resource}");
     let timeouts = &resource["block_types"]["timeouts"];
     assert_eq!(timeouts["nesting_mode"], "single", "{timeouts}");
     check(
@@ -89,7 +90,6 @@ fn providers_schema_json_has_both_types_with_descriptions() {
     check(
         data,
         &[
-            ("id", string.clone()),
             ("cluster_id", string.clone()),
             ("user_names", set.clone()),
             ("group_names", set),

@@ -161,7 +161,7 @@ output "far_users" {{
         "one lookup per region"
     );
     assert!(
-        plan.contains(&format!("\"{OTHER_PROJECT}/c4\"")),
+        plan.contains(&format!("= \"{OTHER_PROJECT}\"")),
         "the plan shows the other region's project:\n{plan}"
     );
 
@@ -186,7 +186,7 @@ output "far_users" {{
     let state = tf.state_json();
     let far = common::terraform::state_resource(&state, "mrs_iam_sync.far2").expect("far2");
     assert_eq!(far["values"]["project_id"], OTHER_PROJECT);
-    assert_eq!(far["values"]["id"], format!("{OTHER_PROJECT}/c5"));
+    assert_eq!(far["values"]["cluster_id"], "c5");
     assert_eq!(far["values"]["region"], OTHER_REGION);
     assert_eq!(
         state["values"]["outputs"]["far_users"]["value"],

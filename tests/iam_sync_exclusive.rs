@@ -54,7 +54,8 @@ fn drift_shows_in_the_plan_and_is_cancelled_exactly_and_implicit_groups_never_fl
                 assert_eq!(writes[0].0, "POST");
                 assert_eq!(names_of(&writes[0].1), (v(&["alice", "bob"]), v(&["ops"])));
                 let x = r.attrs(ADDR);
-                assert_eq!(x["id"], format!("{PROJECT}/c1"));
+                assert_eq!(x["project_id"], PROJECT);
+                assert!(x.get("id").is_none(), "{x}");
                 assert_eq!(
                     sorted_strings(&x["implicit_group_names"]),
                     v(&["admins", "dev"])

@@ -93,7 +93,10 @@ async fn get_provider_schema_has_json_types_sensitive_keys_and_timeouts() {
     assert!(ra["cluster_id"].required);
     assert_eq!(ra["user_names"].r#type, br#"["set","string"]"#);
     assert_eq!(ra["is_all_sync"].r#type, br#""bool""#);
-    assert!(ra["id"].computed && !ra["id"].optional);
+    assert!(
+        !ra.contains_key("id"),
+        "the location attributes are the identity"
+    );
     assert!(ra["region"].optional && ra["region"].computed);
     let block = r.block.as_ref().unwrap();
     let timeouts = block
@@ -444,14 +447,13 @@ impl SimHarness {
 }
 
 #[test]
-fn plan_create_computes_id_and_defaults_from_provider_and_destroy_plans_null() {
+fn plan_create_computes_defaults_from_provider_and_destroy_plans_null() {
     let h = SimHarness::start();
     let ty = resource_ty();
     let config = sync_config("c1", &["alice"]);
     let plan = h.plan(&Value::Null, &config);
     assert!(plan.diagnostics.is_empty(), "{:#?}", plan.diagnostics);
     let planned = decoded(&plan.planned_state, &ty);
-    assert_eq!(planned.get("id"), &Value::string(format!("{PROJECT}/c1")));
     assert_eq!(planned.get("region"), &Value::string(REGION));
     assert_eq!(planned.get("project_id"), &Value::string(PROJECT));
     assert_eq!(planned.get("cluster_id"), &Value::string("c1"));
@@ -460,13 +462,13 @@ fn plan_create_computes_id_and_defaults_from_provider_and_destroy_plans_null() {
     assert_eq!(planned.get("is_all_sync"), &Value::Bool(false));
     assert!(plan.requires_replace.is_empty());
 
-    // An unknown cluster leaves the id unknown, but the provider's defaults are known.
+    // An unknown cluster stays unknown, but the provider's defaults are known.
     let mut unknown_cluster = config.clone();
     with_attr(&mut unknown_cluster, "cluster_id", Value::Unknown);
     let plan = h.plan(&Value::Null, &unknown_cluster);
     assert!(plan.diagnostics.is_empty(), "{:#?}", plan.diagnostics);
     let planned2 = decoded(&plan.planned_state, &ty);
-    assert_eq!(planned2.get("id"), &Value::Unknown);
+    assert_eq!(planned2.get("cluster_id"), &Value::Unknown);
     assert_eq!(planned2.get("project_id"), &Value::string(PROJECT));
 
     // Destroy: planned state is null.
@@ -505,7 +507,6 @@ fn apply_read_import_and_destroy_against_mrs_sim() {
     let planned = decoded(&plan.planned_state, &ty);
     // Every known planned value comes back unchanged.
     for attr in [
-        "id",
         "region",
         "project_id",
         "cluster_id",
@@ -539,12 +540,12 @@ fn apply_read_import_and_destroy_against_mrs_sim() {
         let r = &imp.imported_resources[0];
         assert_eq!(r.type_name, "mrs_iam_sync");
         let s = decoded(&r.state, &ty);
-        assert_eq!(s.get("id"), &Value::string(format!("{PROJECT}/c1")));
         assert_eq!(s.get("region"), &Value::string(REGION));
         assert_eq!(s.get("project_id"), &Value::string(PROJECT));
         assert_eq!(s.get("cluster_id"), &Value::string("c1"));
         assert_eq!(s.get("user_names"), &string_set(["alice", "bob"]));
-        assert_eq!(s.get("is_all_sync"), &Value::Bool(false));
+        // Unset until the first apply, whose change hands the adopted names over.
+        assert_eq!(s.get("is_all_sync"), &Value::Null);
         assert_eq!(s.get("timeouts"), &Value::Null);
     }
     // Malformed IDs are diagnostics.
@@ -568,7 +569,7 @@ fn apply_read_import_and_destroy_against_mrs_sim() {
         .into_inner();
     assert!(ds.diagnostics.is_empty(), "{:#?}", ds.diagnostics);
     let s = decoded(&ds.state, &data_ty());
-    assert_eq!(s.get("id"), &Value::string(format!("{PROJECT}/c1")));
+    assert_eq!(s.get("cluster_id"), &Value::string("c1"));
     assert_eq!(s.get("user_names"), &string_set(["alice", "bob"]));
     assert_eq!(s.get("group_names"), &string_set(["admins", "dev"]));
     assert_eq!(s.get("is_synchronizing"), &Value::Bool(false));
@@ -599,7 +600,6 @@ fn apply_read_import_and_destroy_against_mrs_sim() {
             type_name: "mrs_iam_sync".into(),
             current_state: dv(
                 &object(&[
-                    ("id", Value::string(format!("{PROJECT}/nosuchcluster"))),
                     ("project_id", Value::string(PROJECT)),
                     ("region", Value::string(REGION)),
                     ("cluster_id", Value::string("nosuchcluster")),
@@ -623,6 +623,7 @@ async fn upgrade_resource_state_takes_json_and_refuses_flatmap() {
     let p = start_provider(bare_options()).await;
     let mut c = p.provider();
     let ty = resource_ty();
+    // Written by an older build: its `id` and an attribute of an older schema are dropped.
     let json = serde_json::json!({
         "id": "p1/c1",
         "region": "cn-north-4",
@@ -648,7 +649,11 @@ async fn upgrade_resource_state_takes_json_and_refuses_flatmap() {
         .into_inner();
     assert!(r.diagnostics.is_empty(), "{:#?}", r.diagnostics);
     let s = decoded(&r.upgraded_state, &ty);
-    assert_eq!(s.get("id"), &Value::string("p1/c1"));
+    assert_eq!(s.get("cluster_id"), &Value::string("c1"));
+    assert!(
+        matches!(&s, Value::Object(m) if !m.contains_key("id")),
+        "{s:?}"
+    );
     assert_eq!(s.get("user_names"), &string_set(["alice", "bob"]));
     assert_eq!(s.get("group_names"), &Value::Null);
     assert_eq!(s.get("timeouts").get("create"), &Value::string("5m"));

@@ -75,7 +75,8 @@ fn import_block_adopts_a_cluster_without_a_write() {
             .check(|r| {
                 assert!(r.writes().is_empty(), "the import wrote: {:?}", r.writes());
                 let x = r.attrs("mrs_iam_sync.x");
-                assert_eq!(x["id"], format!("{PROJECT}/c1"));
+                assert_eq!(x["project_id"], PROJECT);
+                assert_eq!(x["cluster_id"], "c1");
                 assert_eq!(sorted_strings(&x["user_names"]), v(&["bob"]));
                 assert_eq!(sorted_strings(&x["group_names"]), v(&["ops"]));
                 assert_eq!(r.sim().names("c1"), (v(&["bob"]), v(&["ops"])));
@@ -144,7 +145,7 @@ resource "mrs_iam_sync" "x" {{
                 let c1 = r.attrs("mrs_iam_sync.x[\"c1\"]");
                 assert_eq!(sorted_strings(&c1["user_names"]), v(&["bob"]));
                 let c2 = r.attrs("mrs_iam_sync.x[\"c2\"]");
-                assert_eq!(c2["id"], format!("{PROJECT}/c2"));
+                assert_eq!(c2["cluster_id"], "c2");
                 assert_eq!(sorted_strings(&c2["user_names"]), v(&["dave", "erin"]));
                 // Both clusters were read; nothing else was called.
                 let calls = calls_since(r.sim(), 0);

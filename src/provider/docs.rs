@@ -417,12 +417,14 @@ mod tests {
             "is_all_sync",
             "region",
             "project_id",
-            "id",
+            "resync_triggers",
             "timeouts",
             "create",
         ] {
             assert!(r.contains(&format!("`{a}`")), "{a} missing");
         }
+        // The location attributes are the identity: no `id` repeats them.
+        assert!(!r.contains("- `id`"), "an id attribute is listed");
         assert!(r.contains("## Import"));
         assert!(r.contains("### Required"));
         let i = find(&pages, "docs/index.md");

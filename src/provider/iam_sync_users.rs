@@ -6,9 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::cluster_sync::Names;
-use super::clusters::{
-    location_attributes, Clusters, Holder, CLUSTER_ID, ID, ONE_PER_CLUSTER, PROJECT_ID, REGION,
-};
+use super::clusters::{location_attributes, Clusters, Holder, CLUSTER_ID, PROJECT_ID, REGION};
 use crate::api::ApiError;
 use crate::framework::model::{model, Attr, Set};
 use crate::framework::{Attribute, AttributePath, Block, Schema, StateOutcome, TypedDataSource};
@@ -22,7 +20,7 @@ pub fn schema() -> Schema {
     Schema::new(
         0,
         Block::new("Reads the IAM users and groups synchronized to the Manager of an MRS cluster, whoever synced them (including the groups of synced users).")
-            .attributes(location_attributes(Holder::DataSource, &ONE_PER_CLUSTER))
+            .attributes(location_attributes(Holder::DataSource))
             .attribute(Attribute::string_set(USER_NAMES).computed().description("The synchronized IAM user names."))
             .attribute(Attribute::string_set(GROUP_NAMES).computed().description("The synchronized IAM group names."))
             .attribute(Attribute::bool(IS_SYNCHRONIZING).computed().description("Whether a synchronization is running on the cluster now.")),
@@ -33,7 +31,6 @@ model! {
     /// The data source's configuration (inputs only) and state (every attribute known).
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct IamSyncUsersModel {
-        pub id: Attr<String> = ID,
         pub region: Attr<String> = REGION,
         pub project_id: Attr<String> = PROJECT_ID,
         pub cluster_id: Attr<String> = CLUSTER_ID,
@@ -121,7 +118,6 @@ impl TypedDataSource for IamSyncUsers {
             Ok((names, busy)) => {
                 let a = cluster.address();
                 out.state = Some(IamSyncUsersModel {
-                    id: Attr::Known(a.id()),
                     region,
                     project_id: Attr::Known(a.project_id.to_string()),
                     cluster_id: Attr::Known(a.cluster_id.to_string()),
@@ -143,7 +139,7 @@ mod tests {
     #[test]
     fn outputs_are_computed_and_inputs_validated() {
         let s = schema();
-        for out in [USER_NAMES, GROUP_NAMES, IS_SYNCHRONIZING, ID] {
+        for out in [USER_NAMES, GROUP_NAMES, IS_SYNCHRONIZING] {
             let a = s.block.find_attribute(out).expect("attribute");
             assert!(a.computed && !a.optional, "{out}");
         }

@@ -3,7 +3,6 @@
 mock_provider "mrs" {
   mock_resource "mrs_iam_sync" {
     defaults = {
-      id         = "0123456789abcdef/example"
       project_id = "0123456789abcdef"
       region     = "cn-north-4"
     }
@@ -25,8 +24,8 @@ variables {
 
 run "applies_with_the_mocked_provider" {
   assert {
-    condition     = mrs_iam_sync.this.id == "0123456789abcdef/example"
-    error_message = "The mocked ID is not used."
+    condition     = mrs_iam_sync.this.project_id == "0123456789abcdef"
+    error_message = "The mocked project_id is not used."
   }
 
   assert {

@@ -24,8 +24,8 @@ run "syncs_the_listed_names" {
   command = apply
 
   assert {
-    condition     = endswith(mrs_iam_sync.this.id, "/example")
-    error_message = "The ID is not PROJECT_ID/CLUSTER_ID."
+    condition     = mrs_iam_sync.this.project_id != "" && mrs_iam_sync.this.cluster_id == "example"
+    error_message = "The applied object does not record its project and cluster."
   }
 
   assert {

@@ -2,7 +2,6 @@
 //! source on a cluster declares for it, the address read from them, and how a failed API
 //! call on it reads as a diagnostic.
 
-use super::id::IdForm;
 use crate::api::{ApiError, ClusterId, ProjectId};
 use crate::framework::plan::{requires_replace, use_state_for_unknown};
 use crate::framework::validate::not_empty;
@@ -15,7 +14,6 @@ use crate::provider::ids::{
 pub const REGION: &str = "region";
 pub const PROJECT_ID: &str = "project_id";
 pub const CLUSTER_ID: &str = "cluster_id";
-pub const ID: &str = "id";
 
 /// What declares the location attributes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,10 +24,11 @@ pub enum Holder {
     DataSource,
 }
 
-/// `id`, `region`, `project_id` and `cluster_id`, with their rules and descriptions: one
-/// definition for every resource and data source on a cluster; `form` says what the `id`
-/// holds.
-pub fn location_attributes(holder: Holder, form: &IdForm) -> Vec<Attribute> {
+/// `region`, `project_id` and `cluster_id`, with their rules and descriptions: one
+/// definition for every resource and data source on a cluster. They are the object's
+/// identity: there is no `id` attribute, which would repeat them in every object's state
+/// (the import ID is written from them, [`Address::id`]).
+pub fn location_attributes(holder: Holder) -> Vec<Attribute> {
     let kind = match holder {
         Holder::Resource => "resource",
         Holder::DataSource => "data source",
@@ -45,7 +44,6 @@ pub fn location_attributes(holder: Holder, form: &IdForm) -> Vec<Attribute> {
         Holder::DataSource => a,
     };
     vec![
-        kept(Attribute::string(ID).computed()).description(&form.describe()),
         replaces(
             kept(
                 Attribute::string(REGION)
@@ -119,7 +117,7 @@ impl Address {
         }
     }
 
-    /// `PROJECT_ID/CLUSTER_ID`: the ID of every cluster object.
+    /// `PROJECT_ID/CLUSTER_ID`: the import ID of an object on this cluster.
     pub fn id(&self) -> String {
         format!("{}/{}", self.project_id, self.cluster_id)
     }

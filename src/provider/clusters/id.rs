@@ -1,12 +1,11 @@
-//! The ID of an object on a cluster: its form (the cluster's address, then, for a resource
-//! a cluster holds many of, a suffix naming the object) and the import-ID grammar
+//! The import ID of an object on a cluster: its form (the cluster's address, then, for a
+//! resource a cluster holds many of, a suffix naming the object) and the grammar
 //! `[[REGION/]PROJECT_ID/]CLUSTER_ID[/SUFFIX]` with its help text.
 
 use std::sync::Arc;
 
 use crate::api::shown::shorten;
 use crate::api::{ClusterId, ProjectId};
-use crate::framework::model::Attr;
 use crate::framework::validate::Validator;
 use crate::framework::Diagnostics;
 use crate::provider::ids::rule_validator;
@@ -31,7 +30,7 @@ impl Suffix {
     }
 }
 
-/// The form of a resource's `id` and of its import ID.
+/// The form of a resource's import ID.
 #[derive(Clone, Copy, Debug)]
 pub struct IdForm {
     pub suffix: Option<Suffix>,
@@ -58,32 +57,6 @@ const FORMS: [(&str, &str); 3] = [
 ];
 
 impl IdForm {
-    /// The `id` attribute's description: "`{project_id}/{cluster_id}`."
-    pub fn describe(&self) -> String {
-        match &self.suffix {
-            None => "`{project_id}/{cluster_id}`.".to_string(),
-            Some(s) => format!("`{{project_id}}/{{cluster_id}}/{{{}}}`.", s.attribute),
-        }
-    }
-
-    /// The `id` of the object with these IDs and suffix (ignored by a form without one);
-    /// unknown while one of them is not known.
-    pub fn id(
-        &self,
-        project_id: &Attr<String>,
-        cluster_id: &Attr<String>,
-        suffix: &Attr<String>,
-    ) -> Attr<String> {
-        let (Some(p), Some(c)) = (project_id.known(), cluster_id.known()) else {
-            return Attr::Unknown;
-        };
-        match (&self.suffix, suffix.known()) {
-            (None, _) => Attr::Known(format!("{p}/{c}")),
-            (Some(_), Some(s)) => Attr::Known(format!("{p}/{c}/{s}")),
-            (Some(_), None) => Attr::Unknown,
-        }
-    }
-
     /// The import forms, one a line, for the detail of an "Invalid import ID".
     pub fn help(&self) -> String {
         let tail = self
@@ -311,7 +284,6 @@ mod tests {
             detail.contains("REGION/PROJECT_ID/CLUSTER_ID/KEY"),
             "{detail}"
         );
-        assert_eq!(KEYED.describe(), "`{project_id}/{cluster_id}/{key}`.");
         // The attribute that holds the suffix follows the same rule.
         let Some(key) = KEYED.suffix else {
             unreachable!("a form with a suffix")
@@ -328,20 +300,6 @@ mod tests {
             key.validator().validate(&req, &mut d);
             assert_eq!(d.has_errors(), !ok, "{d:?}");
         }
-        let known = |s: &str| Attr::Known(s.to_string());
-        assert_eq!(
-            KEYED.id(&known("p1"), &known("c1"), &known("k")),
-            known("p1/c1/k")
-        );
-        assert_eq!(
-            KEYED.id(&known("p1"), &known("c1"), &Attr::Unknown),
-            Attr::Unknown
-        );
-        assert_eq!(
-            ONE_PER_CLUSTER.id(&known("p1"), &known("c1"), &Attr::Null),
-            known("p1/c1")
-        );
-        assert_eq!(ONE_PER_CLUSTER.describe(), "`{project_id}/{cluster_id}`.");
     }
 
     #[test]

@@ -23,8 +23,7 @@ use crate::framework::{Diagnostics, StateOutcome};
 use crate::provider::config::ProviderState;
 
 pub use address::{
-    api_error, api_error_with, location_attributes, Address, Holder, CLUSTER_ID, ID, PROJECT_ID,
-    REGION,
+    api_error, api_error_with, location_attributes, Address, Holder, CLUSTER_ID, PROJECT_ID, REGION,
 };
 pub use id::{parse_import_id, IdForm, ImportTarget, Suffix, ONE_PER_CLUSTER};
 

@@ -161,9 +161,6 @@ pub async fn plan_create(
         }
         Err(d) => diags.extend(d),
     }
-    if let (Some(p), Some(c)) = (plan.project_id.known(), plan.cluster_id.known()) {
-        plan.id = Attr::Known(format!("{p}/{c}"));
-    }
     *planned = plan;
     declare(clusters, planned, diags);
 }
@@ -406,7 +403,6 @@ async fn converge(
             // MRS refused the full sync: the state says so, and the next plan asks again.
             state.is_all_sync = Attr::Known(false);
         }
-        state.id = Attr::Known(cluster.address().id());
         out.state = Some(state);
     }
     (out, record)

@@ -43,11 +43,12 @@ pub async fn import(
         ));
     }
     let state = IamSyncModel {
-        id: Attr::Known(a.id()),
         region: region.into(),
         project_id: Attr::Known(a.project_id.to_string()),
         cluster_id: Attr::Known(a.cluster_id.to_string()),
-        is_all_sync: Attr::Known(false),
+        // Unset until the first apply: the plan after an import is then always a change
+        // (`+ is_all_sync = false`), the apply that hands the adopted names over.
+        is_all_sync: Attr::Null,
         timeouts: Attr::Null,
         ..IamSyncModel::default()
     }
@@ -62,12 +63,13 @@ pub async fn import(
 /// Plans an update's private record, and the hand-over of adopted names: those the
 /// configuration declares become owned, the others are released (left synced), with one
 /// warning for them all. The hand-over needs an apply, since Terraform keeps nothing of a
-/// plan without changes; when the configuration lists exactly the names held, the plan
-/// marks `id` as known only after apply, an in-place change that sends nothing to MRS.
-/// Nothing is handed over while the planned names are not wholly known.
+/// plan without changes: an import leaves `is_all_sync` unset, so when the configuration
+/// lists exactly the names held the plan still sets it (`+ is_all_sync = false`), an
+/// in-place change that sends nothing to MRS. Nothing is handed over while the planned
+/// names are not wholly known.
 pub fn plan_release(
     prior: &IamSyncModel,
-    planned: &mut IamSyncModel,
+    planned: &IamSyncModel,
     prior_private: &IamSyncPrivate,
     diags: &mut Diagnostics,
 ) -> IamSyncPrivate {
@@ -92,13 +94,21 @@ pub fn plan_release(
     if !complete(&planned.user_names) || !complete(&planned.group_names) {
         return next;
     }
-    if planned == prior {
-        planned.id = Attr::Unknown;
+    let recorded = IamSyncModel {
+        is_all_sync: planned.is_all_sync.clone(),
+        ..prior.clone()
+    };
+    if recorded == *planned {
+        if prior.is_all_sync == planned.is_all_sync {
+            // Imported by a build that recorded `is_all_sync` at import: no change to carry
+            // the hand-over, which waits for the object's next change.
+            return next;
+        }
         let count = next.adopted.users.len() + next.adopted.groups.len();
         let names = if count == 1 { "name" } else { "names" };
         diags.warning(
             format!("{count} adopted {names} handed over on MRS cluster {cluster:?}"),
-            format!("{} were adopted at import. This apply hands them over to the configuration, which lists them: from then on removing one cancels it. It sends nothing to MRS; the plan shows it as an in-place change of `id`.", capitalize(&next.adopted.describe())),
+            format!("{} were adopted at import. This apply hands them over to the configuration, which lists them: from then on removing one cancels it. It sends nothing to MRS; the plan shows it as an in-place change that records `is_all_sync`, which the import left unset.", capitalize(&next.adopted.describe())),
         );
         return next;
     }
@@ -168,16 +178,15 @@ mod tests {
     #[test]
     fn adopted_names_left_out_are_released_with_one_warning() {
         let prior = model(&["alice"], Some(&["data-eng"]), false);
-        let mut planned = model(&["alice"], None, false);
+        let planned = model(&["alice"], None, false);
         let mut d = Diagnostics::new();
         let next = plan_release(
             &prior,
-            &mut planned,
+            &planned,
             &adopted(&["alice"], &["data-eng"]),
             &mut d,
         );
         assert_eq!(next.released, names(&[], &["data-eng"]));
-        assert_eq!(planned.id, Attr::Null, "a change already: nothing forced");
         let warnings: Vec<_> = d.iter().collect();
         assert_eq!(warnings.len(), 1, "{d:?}");
         assert!(!d.has_errors());
@@ -195,9 +204,9 @@ mod tests {
         let all: Vec<String> = (10..40).map(|i| format!("u{i}")).collect();
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         let prior = model(&all, None, false);
-        let mut planned = model(&["u10"], None, false);
+        let planned = model(&["u10"], None, false);
         let mut d = Diagnostics::new();
-        let next = plan_release(&prior, &mut planned, &adopted(&all, &[]), &mut d);
+        let next = plan_release(&prior, &planned, &adopted(&all, &[]), &mut d);
         assert_eq!(next.released.users.len(), 29);
         assert_eq!(d.len(), 1, "{d:?}");
         let w: Vec<_> = d.iter().collect();
@@ -212,28 +221,45 @@ mod tests {
     #[test]
     fn unknown_planned_names_keep_the_adoption() {
         let prior = model(&["alice"], None, false);
-        let mut planned = IamSyncModel {
+        let planned = IamSyncModel {
             user_names: Attr::Unknown,
             ..model(&[], None, false)
         };
         let mut d = Diagnostics::new();
-        let next = plan_release(&prior, &mut planned, &adopted(&["alice"], &[]), &mut d);
+        let next = plan_release(&prior, &planned, &adopted(&["alice"], &[]), &mut d);
         assert!(next.released.is_empty());
         assert_eq!(next.adopted, names(&["alice"], &[]));
     }
 
     #[test]
     fn a_configuration_listing_every_adopted_name_still_hands_them_over() {
+        // As imported: is_all_sync unset, so the plan (its default, false) is a change.
         let prior = IamSyncModel {
-            id: Attr::Known("p1/c1".into()),
+            is_all_sync: Attr::Null,
             ..model(&["alice"], None, false)
         };
-        let mut planned = prior.clone();
+        let planned = model(&["alice"], None, false);
         let mut d = Diagnostics::new();
-        let next = plan_release(&prior, &mut planned, &adopted(&["alice"], &[]), &mut d);
-        assert_eq!(planned.id, Attr::Unknown, "an in-place change to apply");
+        let next = plan_release(&prior, &planned, &adopted(&["alice"], &[]), &mut d);
         assert!(next.released.is_empty());
+        assert_eq!(
+            next.adopted,
+            names(&["alice"], &[]),
+            "handed over by the apply"
+        );
         assert_eq!(d.len(), 1, "{d:?}");
+        let w: Vec<_> = d.iter().collect();
+        assert!(
+            w[0].summary.starts_with("1 adopted name handed over"),
+            "{}",
+            w[0].summary
+        );
+        // Recorded by an older build (is_all_sync already false): no change carries it,
+        // and no warning claims a hand-over this plan cannot make.
+        let mut d = Diagnostics::new();
+        let older = model(&["alice"], None, false);
+        plan_release(&older, &planned, &adopted(&["alice"], &[]), &mut d);
+        assert!(d.is_empty(), "{d:?}");
     }
 
     fn adopted(users: &[&str], groups: &[&str]) -> IamSyncPrivate {
@@ -246,9 +272,9 @@ mod tests {
     #[test]
     fn names_the_configuration_declared_are_not_released() {
         let prior = model(&["alice", "bob"], None, false);
-        let mut planned = model(&["alice"], None, false);
+        let planned = model(&["alice"], None, false);
         let mut d = Diagnostics::new();
-        let next = plan_release(&prior, &mut planned, &IamSyncPrivate::default(), &mut d);
+        let next = plan_release(&prior, &planned, &IamSyncPrivate::default(), &mut d);
         assert!(next.released.is_empty());
         assert!(d.is_empty());
     }
@@ -259,9 +285,9 @@ mod tests {
             user_names: Attr::Null,
             ..model(&[], None, true)
         };
-        let mut planned = model(&["alice"], None, false);
+        let planned = model(&["alice"], None, false);
         let mut d = Diagnostics::new();
-        let next = plan_release(&prior, &mut planned, &IamSyncPrivate::default(), &mut d);
+        let next = plan_release(&prior, &planned, &IamSyncPrivate::default(), &mut d);
         assert!(next.released.is_empty());
         assert_eq!(d.len(), 1);
         assert!(!d.has_errors());

@@ -13,7 +13,7 @@ use crate::framework::{Diagnostics, Private};
 use crate::provider::cluster_sync::{Names, Record};
 
 use super::schema::{
-    CLUSTER_ID, GROUP_NAMES, ID, IS_ALL_SYNC, PROJECT_ID, REGION, RESYNC_TRIGGERS, USER_NAMES,
+    CLUSTER_ID, GROUP_NAMES, IS_ALL_SYNC, PROJECT_ID, REGION, RESYNC_TRIGGERS, USER_NAMES,
 };
 
 model! {
@@ -21,7 +21,6 @@ model! {
     /// unknown, and so may single elements of the name sets.
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct IamSyncModel {
-        pub id: Attr<String> = ID,
         pub region: Attr<String> = REGION,
         pub project_id: Attr<String> = PROJECT_ID,
         pub cluster_id: Attr<String> = CLUSTER_ID,
@@ -215,7 +214,6 @@ mod tests {
 
     fn state(users: Value, groups: Value) -> Value {
         Value::object([
-            (ID, Value::string("p1/c1")),
             (REGION, Value::Null),
             (PROJECT_ID, Value::string("p1")),
             (CLUSTER_ID, Value::string("c1")),

@@ -9,8 +9,8 @@ use crate::framework::{timeouts, Attribute, Block, Schema, Value};
 use crate::provider::iam_names;
 
 use crate::provider::cluster_sync::MAX_NAMES;
-use crate::provider::clusters::{location_attributes, Holder, ONE_PER_CLUSTER};
-pub use crate::provider::clusters::{CLUSTER_ID, ID, PROJECT_ID, REGION};
+use crate::provider::clusters::{location_attributes, Holder};
+pub use crate::provider::clusters::{CLUSTER_ID, PROJECT_ID, REGION};
 
 pub const USER_NAMES: &str = "user_names";
 pub const GROUP_NAMES: &str = "group_names";
@@ -34,7 +34,7 @@ pub fn schema() -> Schema {
             // (examples/resources/mrs_iam_sync/guide.md).
             "Synchronizes IAM users and groups to the Manager of an MRS cluster, managing exactly the names it lists. Names synced by other means are never touched.",
         )
-        .attributes(location_attributes(Holder::Resource, &ONE_PER_CLUSTER))
+        .attributes(location_attributes(Holder::Resource))
         .attribute(names(USER_NAMES, "users", iam_names::user_name()))
         .attribute(names(GROUP_NAMES, "groups", iam_names::group_name()))
         .attribute(

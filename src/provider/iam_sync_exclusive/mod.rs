@@ -87,8 +87,6 @@ impl TypedResource for IamSyncExclusive {
                     }
                     Err(d) => return diags.extend(d),
                 }
-                planned.id =
-                    ONE_PER_CLUSTER.id(&planned.project_id, &planned.cluster_id, &Attr::Null);
                 self.plan(None, planned, diags).await;
             }
             PlanChange::Update {
@@ -259,7 +257,6 @@ impl TypedResource for IamSyncExclusive {
             ..Names::default()
         });
         let state = ExclusiveModel {
-            id: Attr::Known(a.id()),
             region: a.region.clone().into(),
             project_id: Attr::Known(a.project_id.to_string()),
             cluster_id: Attr::Known(a.cluster_id.to_string()),
@@ -491,8 +488,7 @@ impl IamSyncExclusive {
             self.warn_unlisted(&sync, &list, &implicit, &mut diags)
                 .await;
         }
-        let mut state = planned.showing(&held, &implicit);
-        state.id = Attr::Known(sync.address().id());
+        let state = planned.showing(&held, &implicit);
         out.state = Some(state);
         out.diags = diags;
         out

@@ -11,7 +11,7 @@ use crate::framework::{Diagnostics, Private};
 use crate::provider::cluster_sync::Names;
 
 use super::schema::{
-    ALLOW_EMPTY, CANCEL_ON_DESTROY, CLUSTER_ID, GROUP_NAMES, ID, IMPLICIT_GROUP_NAMES, PROJECT_ID,
+    ALLOW_EMPTY, CANCEL_ON_DESTROY, CLUSTER_ID, GROUP_NAMES, IMPLICIT_GROUP_NAMES, PROJECT_ID,
     REGION, RESYNC_TRIGGERS, USER_NAMES,
 };
 
@@ -19,7 +19,6 @@ model! {
     /// A configuration, plan or state of the resource.
     #[derive(Clone, Debug, Default, PartialEq)]
     pub struct ExclusiveModel {
-        pub id: Attr<String> = ID,
         pub region: Attr<String> = REGION,
         pub project_id: Attr<String> = PROJECT_ID,
         pub cluster_id: Attr<String> = CLUSTER_ID,

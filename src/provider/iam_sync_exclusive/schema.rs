@@ -4,10 +4,10 @@
 use crate::framework::validate::{each_element, size_at_most};
 use crate::framework::{timeouts, Attribute, Block, Schema, Value};
 use crate::provider::cluster_sync::MAX_NAMES;
-use crate::provider::clusters::{location_attributes, Holder, ONE_PER_CLUSTER};
+use crate::provider::clusters::{location_attributes, Holder};
 use crate::provider::iam_names;
 
-pub use crate::provider::clusters::{CLUSTER_ID, ID, PROJECT_ID, REGION};
+pub use crate::provider::clusters::{CLUSTER_ID, PROJECT_ID, REGION};
 
 pub const USER_NAMES: &str = "user_names";
 pub const GROUP_NAMES: &str = "group_names";
@@ -38,7 +38,7 @@ pub fn schema() -> Schema {
         Block::new(
             "Makes the IAM users and groups synced to the Manager of an MRS cluster exactly the ones it lists: names synced by other means are cancelled, each shown in the plan first. One per cluster.",
         )
-        .attributes(location_attributes(Holder::Resource, &ONE_PER_CLUSTER))
+        .attributes(location_attributes(Holder::Resource))
         .attribute(users)
         .attribute(groups)
         .attribute(
