@@ -103,11 +103,11 @@ fn create_plan_update_drift_import_destroy() {
                 }),
             // Import into a fresh workdir adopts everything synced, implicit names
             // included; everything else equals what was applied, but `is_all_sync`, which
-            // the import leaves unset for the hand-over's change to record.
+            // the import leaves unset for the hand-over's change to record. Its ID is x's
+            // location, `cn-north-4/proj0001/c1`.
             Step::import("mrs_iam_sync.y")
                 .verify_against("mrs_iam_sync.x")
                 .config(config(&sync("y", "c1", &all_users, &all_groups)))
-                .id(format!("{PROJECT}/c1"))
                 .verify_ignore(&["user_names", "group_names", "is_all_sync"])
                 .hand_over()
                 .check(|r| {

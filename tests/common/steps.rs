@@ -181,8 +181,8 @@ impl<'a> Step<'a> {
     }
 
     /// Imports `address` into a fresh workdir holding the last written config (or the
-    /// one given with `config`), by the `id` attribute the applied state holds for it
-    /// (or the one given with `id`). When the import succeeds, its attributes must
+    /// one given with `config`), by the import ID `REGION/PROJECT_ID/CLUSTER_ID` of the
+    /// location the applied state holds for it (or the one given with `id`). When the import succeeds, its attributes must
     /// equal the applied ones (`verify_ignore` names attributes not compared; `timeouts`
     /// never is) and the fresh workdir's plan must be empty.
     pub fn import(address: &str) -> Self {
@@ -205,7 +205,7 @@ impl<'a> Step<'a> {
         self
     }
 
-    /// The import ID, instead of the applied resource's `id`.
+    /// The import ID, instead of the applied resource's location.
     pub fn id(mut self, id: impl Into<String>) -> Self {
         if let Kind::Import(i) = &mut self.kind {
             i.id = Some(id.into());
@@ -439,10 +439,13 @@ impl<'s> Runner<'s> {
         });
         let id = match (&import.id, &applied) {
             (Some(id), _) => id.clone(),
-            (None, Some(r)) => r["values"]["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{against} has no string id: {r}"))
-                .to_string(),
+            (None, Some(r)) => ["region", "project_id", "cluster_id"]
+                .map(|a| {
+                    r["values"][a]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{against} has no string {a}: {r}"))
+                })
+                .join("/"),
             (None, None) => unreachable!("the applied state is read when no id is given"),
         };
 
