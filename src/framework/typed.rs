@@ -68,6 +68,19 @@ impl<M> StateOutcome<M> {
             diags: Diagnostics::new(),
         }
     }
+
+    /// What `result` holds; or None, its diagnostics kept here, for a step that then
+    /// returns this outcome as it stands (`let Some(x) = out.or_keep(..) else { return
+    /// out };`).
+    pub fn or_keep<T>(&mut self, result: Result<T, Diagnostics>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(d) => {
+                self.diags.extend(d);
+                None
+            }
+        }
+    }
 }
 
 /// A resource over its model `Model` and private record `Private`. The framework reads
@@ -429,6 +442,21 @@ mod tests {
             id: Attr<String> = "id",
             text: Attr<String> = "text",
         }
+    }
+
+    #[test]
+    fn or_keep_passes_a_value_on_and_keeps_an_error_for_the_outcome() {
+        let mut out = StateOutcome::new(Some(Note::default()));
+        assert_eq!(out.or_keep(Ok::<u8, Diagnostics>(7)), Some(7));
+        assert!(out.diags.is_empty());
+        let failed: Result<u8, Diagnostics> = Err(Diagnostics::single_error("No cluster", "x"));
+        assert_eq!(out.or_keep(failed), None);
+        assert!(out.diags.has_errors());
+        assert_eq!(
+            out.state,
+            Some(Note::default()),
+            "the state it started from"
+        );
     }
 
     /// Counts the steps that ran, in its private record.

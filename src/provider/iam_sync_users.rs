@@ -69,27 +69,22 @@ impl TypedDataSource for IamSyncUsers {
     async fn read(&self, config: IamSyncUsersModel) -> StateOutcome<IamSyncUsersModel> {
         let mut out = StateOutcome::new(None);
         // A data source is read once the provider is configured.
-        if let Err(d) = self.clusters.provider().configured() {
-            out.diags = d;
+        if out.or_keep(self.clusters.provider().configured()).is_none() {
             return out;
         }
-        let (region, project_id) = match self
+        let located = self
             .clusters
             .locate(&config.region, &config.project_id)
-            .await
-        {
-            Ok(located) => located,
-            Err(d) => {
-                out.diags = d;
-                return out;
-            }
+            .await;
+        let Some((region, project_id)) = out.or_keep(located) else {
+            return out;
         };
-        let cluster = match self
+        let planned = self
             .clusters
-            .planned(&region, &project_id, &config.cluster_id)
-        {
-            Ok(Some(c)) => c,
-            Ok(None) => {
+            .planned(&region, &project_id, &config.cluster_id);
+        let cluster = match out.or_keep(planned) {
+            Some(Some(c)) => c,
+            Some(None) => {
                 out.diags.error_at(
                     AttributePath::attr(CLUSTER_ID),
                     "Missing project or cluster ID",
@@ -97,10 +92,7 @@ impl TypedDataSource for IamSyncUsers {
                 );
                 return out;
             }
-            Err(d) => {
-                out.diags = d;
-                return out;
-            }
+            None => return out,
         };
         let (client, p, c, cancel) = (
             cluster.client(),

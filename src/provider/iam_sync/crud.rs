@@ -238,12 +238,8 @@ pub async fn read(
     record: &mut IamSyncPrivate,
 ) -> StateOutcome<IamSyncModel> {
     let mut out = StateOutcome::new(Some(state.clone()));
-    let cluster = match recorded_cluster(clusters, &state) {
-        Ok(c) => c,
-        Err(d) => {
-            out.diags = d;
-            return out;
-        }
+    let Some(cluster) = out.or_keep(recorded_cluster(clusters, &state)) else {
+        return out;
     };
     let mut still_pending = Names::default();
     if !record.pending.is_empty() {
@@ -340,12 +336,8 @@ pub async fn delete(
     private: &mut IamSyncPrivate,
 ) -> StateOutcome<IamSyncModel> {
     let mut out = StateOutcome::new(Some(prior.clone()));
-    let cluster = match recorded_cluster(clusters, &prior) {
-        Ok(c) => c,
-        Err(d) => {
-            out.diags = d;
-            return out;
-        }
+    let Some(cluster) = out.or_keep(recorded_cluster(clusters, &prior)) else {
+        return out;
     };
     let removal = Removal {
         prior: prior.record(private),
@@ -378,13 +370,9 @@ async fn converge(
     timeout: Duration,
 ) -> (StateOutcome<IamSyncModel>, Option<Record>) {
     let mut out = StateOutcome::new(None);
-    let cluster = match clusters.applied(&planned.region, &planned.project_id, &planned.cluster_id)
-    {
-        Ok(c) => ClusterSync::on(c),
-        Err(d) => {
-            out.diags = d;
-            return (out, None);
-        }
+    let applied = clusters.applied(&planned.region, &planned.project_id, &planned.cluster_id);
+    let Some(cluster) = out.or_keep(applied).map(ClusterSync::on) else {
+        return (out, None);
     };
     let change = Change {
         prior: prior.cloned(),

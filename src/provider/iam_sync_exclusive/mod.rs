@@ -122,15 +122,11 @@ impl TypedResource for IamSyncExclusive {
         private: &mut ExclusivePrivate,
     ) -> StateOutcome<ExclusiveModel> {
         let mut out = StateOutcome::new(Some(state.clone()));
-        let sync = match self
+        let recorded = self
             .clusters
-            .recorded(&state.region, &state.project_id, &state.cluster_id)
-        {
-            Ok(c) => ClusterSync::on(c),
-            Err(d) => {
-                out.diags = d;
-                return out;
-            }
+            .recorded(&state.region, &state.project_id, &state.cluster_id);
+        let Some(sync) = out.or_keep(recorded).map(ClusterSync::on) else {
+            return out;
         };
         let still_pending = if private.pending.is_empty() {
             Names::default()
@@ -202,15 +198,11 @@ impl TypedResource for IamSyncExclusive {
             return out;
         }
         let mut out = StateOutcome::new(Some(prior.clone()));
-        let sync = match self
+        let recorded = self
             .clusters
-            .recorded(&prior.region, &prior.project_id, &prior.cluster_id)
-        {
-            Ok(c) => ClusterSync::on(c),
-            Err(d) => {
-                out.diags = d;
-                return out;
-            }
+            .recorded(&prior.region, &prior.project_id, &prior.cluster_id);
+        let Some(sync) = out.or_keep(recorded).map(ClusterSync::on) else {
+            return out;
         };
         let removal = Removal {
             prior: Record {
@@ -404,17 +396,12 @@ impl IamSyncExclusive {
         timeout: Duration,
     ) -> StateOutcome<ExclusiveModel> {
         let mut out = StateOutcome::new(None);
-        let sync =
-            match self
-                .clusters
-                .applied(&planned.region, &planned.project_id, &planned.cluster_id)
-            {
-                Ok(c) => ClusterSync::on(c),
-                Err(d) => {
-                    out.diags = d;
-                    return out;
-                }
-            };
+        let applied =
+            self.clusters
+                .applied(&planned.region, &planned.project_id, &planned.cluster_id);
+        let Some(sync) = out.or_keep(applied).map(ClusterSync::on) else {
+            return out;
+        };
         let list = planned.list().unwrap_or_default();
         let mut diags = Diagnostics::new();
         let implicit = match planned.implicit_group_names.known() {
