@@ -27,7 +27,7 @@ pub enum Holder {
 /// `region`, `project_id` and `cluster_id`, with their rules and descriptions: one
 /// definition for every resource and data source on a cluster. They are the object's
 /// identity: there is no `id` attribute, which would repeat them in every object's state
-/// (the import ID is written from them, [`Address::id`]).
+/// (the import ID is written from them, [`Address::import_id`]).
 pub fn location_attributes(holder: Holder) -> Vec<Attribute> {
     let kind = match holder {
         Holder::Resource => "resource",
@@ -118,7 +118,7 @@ impl Address {
     }
 
     /// `PROJECT_ID/CLUSTER_ID`: the import ID of an object on this cluster.
-    pub fn id(&self) -> String {
+    pub fn import_id(&self) -> String {
         format!("{}/{}", self.project_id, self.cluster_id)
     }
 }

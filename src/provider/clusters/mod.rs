@@ -283,7 +283,7 @@ mod tests {
         let (region, p1, c1) = (Attr::Null, known("p1"), known("c1"));
         let applied = clusters
             .applied(&region, &p1, &c1)
-            .map(|c| c.address().id());
+            .map(|c| c.address().import_id());
         assert_eq!(applied.ok().as_deref(), Some("p1/c1"));
         let Err(d) = clusters.applied(&region, &Attr::Unknown, &c1) else {
             panic!("an unknown project at apply")

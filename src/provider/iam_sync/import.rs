@@ -94,11 +94,13 @@ pub fn plan_release(
     if !complete(&planned.user_names) || !complete(&planned.group_names) {
         return next;
     }
-    let recorded = IamSyncModel {
+    // The prior state with the planned `is_all_sync`: equal to the plan when that is all
+    // the plan changes.
+    let prior_as_planned = IamSyncModel {
         is_all_sync: planned.is_all_sync.clone(),
         ..prior.clone()
     };
-    if recorded == *planned {
+    if prior_as_planned == *planned {
         if prior.is_all_sync == planned.is_all_sync {
             // Imported by a build that recorded `is_all_sync` at import: no change to carry
             // the hand-over, which waits for the object's next change.

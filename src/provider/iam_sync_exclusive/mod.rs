@@ -337,7 +337,7 @@ impl IamSyncExclusive {
             diags.error_at(
                 AttributePath::attr(if unlisted.users.is_empty() { GROUP_NAMES } else { USER_NAMES }),
                 format!("MRS cluster {cluster:?} holds names this resource does not list"),
-                format!("MRS cluster {cluster:?} holds {}. Creating this resource would cancel them without a plan showing it. Import the cluster first (`terraform import` with the ID `{}`, or an import block): the plan after the import shows each cancel. Or list them.", unlisted.describe(), sync.address().id()),
+                format!("MRS cluster {cluster:?} holds {}. Creating this resource would cancel them without a plan showing it. Import the cluster first (`terraform import` with the ID `{}`, or an import block): the plan after the import shows each cancel. Or list them.", unlisted.describe(), sync.address().import_id()),
             );
         }
         planned.implicit_group_names = Attr::Known(Set::of_known(implicit));
