@@ -290,7 +290,7 @@ mod tests {
     fn p521_sha512_signatures_verify() {
         use p521::ecdsa::signature::Signer as _;
         let key = p521::ecdsa::SigningKey::from_slice(&[1u8; 66]).unwrap();
-        let public = p521::ecdsa::VerifyingKey::from(&key).to_encoded_point(false);
+        let public = p521::ecdsa::VerifyingKey::from(&key).to_sec1_point(false);
         let signature: p521::ecdsa::Signature = key.sign(b"handshake transcript");
         let der = signature.to_der();
         let alg = EcdsaP521Sha512;
