@@ -146,6 +146,10 @@ impl Declarations {
             }
         }
         self.publish(names, all_sync);
+        // An apply's declaration is in the file before its sync is sent.
+        if let Some((ledger, _)) = &self.ledger {
+            ledger.write_declared();
+        }
     }
 
     /// What the objects of this run declare: in this process, and in its other processes.
@@ -173,6 +177,16 @@ impl Declarations {
     }
 }
 
+/// The process's last declarations are written when its clusters are let go, at the
+/// latest as the process ends.
+impl Drop for Declarations {
+    fn drop(&mut self) {
+        if let Some((ledger, _)) = &self.ledger {
+            ledger.write_declared();
+        }
+    }
+}
+
 /// A poisoned lock only means another task panicked while holding it; the maps it guards
 /// are updated in single steps and stay consistent.
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -188,6 +202,24 @@ mod tests {
             users: users.iter().map(|s| s.to_string()).collect(),
             groups: groups.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    #[tokio::test]
+    async fn the_declarations_left_unwritten_are_written_when_they_end() {
+        let root = std::env::temp_dir().join(format!("mrs-decl-test-{}", fastrand::u64(..)));
+        let other = Ledger::other_process(&root, "run", "other.jsonl");
+        let (Some(reader), Some(ledger)) = (Ledger::at(&root, "run"), other) else {
+            panic!("two ledgers in {root:?}")
+        };
+        let d = Declarations::shared(Some(Arc::new(ledger)), "c1".into());
+        let _ = d.declare(&names(&["alice"], &[]), false);
+        assert!(
+            reader.others("c1").names.is_empty(),
+            "queued for the turn's end"
+        );
+        drop(d);
+        assert_eq!(reader.others("c1").names, names(&["alice"], &[]));
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! declaration with only the names new to the file, appended, so a plan of N objects
 //! writes O(N) bytes, not O(N²); a reader skips a line not yet whole) in a directory named
 //! after the `terraform` process (its PID and start time, so a reused PID is another run).
+//! The lines of one turn of the runtime (the RPCs Terraform sent together) go out in one
+//! write, queued behind that turn's answers' tasks; an apply's own declarations, and
+//! whatever is left when the process ends, are written at once.
 //!
 //! Only the latest walk counts: one `terraform` process may plan and apply several times
 //! (`terraform test` runs a plan and an apply per run block), and an object's declaration
@@ -127,9 +130,35 @@ pub struct Ledger {
     own: PathBuf,
     /// This process's file, as written.
     mine: Mutex<File>,
-    /// `own`, opened for appending at the first declaration (None if it cannot be): one
-    /// write per declaration after that.
-    append: OnceLock<Option<std::fs::File>>,
+    /// The lines declared and not yet in `own`.
+    unwritten: Arc<Mutex<Unwritten>>,
+}
+
+/// Lines waiting for their write, and `own` opened for appending at the first write (None
+/// if it cannot be).
+struct Unwritten {
+    own: PathBuf,
+    file: Option<Option<std::fs::File>>,
+    lines: Vec<u8>,
+}
+
+impl Unwritten {
+    /// Best effort, as every write of the ledger: lines that cannot be written only
+    /// protect fewer names.
+    fn write(&mut self) {
+        if self.lines.is_empty() {
+            return;
+        }
+        let own = &self.own;
+        let file = self
+            .file
+            .get_or_insert_with(|| std::fs::OpenOptions::new().append(true).open(own).ok());
+        if let Some(mut f) = file.as_ref() {
+            use std::io::Write;
+            let _ = f.write_all(&self.lines);
+        }
+        self.lines.clear();
+    }
 }
 
 impl Ledger {
@@ -169,9 +198,13 @@ impl Ledger {
                 started,
                 ..File::default()
             }),
+            unwritten: Arc::new(Mutex::new(Unwritten {
+                own: own.clone(),
+                file: None,
+                lines: Vec::new(),
+            })),
             dir,
             own,
-            append: OnceLock::new(),
         };
         ledger.join_walk();
         Some(ledger)
@@ -220,7 +253,8 @@ impl Ledger {
     }
 
     /// Adds `names` (and `all_sync`) to what this process declares on `cluster`: one line
-    /// appended with what is new.
+    /// with what is new, appended with the others of this turn of the runtime (at once
+    /// outside a runtime).
     pub fn declare(&self, cluster: &str, names: &Names, all_sync: bool) {
         let mut mine = self.mine.lock().unwrap_or_else(|p| p.into_inner());
         let e = mine.clusters.entry(cluster.to_string()).or_default();
@@ -243,17 +277,36 @@ impl Ledger {
             return;
         };
         bytes.push(b'\n');
-        // Held under `mine`'s lock: lines of one process never interleave.
-        let append = self.append.get_or_init(|| {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(&self.own)
-                .ok()
-        });
-        if let Some(mut f) = append.as_ref() {
-            use std::io::Write;
-            let _ = f.write_all(&bytes);
+        // Queued under `mine`'s lock: lines keep the order of their declarations.
+        let first = {
+            let mut unwritten = self.unwritten.lock().unwrap_or_else(|p| p.into_inner());
+            let first = unwritten.lines.is_empty();
+            unwritten.lines.extend_from_slice(&bytes);
+            first
+        };
+        drop(mine);
+        if !first {
+            return;
         }
+        // The runtime runs its tasks in turn: this write after the RPCs already queued
+        // in this turn, which add their lines to it. Nothing waits for it.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let unwritten = Arc::clone(&self.unwritten);
+                runtime.spawn(async move {
+                    unwritten.lock().unwrap_or_else(|p| p.into_inner()).write()
+                });
+            }
+            Err(_) => self.write_declared(),
+        }
+    }
+
+    /// Writes now what this process declared and has not written yet.
+    pub fn write_declared(&self) {
+        self.unwritten
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .write();
     }
 
     /// What the run's other processes declare on `cluster`: those of this walk, and those
@@ -278,6 +331,23 @@ impl Ledger {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+impl Ledger {
+    /// The ledger of another process of run `run`: its file is `name`, not `<pid>.jsonl`.
+    pub(super) fn other_process(root: &Path, run: &str, name: &str) -> Option<Ledger> {
+        let mut ledger = Ledger::at(root, run)?;
+        ledger.own = ledger.dir.join(name);
+        ledger
+            .unwritten
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .own = ledger.own.clone();
+        let file = ledger.mine.lock().map(|m| m.clone()).unwrap_or_default();
+        ledger.write(&file);
+        Some(ledger)
     }
 }
 
@@ -411,11 +481,9 @@ mod tests {
             panic!("a ledger in {root:?}")
         };
         // Another process of the run: the same directory, another file.
-        let Some(mut b) = Ledger::at(&root, "run1") else {
+        let Some(b) = Ledger::other_process(&root, "run1", "other.jsonl") else {
             panic!("a second ledger")
         };
-        b.own = b.dir.join("other.jsonl");
-        b.write(&b.mine.lock().map(|m| m.clone()).unwrap_or_default());
         b.declare("c1", &names(&["alice"]), false);
         b.declare("c2", &Names::default(), true);
         a.declare("c1", &names(&["bob"]), false);
@@ -428,6 +496,27 @@ mod tests {
             panic!("a third ledger")
         };
         assert_eq!(c.others("c1"), Others::default());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[tokio::test]
+    async fn the_lines_of_one_turn_of_the_runtime_go_out_together() {
+        let root = std::env::temp_dir().join(format!("mrs-ledger-test-{}", fastrand::u64(..)));
+        let other = Ledger::other_process(&root, "run", "other.jsonl");
+        let (Some(a), Some(b)) = (Ledger::at(&root, "run"), other) else {
+            panic!("two ledgers in {root:?}")
+        };
+        b.declare("c1", &names(&["alice"]), false);
+        b.declare("c2", &names(&["bob"]), false);
+        // Queued: written once this task lets the runtime run the write.
+        assert_eq!(a.others("c1"), Others::default());
+        tokio::task::yield_now().await;
+        assert_eq!(a.others("c1").names, names(&["alice"]));
+        assert_eq!(a.others("c2").names, names(&["bob"]));
+        // An apply writes its declaration at once.
+        b.declare("c3", &names(&["carol"]), false);
+        b.write_declared();
+        assert_eq!(a.others("c3").names, names(&["carol"]));
         let _ = std::fs::remove_dir_all(&root);
     }
 
