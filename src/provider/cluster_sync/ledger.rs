@@ -12,8 +12,8 @@
 //! writes O(N) bytes, not O(N²); a reader skips a line not yet whole) in a directory named
 //! after the `terraform` process (its PID and start time, so a reused PID is another run).
 //! The lines of one turn of the runtime (the RPCs Terraform sent together) go out in one
-//! write, queued behind that turn's answers' tasks; an apply's own declarations, and
-//! whatever is left when the process ends, are written at once.
+//! write, a task queued behind that turn's RPCs; an apply's own declarations are written
+//! at once, and whatever is left when the process lets its clusters go.
 //!
 //! Only the latest walk counts: one `terraform` process may plan and apply several times
 //! (`terraform test` runs a plan and an apply per run block), and an object's declaration
