@@ -206,11 +206,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_declarations_left_unwritten_are_written_when_they_end() {
-        let root = std::env::temp_dir().join(format!("mrs-decl-test-{}", fastrand::u64(..)));
-        let other = Ledger::other_process(&root, "run", "other.jsonl");
-        let (Some(reader), Some(ledger)) = (Ledger::at(&root, "run"), other) else {
-            panic!("two ledgers in {root:?}")
-        };
+        let (root, reader, ledger) = Ledger::two_processes();
         let d = Declarations::shared(Some(Arc::new(ledger)), "c1".into());
         let _ = d.declare(&names(&["alice"], &[]), false);
         assert!(

@@ -134,11 +134,11 @@ pub struct Ledger {
     unwritten: Arc<Mutex<Unwritten>>,
 }
 
-/// Lines waiting for their write, and `own` opened for appending at the first write (None
-/// if it cannot be).
+/// Lines waiting for their write, and `own` opened for appending once the process has
+/// joined its walk (None if it cannot be).
+#[derive(Default)]
 struct Unwritten {
-    own: PathBuf,
-    file: Option<Option<std::fs::File>>,
+    file: Option<std::fs::File>,
     lines: Vec<u8>,
 }
 
@@ -149,11 +149,7 @@ impl Unwritten {
         if self.lines.is_empty() {
             return;
         }
-        let own = &self.own;
-        let file = self
-            .file
-            .get_or_insert_with(|| std::fs::OpenOptions::new().append(true).open(own).ok());
-        if let Some(mut f) = file.as_ref() {
+        if let Some(mut f) = self.file.as_ref() {
             use std::io::Write;
             let _ = f.write_all(&self.lines);
         }
@@ -198,15 +194,12 @@ impl Ledger {
                 started,
                 ..File::default()
             }),
-            unwritten: Arc::new(Mutex::new(Unwritten {
-                own: own.clone(),
-                file: None,
-                lines: Vec::new(),
-            })),
+            unwritten: Arc::default(),
             dir,
             own,
         };
         ledger.join_walk();
+        ledger.open_for_appending();
         Some(ledger)
     }
 
@@ -225,6 +218,19 @@ impl Ledger {
         mine.walk = walk;
         self.write(&mine);
         drop(lock);
+    }
+
+    /// Opens `own`, as the walk's join wrote it, for the declarations' lines: that join is
+    /// the one write that replaces the file.
+    fn open_for_appending(&self) {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.own)
+            .ok();
+        self.unwritten
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .file = file;
     }
 
     /// Every other process's file that can be read.
@@ -340,14 +346,22 @@ impl Ledger {
     pub(super) fn other_process(root: &Path, run: &str, name: &str) -> Option<Ledger> {
         let mut ledger = Ledger::at(root, run)?;
         ledger.own = ledger.dir.join(name);
-        ledger
-            .unwritten
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .own = ledger.own.clone();
         let file = ledger.mine.lock().map(|m| m.clone()).unwrap_or_default();
         ledger.write(&file);
+        ledger.open_for_appending();
         Some(ledger)
+    }
+
+    /// A fresh run under the temporary directory, seen by two of its processes: this
+    /// one's ledger and another's; and the root, for the test to remove. The other one
+    /// first: a second `Ledger::at` in one process replaces the first one's file.
+    pub(super) fn two_processes() -> (PathBuf, Ledger, Ledger) {
+        let root = std::env::temp_dir().join(format!("mrs-ledger-test-{}", fastrand::u64(..)));
+        let other = Ledger::other_process(&root, "run", "other.jsonl");
+        let (Some(this), Some(other)) = (Ledger::at(&root, "run"), other) else {
+            panic!("two ledgers in {root:?}")
+        };
+        (root, this, other)
     }
 }
 
@@ -476,14 +490,7 @@ mod tests {
 
     #[test]
     fn a_process_sees_what_the_runs_other_processes_declare_not_its_own() {
-        let root = std::env::temp_dir().join(format!("mrs-ledger-test-{}", fastrand::u64(..)));
-        let Some(a) = Ledger::at(&root, "run1") else {
-            panic!("a ledger in {root:?}")
-        };
-        // Another process of the run: the same directory, another file.
-        let Some(b) = Ledger::other_process(&root, "run1", "other.jsonl") else {
-            panic!("a second ledger")
-        };
+        let (root, a, b) = Ledger::two_processes();
         b.declare("c1", &names(&["alice"]), false);
         b.declare("c2", &Names::default(), true);
         a.declare("c1", &names(&["bob"]), false);
@@ -501,11 +508,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_lines_of_one_turn_of_the_runtime_go_out_together() {
-        let root = std::env::temp_dir().join(format!("mrs-ledger-test-{}", fastrand::u64(..)));
-        let other = Ledger::other_process(&root, "run", "other.jsonl");
-        let (Some(a), Some(b)) = (Ledger::at(&root, "run"), other) else {
-            panic!("two ledgers in {root:?}")
-        };
+        let (root, a, b) = Ledger::two_processes();
         b.declare("c1", &names(&["alice"]), false);
         b.declare("c2", &names(&["bob"]), false);
         // Queued: written once this task lets the runtime run the write.
